@@ -1,0 +1,68 @@
+"""Composition root: :func:`build_app` wires every resource into one aiohttp ``Application``.
+
+One cleanup context per long-lived resource, in dependency order (settings holder -> database
+-> ... ); aiohttp runs the teardowns in reverse, and only for the contexts that started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from theset_daemon import __version__
+from theset_daemon.appkeys import DATABASE, READINESS, SETTINGS
+from theset_daemon.config import SettingsHolder
+from theset_daemon.db.pool import Database, open_database
+from theset_daemon.health import ReadinessChecks
+from theset_daemon.log import get_logger
+from theset_daemon.web import api, routes_system
+from theset_daemon.web.middleware import middlewares, on_response_prepare
+from theset_daemon.web.models import ComponentStatus
+
+log = get_logger(__name__)
+
+ROUTE_TABLES = (routes_system.routes,)
+
+
+def build_app(
+    holder: SettingsHolder, route_tables: tuple[api.RouteTable, ...] = ROUTE_TABLES
+) -> web.Application:
+    settings = holder.current
+    app = web.Application(
+        middlewares=middlewares(),
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[SETTINGS] = holder
+    app[READINESS] = ReadinessChecks()
+    app.on_response_prepare.append(on_response_prepare)
+    app.cleanup_ctx.append(database_ctx)
+    api.install(app, route_tables, title="theset-daemon", version=__version__)
+    _warn_missing_secrets(holder)
+    return app
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_database(app[SETTINGS].current.database) as database:
+        app[DATABASE] = database
+        app[READINESS].register("database", lambda: _database_status(database))
+        yield
+        app[READINESS].unregister("database")
+
+
+async def _database_status(database: Database) -> ComponentStatus:
+    applied, expected = await database.ping()
+    details = {"migrationsApplied": applied, "migrationsExpected": expected}
+    if applied < expected:
+        return ComponentStatus(status="down", message="migrations pending", details=details)
+    return ComponentStatus(status="up", details=details)
+
+
+def _warn_missing_secrets(holder: SettingsHolder) -> None:
+    auth = holder.current.auth
+    if not auth.cron_secret.get_secret_value():
+        log.warning("auth_secret_missing", setting="CRON_SECRET", refused="/api/cron/*")
+    if not auth.admin_api_key.get_secret_value():
+        log.warning(
+            "auth_secret_missing", setting="ADMIN_API_KEY", refused="monitoring, /metrics, /status"
+        )

@@ -1,0 +1,195 @@
+"""The process: serve, reload on SIGHUP, stop on SIGTERM/SIGINT, talk to systemd.
+
+Signal handlers only record intent (as uvicorn's ``handle_exit`` does); the main task waits for
+that intent and does the reload or the shutdown itself, so neither ever runs inside a handler.
+
+sd_notify is a datagram to ``$NOTIFY_SOCKET`` (hand-written: it is one ``sendto``, and the
+python packages for it are unmaintained or need libsystemd). ``WATCHDOG=1`` is sent from a task
+on the event loop, so a stalled loop stops the pings and systemd restarts us, which is the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from theset_daemon import config, log
+from theset_daemon.app import build_app
+from theset_daemon.config import ConfigError, Settings, SettingsHolder
+from theset_daemon.db.migrate import MigrationError
+from theset_daemon.db.pool import DatabaseUnavailable
+
+logger = log.get_logger(__name__)
+
+# Exit codes: 0 clean stop, 1 could not start, 2 invalid configuration (as check-config).
+EXIT_OK, EXIT_START_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+class SystemdNotifier:
+    """Sends sd_notify messages when started by systemd (or a test) with ``$NOTIFY_SOCKET``."""
+
+    def __init__(self, address: str | None) -> None:
+        self._address = address
+        self._sock: socket.socket | None = None
+        if address:
+            if address.startswith("@"):  # abstract namespace
+                address = "\0" + address[1:]
+            self._address = address
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+
+    def notify(self, *lines: str) -> None:
+        if self._sock is None or self._address is None:
+            return
+        try:
+            self._sock.sendto("\n".join(lines).encode(), self._address)
+        except OSError as exc:  # systemd gone or socket full: never fatal to the daemon
+            logger.warning("sd_notify_failed", error=str(exc))
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+
+
+def _monotonic_usec() -> str:
+    return f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}"
+
+
+class Daemon:
+    """Owns the aiohttp runner and the two intents a signal can record: reload and stop."""
+
+    def __init__(self, holder: SettingsHolder, notifier: SystemdNotifier) -> None:
+        self.holder = holder
+        self.notifier = notifier
+        self.reload_requested = asyncio.Event()
+        self.stop_requested = asyncio.Event()
+        self.stop_signal: str | None = None
+
+    def request_stop(self, signame: str) -> None:
+        self.stop_signal = signame
+        self.stop_requested.set()
+
+    async def run(self) -> int:
+        settings = self.holder.current
+        app = build_app(self.holder)
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=settings.shutdown.grace_seconds,
+        )
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, settings.server.host, settings.server.port)
+            await site.start()
+        except (DatabaseUnavailable, MigrationError, OSError) as exc:
+            logger.error("daemon_start_failed", error=str(exc))
+            await runner.cleanup()
+            return EXIT_START_FAILED
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
+        watchdog = asyncio.create_task(self._watchdog(), name="sd-watchdog")
+
+        addresses = [f"{host}:{port}" for host, port, *_ in runner.addresses]
+        logger.info("daemon_started", listen=addresses, pid=os.getpid())
+        self.notifier.notify("READY=1", f"STATUS=serving on {', '.join(addresses)}")
+        try:
+            await self._serve_until_stopped()
+        finally:
+            self.notifier.notify("STOPPING=1", f"STATUS=stopping ({self.stop_signal})")
+            logger.info("daemon_stopping", signal=self.stop_signal)
+            for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            await self._shutdown(runner)
+        logger.info("daemon_stopped")
+        return EXIT_OK
+
+    async def _serve_until_stopped(self) -> None:
+        while not self.stop_requested.is_set():
+            stop = asyncio.create_task(self.stop_requested.wait())
+            reload = asyncio.create_task(self.reload_requested.wait())
+            await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (stop, reload):
+                task.cancel()
+            if self.reload_requested.is_set() and not self.stop_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+
+    def reload(self) -> None:
+        """Re-read file and environment; apply atomically, or keep everything as it was."""
+        self.notifier.notify("RELOADING=1", _monotonic_usec())
+        try:
+            try:
+                new = config.load(self.holder.path)
+            except ConfigError as exc:
+                logger.error(
+                    "config_reload_failed",
+                    path=str(self.holder.path),
+                    problems=[str(p) for p in exc.problems],
+                )
+                return
+            in_force, changes = config.apply_reload(self.holder.current, new)
+            if changes.restart_required:
+                logger.warning("restart_required", keys=list(changes.restart_required))
+            if changes.reloadable:
+                self.apply(in_force)
+            logger.info("config_reloaded", changed=list(changes.reloadable))
+        finally:
+            self.notifier.notify("READY=1", "STATUS=serving")
+
+    def apply(self, settings: Settings) -> None:
+        old = self.holder.current
+        self.holder.current = settings  # the one assignment every component reads through
+        if settings.log != old.log:
+            log.configure(settings.log)
+
+    async def _shutdown(self, runner: web.AppRunner) -> None:
+        grace_s = self.holder.current.shutdown.grace_seconds
+        try:
+            # runner.cleanup stops accepting, waits up to shutdown_timeout for in-flight handlers,
+            # then runs the cleanup contexts in reverse (the pool closes, the embedded DB stops).
+            # The extra margin covers those teardowns; beyond it we exit anyway.
+            await asyncio.wait_for(runner.cleanup(), timeout=grace_s + 10)
+        except TimeoutError:
+            logger.error("shutdown_timed_out", grace_seconds=grace_s)
+
+    async def _watchdog(self) -> None:
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        pid = os.environ.get("WATCHDOG_PID")
+        if usec <= 0 or (pid and pid != str(os.getpid())):
+            return
+        interval_s = usec / 1e6 / 2  # systemd's advice: ping at half the timeout
+        while True:
+            self.notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(interval_s)
+
+
+def run(config_path: Path) -> int:
+    """``theset-daemon run``: load, serve until SIGTERM/SIGINT, return the exit code."""
+    try:
+        settings = config.load(config_path)
+    except ConfigError as exc:
+        log.configure(config.LogSettings())
+        logger.error(
+            "config_invalid", path=str(config_path), problems=[str(p) for p in exc.problems]
+        )
+        return EXIT_CONFIG
+    log.configure(settings.log)
+    notifier = SystemdNotifier(os.environ.get("NOTIFY_SOCKET"))
+    try:
+        daemon = Daemon(SettingsHolder(settings, config_path), notifier)
+        return asyncio.run(daemon.run())
+    finally:
+        notifier.close()

@@ -1,0 +1,168 @@
+"""Middleware: request ids, the error envelope, the body-size limit, bearer auth and CORS.
+
+Order matters and is set in :func:`middlewares`: the request id exists before anything can fail,
+errors are rendered for everything inside, and the size check and auth run before a handler reads
+a byte of the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import re
+import uuid
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from theset_daemon.appkeys import SETTINGS
+from theset_daemon.log import get_logger
+from theset_daemon.web.api import Auth, spec_of
+from theset_daemon.web.errors import CODES, ApiError, error_response
+
+log = get_logger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# An id we echo goes into our logs and headers: keep it short and printable.
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def middlewares() -> list[Middleware]:
+    return [request_id_middleware, error_middleware, body_limit_middleware, auth_middleware]
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = sent if _CLIENT_REQUEST_ID.match(sent) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects and the like are answers, not errors
+        return _envelope_for_http_exception(exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("request_failed", method=request.method, path=request.path)
+        return error_response(
+            500,
+            f"internal error; quote request id {request['request_id']} to find it in the logs",
+            extra={"requestId": request["request_id"]},
+        )
+
+
+def _envelope_for_http_exception(exc: web.HTTPException) -> web.Response:
+    messages = {
+        404: "no such route",
+        405: "method not allowed on this route",
+        413: "the request body is too large",
+    }
+    message = messages.get(exc.status) or (exc.text or exc.reason)
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+    return error_response(exc.status, message, code=CODES.get(exc.status), headers=headers)
+
+
+@web.middleware
+async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # aiohttp's client_max_size bounds what read() accepts (chunked bodies included); refusing a
+    # declared oversize length here answers before any of it is read.
+    limit = request.app[SETTINGS].current.server.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, f"the request body is larger than {limit} bytes")
+    return await handler(request)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    spec = spec_of(request)
+    if spec is not None and spec.auth is not None:
+        check_auth(request, spec.auth, allow_basic=False)
+    return await handler(request)
+
+
+def _secrets_for(request: web.Request, auth: Auth) -> list[bytes]:
+    config = request.app[SETTINGS].current.auth
+    names = {"cron": ("cron",), "admin": ("admin",), "cron_or_admin": ("cron", "admin")}[auth]
+    values = {
+        "cron": config.cron_secret.get_secret_value(),
+        "admin": config.admin_api_key.get_secret_value(),
+    }
+    return [values[name].encode() for name in names if values[name]]
+
+
+def check_auth(request: web.Request, auth: Auth, *, allow_basic: bool) -> None:
+    """Raise 401 unless the request carries a configured secret for ``auth``.
+
+    ``Authorization: Bearer <token>`` (scheme case-insensitive, surrounding spaces ignored); with
+    ``allow_basic`` also HTTP Basic with the secret as password, so a browser can open /status.
+    Compared in constant time; an unset secret matches nothing.
+    """
+    challenge = 'Basic realm="theset-daemon"' if allow_basic else 'Bearer realm="theset-daemon"'
+    secrets = _secrets_for(request, auth)
+    if not secrets:
+        raise ApiError(
+            401,
+            "this route is disabled: its secret is not configured on the daemon",
+            headers={"WWW-Authenticate": challenge},
+        )
+    presented = _presented_token(request.headers.get("Authorization", ""), allow_basic)
+    # Compare against every secret, always, so timing says nothing about which one nearly matched.
+    matched = False
+    for secret in secrets:
+        matched |= presented is not None and hmac.compare_digest(presented, secret)
+    if not matched:
+        message = "missing bearer token" if presented is None else "invalid token"
+        raise ApiError(401, message, headers={"WWW-Authenticate": challenge})
+
+
+def _presented_token(header: str, allow_basic: bool) -> bytes | None:
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if not value:
+        return None
+    if scheme.lower() == "bearer":
+        return value.encode()
+    if allow_basic and scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        _user, sep, password = decoded.partition(":")
+        return password.encode() if sep else None
+    return None
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response gets, streams included (they are sent before a handler returns)."""
+    if "request_id" in request:
+        response.headers[REQUEST_ID_HEADER] = request["request_id"]
+    spec = spec_of(request)
+    preflight = request.get("cors_preflight_methods")
+    if (spec is None or not spec.cors) and preflight is None:
+        return
+    origin = request.headers.get("Origin")
+    allowed = request.app[SETTINGS].current.server.cors_origins
+    if origin is None or not (origin in allowed or "*" in allowed):
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers.add("Vary", "Origin")
+    response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, Retry-After, ETag"
+    if preflight is not None:
+        response.headers["Access-Control-Allow-Methods"] = preflight
+        response.headers["Access-Control-Allow-Headers"] = (
+            request.headers.get("Access-Control-Request-Headers")
+            or "Content-Type, Last-Event-ID, If-None-Match"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
