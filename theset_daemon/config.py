@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic import model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -356,7 +363,7 @@ def resolve_path(cli_path: str | None, env: Mapping[str, str]) -> Path:
 
 
 def load(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read ``path`` (TOML), apply the environment overrides, validate; raise :class:`ConfigError`."""
+    """Read ``path`` (TOML), apply environment overrides, validate; or raise ConfigError."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -438,7 +445,7 @@ def diff(old: Settings, new: Settings) -> ConfigDiff:
 
 
 def apply_reload(old: Settings, new: Settings) -> tuple[Settings, ConfigDiff]:
-    """The settings to put in force after a reload: ``new``, except restart-only keys keep ``old``."""
+    """The settings in force after a reload: ``new``, but restart-only keys keep ``old``."""
     changes = diff(old, new)
     if not changes.restart_required:
         return new, changes

@@ -43,4 +43,6 @@ class ReadinessChecks:
         except TimeoutError:
             return ComponentStatus(status="down", message=f"no answer within {CHECK_TIMEOUT_S} s")
         except Exception as exc:  # any failure of a dependency means "down", never a 500
-            return ComponentStatus(status="down", message=redact_text(f"{type(exc).__name__}: {exc}"))
+            return ComponentStatus(
+                status="down", message=redact_text(f"{type(exc).__name__}: {exc}")
+            )

@@ -26,11 +26,16 @@ _SECRET_KEY = re.compile(
 )
 _SECRET_IN_TEXT = (
     # scheme://user:password@host -> scheme://user:***@host
-    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE), rf"\1{REDACTED}\3"),
+    (
+        re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE),
+        rf"\1{REDACTED}\3",
+    ),
     (re.compile(r"(\bbearer\s+)(\S+)", re.IGNORECASE), rf"\1{REDACTED}"),
     (re.compile(r"(\bbasic\s+)([A-Za-z0-9+/=]{8,})", re.IGNORECASE), rf"\1{REDACTED}"),
-    (re.compile(r"([?&](?:apikey|api_key|key|token|client_secret)=)([^&\s]+)", re.IGNORECASE),
-     rf"\1{REDACTED}"),
+    (
+        re.compile(r"([?&](?:apikey|api_key|key|token|client_secret)=)([^&\s]+)", re.IGNORECASE),
+        rf"\1{REDACTED}",
+    ),
 )
 
 

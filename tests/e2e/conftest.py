@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -88,15 +89,15 @@ class Daemon:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.raw_lines.append(line)
-            try:
+            with contextlib.suppress(ValueError):  # a non-JSON line (a crash) stays in raw_lines
                 self.lines.append(json.loads(line))
-            except ValueError:
-                pass
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [line for line in list(self.lines) if line.get("event") == name]
 
-    def wait_for_log(self, event: str, timeout_s: float = START_TIMEOUT_S, count: int = 1) -> dict[str, Any]:
+    def wait_for_log(
+        self, event: str, timeout_s: float = START_TIMEOUT_S, count: int = 1
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             found = self.events(event)
@@ -146,7 +147,9 @@ def start_daemon(tmp_path: Path, daemon_env: dict[str, str]) -> Iterator[DaemonF
     """Start daemons with a config text (``{port}`` is filled in); all are stopped afterwards."""
     started: list[Daemon] = []
 
-    def start(config_text: str = "", *, env: dict[str, str] | None = None, port: int | None = None) -> Daemon:
+    def start(
+        config_text: str = "", *, env: dict[str, str] | None = None, port: int | None = None
+    ) -> Daemon:
         port = port or free_port()
         config_path = tmp_path / f"config-{len(started)}.toml"
         config_path.write_text(config_text.replace("{port}", str(port)))

@@ -53,7 +53,9 @@ def test_sd_notify_ready_watchdog_reload_and_stopping(
     assert daemon.get("/readyz")[0] == 200  # READY=1 means bound and migrated
     notify_socket.wait_for("WATCHDOG=1", timeout_s=5)
 
-    daemon.config_path.write_text(BASE.replace("{port}", str(daemon.port)).replace('"info"', '"debug"'))
+    daemon.config_path.write_text(
+        BASE.replace("{port}", str(daemon.port)).replace('"info"', '"debug"')
+    )
     seen = len(notify_socket.messages)
     daemon.signal(signal.SIGHUP)
     reloaded = daemon.wait_for_log("config_reloaded")
@@ -122,7 +124,9 @@ def own_postgres(tmp_path: Path) -> Iterator[Any]:
         import pgserver
         from pgserver._commands import pg_ctl
     server = pgserver.get_server(tmp_path / "own-pg", cleanup_mode="delete")
-    server.stop = lambda: pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+    server.stop = lambda: pg_ctl(
+        ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
+    )
     try:
         yield server
     finally:

@@ -37,7 +37,9 @@ async def echo(request: web.Request) -> web.Response:
     return web.json_response(body.model_dump())
 
 
-@probe_routes.route("GET", "/probe/admin", summary="admin only", responses={200: None}, auth="admin")
+@probe_routes.route(
+    "GET", "/probe/admin", summary="admin only", responses={200: None}, auth="admin"
+)
 async def admin_only(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -83,7 +85,9 @@ async def test_readyz_is_503_while_a_migration_is_missing(
 ) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("DELETE FROM schema_migrations WHERE name = '0003_performance_optimizations.sql'")
+        await conn.execute(
+            "DELETE FROM schema_migrations WHERE name = '0003_performance_optimizations.sql'"
+        )
     finally:
         await conn.close()
     response = await client.get("/readyz")
@@ -174,7 +178,9 @@ async def test_empty_body_means_defaults(client: TestClient) -> None:
 
 async def test_oversized_bodies_are_413(client: TestClient) -> None:
     big = b'{"name": "' + b"a" * 70_000 + b'"}'
-    response = await client.post("/probe/echo", data=big, headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/probe/echo", data=big, headers={"Content-Type": "application/json"}
+    )
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "payload_too_large"
 
@@ -182,7 +188,9 @@ async def test_oversized_bodies_are_413(client: TestClient) -> None:
         for _ in range(20):
             yield b"a" * 8192
 
-    response = await client.post("/probe/echo", data=chunks(), headers={"Content-Type": "application/json"})
+    response = await client.post(
+        "/probe/echo", data=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "payload_too_large"
 
@@ -216,7 +224,8 @@ async def test_bearer_auth(
 
 
 async def test_routes_are_refused_when_their_secret_is_unset(
-    aiohttp_client, database_url: str  # type: ignore[no-untyped-def]
+    aiohttp_client,
+    database_url: str,  # type: ignore[no-untyped-def]
 ) -> None:
     holder = SettingsHolder(make_settings(database_url), Path("unused.toml"))
     client = await aiohttp_client(build_app(holder, (*ROUTE_TABLES, probe_routes)))

@@ -39,9 +39,10 @@ async def test_from_empty_then_again_as_a_no_op(conn: asyncpg.Connection) -> Non
     assert await migrate(conn, migrations) == []
 
     tables = {
-        r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        r["tablename"]
+        for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     }
-    assert CATALOG_TABLES | OPERATIONS_TABLES <= tables
+    assert tables >= CATALOG_TABLES | OPERATIONS_TABLES
     recorded = await conn.fetch("SELECT name, checksum FROM schema_migrations ORDER BY name")
     assert [(r["name"], r["checksum"]) for r in recorded] == [
         (m.name, m.checksum) for m in migrations
@@ -87,9 +88,10 @@ async def test_performance_objects_exist_and_work(conn: asyncpg.Connection) -> N
         "INSERT INTO page_views (artist_id, viewed_at) VALUES ($1, now() - interval '400 days')",
         artist_id,
     )
-    deleted = {r["table_name"]: r["rows_deleted"] for r in await conn.fetch(
-        "SELECT * FROM cleanup_old_data(batch_size => 1)"
-    )}
+    deleted = {
+        r["table_name"]: r["rows_deleted"]
+        for r in await conn.fetch("SELECT * FROM cleanup_old_data(batch_size => 1)")
+    }
     assert deleted["page_views"] == 1
     assert await conn.fetchval("SELECT count(*) FROM page_views") == 1
     with pytest.raises(asyncpg.PostgresError):
@@ -146,21 +148,23 @@ async def test_a_changed_applied_migration_is_refused_by_name(
     assert await conn.fetchval("SELECT to_regclass('must_not_exist')") is None
 
 
-async def test_a_failing_migration_rolls_back_whole(conn: asyncpg.Connection, tmp_path: Path) -> None:
+async def test_a_failing_migration_rolls_back_whole(
+    conn: asyncpg.Connection, tmp_path: Path
+) -> None:
     sql_dir = tmp_path / "sql"
     sql_dir.mkdir()
     (sql_dir / "0001_ok.sql").write_text("CREATE TABLE a (id int);")
-    (sql_dir / "0002_broken.sql").write_text("CREATE TABLE b (id int); SELECT no_such_column FROM a;")
-    with pytest.raises(MigrationError, match="0002_broken.sql"):
+    (sql_dir / "0002_broken.sql").write_text(
+        "CREATE TABLE b (id int); SELECT no_such_column FROM a;"
+    )
+    with pytest.raises(MigrationError, match=r"0002_broken\.sql"):
         await migrate(conn, discover(sql_dir))
     assert await conn.fetchval("SELECT to_regclass('a')") is not None
     assert await conn.fetchval("SELECT to_regclass('b')") is None
     assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
 
 
-@pytest.mark.parametrize(
-    "name", ["1_short.sql", "0001-dash.sql", "0001_Upper.sql"]
-)
+@pytest.mark.parametrize("name", ["1_short.sql", "0001-dash.sql", "0001_Upper.sql"])
 def test_discover_refuses_badly_named_files(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="NNNN"):

@@ -192,7 +192,11 @@ def test_resolve_path_order() -> None:
 
 DIFFS = [
     ("[log]\nlevel = 'debug'", ("log.level",), ()),
-    ("[jobs.calculate-trending]\nschedule = '*/5 * * * *'", ("jobs.calculate-trending.schedule",), ()),
+    (
+        "[jobs.calculate-trending]\nschedule = '*/5 * * * *'",
+        ("jobs.calculate-trending.schedule",),
+        (),
+    ),
     ("[upstream.spotify]\nmax_rate_per_s = 3", ("upstream.spotify.max_rate_per_s",), ()),
     ("[auth]\ncron_secret = 'new'", ("auth.cron_secret",), ()),
     ("[cache.ttl_s]\nartist = 60", ("cache.ttl_s.artist",), ()),

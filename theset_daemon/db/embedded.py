@@ -38,12 +38,13 @@ class EmbeddedPostgres:
             # platformdirs warns at import when $XDG_RUNTIME_DIR is unset or not 0700 and falls
             # back to /tmp/runtime-<uid>, which is fine for pgserver's lock file.
             warnings.simplefilter("ignore")
-            import pgserver  # imported lazily: only the embedded mode needs it
+            # imported lazily: only the embedded mode needs it
+            from pgserver.postgres_server import PostgresServer, get_server
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        with pgserver.PostgresServer._lock:
+        with PostgresServer._lock:
             self._prune_dead_handles()
-        server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
+        server = get_server(self.data_dir, cleanup_mode="stop")
         self._server = server
         dsn: str = server.get_uri()
         log.info("embedded_postgres_started", data_dir=str(self.data_dir), pid=server.get_pid())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from theset_daemon.log import get_logger
 
@@ -38,6 +39,10 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at  timestamptz NOT NULL DEFAULT now()
 )
 """
+
+
+#: A plain connection (the migrate command) or one borrowed from the pool (the daemon).
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 class MigrationError(Exception):
@@ -71,7 +76,7 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return migrations
 
 
-async def applied(conn: asyncpg.Connection) -> dict[str, str]:
+async def applied(conn: Connection) -> dict[str, str]:
     """name -> checksum of every applied migration ({} before the first run)."""
     exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
     if not exists:
@@ -90,7 +95,7 @@ def _check_unchanged(migrations: list[Migration], done: dict[str, str]) -> None:
         )
 
 
-async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+async def migrate(conn: Connection, migrations: list[Migration]) -> list[str]:
     """Apply what is pending, in order; returns the names applied by this call."""
     applied_now: list[str] = []
     for migration in migrations:

@@ -84,7 +84,7 @@ async def _create_pool(
             command_timeout=COMMAND_TIMEOUT_S,
             server_settings={"application_name": "theset-daemon"},
         )
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         where = (
             f"the embedded database in {settings.data_dir}"
             if is_embedded

@@ -74,9 +74,13 @@ class RouteTable:
 
 ROUTE_SPECS = web.AppKey("route_specs", dict[Handler, RouteSpec])
 OPENAPI_DOCUMENT = web.AppKey("openapi_document", dict[str, Any])
+#: Set on a CORS preflight request: the methods its route allows.
+PREFLIGHT_METHODS = web.RequestKey("cors_preflight_methods", str)
 
 
-def install(app: web.Application, tables: Iterable[RouteTable], *, title: str, version: str) -> None:
+def install(
+    app: web.Application, tables: Iterable[RouteTable], *, title: str, version: str
+) -> None:
     """Add every route, a preflight ``OPTIONS`` for the CORS ones, and the OpenAPI document."""
     specs: dict[Handler, RouteSpec] = {}
     cors_methods: dict[str, list[str]] = {}
@@ -97,7 +101,7 @@ def _preflight_handler(methods: list[str]) -> Handler:
 
     async def preflight(request: web.Request) -> web.Response:
         # The CORS headers themselves are added on response-prepare, once, for every response.
-        request["cors_preflight_methods"] = allowed
+        request[PREFLIGHT_METHODS] = allowed
         return web.Response(status=204)
 
     return preflight
@@ -105,7 +109,7 @@ def _preflight_handler(methods: list[str]) -> Handler:
 
 def spec_of(request: web.Request) -> RouteSpec | None:
     handler = request.match_info.route.handler
-    return request.app[ROUTE_SPECS].get(handler)  # type: ignore[arg-type]
+    return request.app[ROUTE_SPECS].get(handler)
 
 
 # --- request parsing -------------------------------------------------------------------------
@@ -134,7 +138,9 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         if ctype not in ("application/json", "application/octet-stream") and not ctype.endswith(
             "+json"
         ):
-            raise ApiError(400, f"the body must be JSON (Content-Type: application/json), not {ctype}")
+            raise ApiError(
+                400, f"the body must be JSON (Content-Type: application/json), not {ctype}"
+            )
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -165,7 +171,7 @@ def read_query(request: web.Request, model: type[M]) -> M:
 # --- OpenAPI -----------------------------------------------------------------------------------
 
 _PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
-_SECURITY = {
+_SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "cron": [{"cronSecret": []}],
     "admin": [{"adminKey": []}],
     "cron_or_admin": [{"cronSecret": []}, {"adminKey": []}],
@@ -182,7 +188,7 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
         [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
     )
-    refs = {model: ref for (model, _mode), ref in keys.items()}
+    refs: dict[Any, dict[str, Any]] = {model: ref for (model, _mode), ref in keys.items()}
 
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
@@ -235,7 +241,7 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
 
 
 def _response_doc(
-    status: int, model: type[BaseModel] | RawResponse | None, refs: dict[type[BaseModel], Any]
+    status: int, model: type[BaseModel] | RawResponse | None, refs: dict[Any, dict[str, Any]]
 ) -> dict[str, Any]:
     description = CODES.get(status, "success") if status >= 400 else "success"
     if model is None:

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from theset_daemon.appkeys import SETTINGS
 from theset_daemon.log import get_logger
-from theset_daemon.web.api import Auth, spec_of
+from theset_daemon.web.api import PREFLIGHT_METHODS, Auth, spec_of
 from theset_daemon.web.errors import CODES, ApiError, error_response
 
 log = get_logger(__name__)
@@ -27,6 +27,7 @@ log = get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-Id"
 # An id we echo goes into our logs and headers: keep it short and printable.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 def middlewares() -> list[Middleware]:
@@ -37,7 +38,7 @@ def middlewares() -> list[Middleware]:
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     sent = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = sent if _CLIENT_REQUEST_ID.match(sent) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     with structlog.contextvars.bound_contextvars(request_id=request_id):
         return await handler(request)
 
@@ -58,8 +59,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("request_failed", method=request.method, path=request.path)
         return error_response(
             500,
-            f"internal error; quote request id {request['request_id']} to find it in the logs",
-            extra={"requestId": request["request_id"]},
+            f"internal error; quote request id {request[REQUEST_ID]} to find it in the logs",
+            extra={"requestId": request[REQUEST_ID]},
         )
 
 
@@ -146,10 +147,10 @@ def _presented_token(header: str, allow_basic: bool) -> bytes | None:
 
 async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Headers every response gets, streams included (they are sent before a handler returns)."""
-    if "request_id" in request:
-        response.headers[REQUEST_ID_HEADER] = request["request_id"]
+    if REQUEST_ID in request:
+        response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
     spec = spec_of(request)
-    preflight = request.get("cors_preflight_methods")
+    preflight = request.get(PREFLIGHT_METHODS)
     if (spec is None or not spec.cors) and preflight is None:
         return
     origin = request.headers.get("Origin")

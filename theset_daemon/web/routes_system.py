@@ -12,7 +12,11 @@ routes = RouteTable()
 
 
 @routes.route(
-    "GET", "/healthz", summary="200 while the process lives", responses={200: Liveness}, tags=("ops",)
+    "GET",
+    "/healthz",
+    summary="200 while the process lives",
+    responses={200: Liveness},
+    tags=("ops",),
 )
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response(Liveness().model_dump())
