@@ -13,6 +13,8 @@ import time
 
 from bench import foundation
 from bench.common import Row
+from theset_daemon import log
+from theset_daemon.config import LogSettings
 
 BENCHMARKS = {
     "foundation": foundation.run,
@@ -30,6 +32,7 @@ def print_table(rows: list[Row]) -> None:
 
 
 async def main(names: list[str]) -> None:
+    log.configure(LogSettings(level="error"))
     rows: list[Row] = []
     for name in names or list(BENCHMARKS):
         started = time.perf_counter()

@@ -59,6 +59,7 @@ RESTART_REQUIRED: tuple[str, ...] = (
     "upstream.ticketmaster.base_url",
     "upstream.setlistfm.base_url",
     "cache.memory_max_entries",
+    "shutdown.grace_seconds",
     "sse.queue_max_events",
 )
 
