@@ -62,24 +62,40 @@ def _monotonic_usec() -> str:
 
 
 class Daemon:
-    """Owns the aiohttp runner and the two intents a signal can record: reload and stop."""
+    """Owns the aiohttp runner; a signal queues an intent ("reload" or "stop") for ``run``."""
 
     def __init__(self, holder: SettingsHolder, notifier: SystemdNotifier) -> None:
         self.holder = holder
         self.notifier = notifier
-        self.reload_requested = asyncio.Event()
-        self.stop_requested = asyncio.Event()
+        self._intents: asyncio.Queue[str] = asyncio.Queue()
         self.stop_signal: str | None = None
 
-    def request_stop(self, signame: str) -> None:
-        self.stop_signal = signame
-        self.stop_requested.set()
+    def _on_signal(self, intent: str, signame: str) -> None:
+        if intent == "stop":
+            self.stop_signal = signame
+        self._intents.put_nowait(intent)
 
     async def run(self) -> int:
+        # Handlers go in before start-up, so a SIGTERM while Postgres starts is a clean stop
+        # (queued, acted on once started) rather than a death that leaves Postgres running.
+        loop = asyncio.get_running_loop()
+        handlers = {
+            signal.SIGHUP: ("reload", "SIGHUP"),
+            signal.SIGTERM: ("stop", "SIGTERM"),
+            signal.SIGINT: ("stop", "SIGINT"),
+        }
+        for signum, (intent, name) in handlers.items():
+            loop.add_signal_handler(signum, self._on_signal, intent, name)
+        try:
+            return await self._start_serve_stop()
+        finally:
+            for signum in handlers:
+                loop.remove_signal_handler(signum)
+
+    async def _start_serve_stop(self) -> int:
         settings = self.holder.current
-        app = build_app(self.holder)
         runner = web.AppRunner(
-            app,
+            build_app(self.holder),
             handle_signals=False,
             access_log=None,
             shutdown_timeout=settings.shutdown.grace_seconds,
@@ -92,40 +108,27 @@ class Daemon:
             logger.error("daemon_start_failed", error=str(exc))
             await runner.cleanup()
             return EXIT_START_FAILED
+        except Exception:
+            logger.exception("daemon_start_failed")
+            await runner.cleanup()
+            return EXIT_START_FAILED
 
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, self.reload_requested.set)
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
-        loop.add_signal_handler(signal.SIGINT, self.request_stop, "SIGINT")
         watchdog = asyncio.create_task(self._watchdog(), name="sd-watchdog")
-
         addresses = [f"{host}:{port}" for host, port, *_ in runner.addresses]
         logger.info("daemon_started", listen=addresses, pid=os.getpid())
         self.notifier.notify("READY=1", f"STATUS=serving on {', '.join(addresses)}")
         try:
-            await self._serve_until_stopped()
+            while await self._intents.get() == "reload":
+                self.reload()
         finally:
             self.notifier.notify("STOPPING=1", f"STATUS=stopping ({self.stop_signal})")
             logger.info("daemon_stopping", signal=self.stop_signal)
-            for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
             await self._shutdown(runner)
         logger.info("daemon_stopped")
         return EXIT_OK
-
-    async def _serve_until_stopped(self) -> None:
-        while not self.stop_requested.is_set():
-            stop = asyncio.create_task(self.stop_requested.wait())
-            reload = asyncio.create_task(self.reload_requested.wait())
-            await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (stop, reload):
-                task.cancel()
-            if self.reload_requested.is_set() and not self.stop_requested.is_set():
-                self.reload_requested.clear()
-                self.reload()
 
     def reload(self) -> None:
         """Re-read file and environment; apply atomically, or keep everything as it was."""

@@ -220,3 +220,36 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
         [*command, str(tmp_path / "missing.toml")], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2 and "THESET_CONFIG" in result.stderr
+
+
+def test_two_daemons_starting_at_once_share_one_migrated_database(
+    start_daemon: DaemonFactory, database_url: str
+) -> None:
+    first = start_daemon(BASE, env={"DATABASE_URL": database_url})
+    second = start_daemon(BASE, env={"DATABASE_URL": database_url})
+    first.wait_ready()
+    second.wait_ready()
+    assert first.get("/readyz")[0] == 200 and second.get("/readyz")[0] == 200
+
+    async def recorded() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return [r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")]
+        finally:
+            await conn.close()
+
+    names = asyncio.run(recorded())
+    assert len(names) == len(set(names)) >= 3
+    applied_by = [e["migration"] for d in (first, second) for e in d.events("migration_applied")]
+    assert sorted(applied_by) == sorted(names)  # each file applied by exactly one of them
+
+
+def test_sigterm_during_start_up_still_stops_the_embedded_database(
+    start_daemon: DaemonFactory, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "embedded-pg"
+    daemon = start_daemon(BASE + f'[database]\ndata_dir = "{data_dir}"\n')
+    daemon.wait_for_log("embedded_postgres_started")
+    daemon.signal(signal.SIGTERM)  # while the pool opens and migrations run
+    assert daemon.stop() == 0
+    assert not (data_dir / "postmaster.pid").exists(), "the embedded Postgres was left running"
