@@ -174,39 +174,45 @@ def _http_url(url: str) -> str:
     return url.rstrip("/")
 
 
-class SpotifySettings(_Section):
+class ProviderSettings(_Section):
+    """What every upstream has: a strict send rate, a circuit breaker and a retry policy."""
+
+    max_rate_per_s: float = Field(gt=0, le=1000)
+    breaker: BreakerSettings = BreakerSettings()
+    retry: RetrySettings = RetrySettings()
+
+
+class SpotifySettings(ProviderSettings):
     api_base_url: str = "https://api.spotify.com/v1"
     accounts_base_url: str = "https://accounts.spotify.com"
     api_mode: Literal["extended", "development"] = "extended"
     client_id: SecretStr = SecretStr("")
     client_secret: SecretStr = SecretStr("")
     max_rate_per_s: float = Field(10, gt=0, le=1000)
-    breaker: BreakerSettings = BreakerSettings()
-    retry: RetrySettings = RetrySettings()
 
     _urls = field_validator("api_base_url", "accounts_base_url")(_http_url)
 
 
-class TicketmasterSettings(_Section):
-    base_url: str = "https://app.ticketmaster.com/discovery/v2"
+class ApiKeyProviderSettings(ProviderSettings):
+    """A provider reached with one API key and a daily call quota."""
+
+    base_url: str
     api_key: SecretStr = SecretStr("")
+    daily_quota: int = Field(ge=1)
+
+    _urls = field_validator("base_url")(_http_url)
+
+
+class TicketmasterSettings(ApiKeyProviderSettings):
+    base_url: str = "https://app.ticketmaster.com/discovery/v2"
     max_rate_per_s: float = Field(5, gt=0, le=1000)
     daily_quota: int = Field(5000, ge=1)
-    breaker: BreakerSettings = BreakerSettings()
-    retry: RetrySettings = RetrySettings()
-
-    _urls = field_validator("base_url")(_http_url)
 
 
-class SetlistfmSettings(_Section):
+class SetlistfmSettings(ApiKeyProviderSettings):
     base_url: str = "https://api.setlist.fm/rest/1.0"
-    api_key: SecretStr = SecretStr("")
     max_rate_per_s: float = Field(2, gt=0, le=1000)
     daily_quota: int = Field(1440, ge=1)
-    breaker: BreakerSettings = BreakerSettings()
-    retry: RetrySettings = RetrySettings()
-
-    _urls = field_validator("base_url")(_http_url)
 
 
 class UpstreamSettings(_Section):
