@@ -178,6 +178,8 @@ class ProviderSettings(_Section):
     """What every upstream has: a strict send rate, a circuit breaker and a retry policy."""
 
     max_rate_per_s: float = Field(gt=0, le=1000)
+    # Whole exchange, send to last body byte; a slower answer counts as a failure.
+    timeout_s: float = Field(10, gt=0, le=300)
     breaker: BreakerSettings = BreakerSettings()
     retry: RetrySettings = RetrySettings()
 

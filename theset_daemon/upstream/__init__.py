@@ -1,0 +1,1 @@
+"""Upstream APIs: one HTTP stack (limiter -> breaker -> retry -> metrics) and three clients."""

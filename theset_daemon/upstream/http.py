@@ -1,0 +1,418 @@
+"""The one HTTP stack every provider call goes through.
+
+Per attempt, in order:
+
+1. **Quota ledger** (Ticketmaster, setlist.fm): refuse with :class:`QuotaExhausted` once the daily
+   quota is spent, instead of burning the key.
+2. **Send gate**: waits out any Retry-After pause (set by a 429 on *any* call to the provider, so
+   no request at all goes out inside that window), then takes a send slot from an aiolimiter
+   leaky bucket of capacity one. Capacity one is deliberate: ``AsyncLimiter(rate, 1)`` would
+   allow a full burst on top of its refill, and the contract's rate is strict (no sliding second
+   may hold more than ``max_rate_per_s`` sends), so sends are evenly spaced instead. The slot is taken just before the send and not
+   held during the round-trip, so a slow answer never lowers throughput.
+3. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers prove the
+   provider healthy.
+4. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
+
+Around the attempts, tenacity retries what is retryable with exponential backoff and jitter, or
+exactly the provider's ``Retry-After`` (seconds or HTTP date) / ``Rate-Limit-Reset`` when given.
+A requested wait longer than ``retry.max_delay_s`` is not slept: the call fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from multidict import CIMultiDictProxy
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from theset_daemon.config import ApiKeyProviderSettings, ProviderSettings
+from theset_daemon.log import get_logger
+from theset_daemon.upstream.breaker import BreakerOpenError, BreakerState, CircuitBreaker
+from theset_daemon.upstream.errors import (
+    QuotaExhausted,
+    UpstreamAuthError,
+    UpstreamClientError,
+    UpstreamError,
+    UpstreamMalformed,
+    UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamServerError,
+    UpstreamStatusError,
+    UpstreamTransportError,
+    UpstreamUnavailable,
+)
+from theset_daemon.upstream.metrics import UpstreamMetrics
+
+log = get_logger(__name__)
+
+# The provider counts arrivals, not our sends, and arrivals jitter (a new connection, a busy loop
+# on either side): one send delayed by J makes the next ones look J closer. Spacing sends so that
+# any rate+1 of them span 1 s + this margin keeps every provider-side second within the limit
+# for jitter up to the margin, at 1/(1 + margin) = 95% of the limit.
+ARRIVAL_JITTER_MARGIN_S = 0.05
+# A 429 without any header saying how long to wait holds every sender this long.
+DEFAULT_RATE_LIMIT_PAUSE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: Any
+
+
+class SendGate:
+    """Paces the sends of one provider: strict rate, and a shared pause after a 429."""
+
+    def __init__(self, max_rate_per_s: Callable[[], float]) -> None:
+        self._max_rate_per_s = max_rate_per_s
+        self._paused_until = 0.0
+        self._limiter: AsyncLimiter | None = None
+        self._limiter_rate = 0.0
+
+    def pause_for(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._paused_until = max(self._paused_until, loop.time() + seconds)
+
+    def paused_for_s(self) -> float:
+        return max(0.0, self._paused_until - asyncio.get_running_loop().time())
+
+    async def wait_turn(self) -> None:
+        while True:
+            if (pause := self.paused_for_s()) > 0:
+                await asyncio.sleep(pause)
+                continue
+            await self._current_limiter().acquire()
+            if self.paused_for_s() <= 0:  # no 429 arrived while we queued for the slot
+                return
+
+    def _current_limiter(self) -> AsyncLimiter:
+        rate = self._max_rate_per_s()
+        if self._limiter is None or rate != self._limiter_rate:  # new, or changed by a reload
+            self._limiter = AsyncLimiter(1, (1 + ARRIVAL_JITTER_MARGIN_S) / rate)
+            self._limiter_rate = rate
+        return self._limiter
+
+
+class QuotaLedger:
+    """Calls left today (UTC): the provider's ``Rate-Limit-Available`` when it sends one, else
+    ``daily_quota`` minus our own count. In memory: a restart forgets today's count, so the
+    provider's own header (Ticketmaster sends it on every answer) is what keeps us honest."""
+
+    def __init__(self, daily_quota: Callable[[], int], clock: Callable[[], float] = time.time):
+        self._daily_quota = daily_quota
+        self._clock = clock
+        self._day = self._today()
+        self._sent = 0
+        self._reported: int | None = None
+        self._sent_since_report = 0
+
+    def _today(self) -> str:
+        return datetime.fromtimestamp(self._clock(), UTC).date().isoformat()
+
+    def _roll_over(self) -> None:
+        if (today := self._today()) != self._day:
+            self._day, self._sent, self._reported, self._sent_since_report = today, 0, None, 0
+
+    @property
+    def remaining(self) -> int:
+        self._roll_over()
+        ours = self._daily_quota() - self._sent
+        if self._reported is None:
+            return max(0, ours)
+        return max(0, min(ours, self._reported - self._sent_since_report))
+
+    def seconds_to_reset(self) -> float:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        return (midnight - now).total_seconds()
+
+    def record_send(self) -> None:
+        self._roll_over()
+        self._sent += 1
+        self._sent_since_report += 1
+
+    def observe(self, available: int) -> None:
+        self._roll_over()
+        self._reported, self._sent_since_report = available, 0
+
+
+class Provider:
+    """One upstream: its rate gate, breaker, retry policy, quota ledger and metrics.
+
+    Settings are read through ``settings()`` on every call, so a SIGHUP that changes the rate,
+    the breaker or the retry policy takes effect on the next call.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: Callable[[], ProviderSettings],
+        session: aiohttp.ClientSession,
+        metrics: UpstreamMetrics,
+        *,
+        detail_of: Callable[[Any], str] = lambda body: "",
+    ) -> None:
+        self.name = name
+        self._settings = settings
+        self._session = session
+        self._metrics = metrics
+        self._detail_of = detail_of
+        self.gate = SendGate(lambda: settings().max_rate_per_s)
+        self.breaker = CircuitBreaker(
+            name,
+            lambda: settings().breaker,
+            on_change=lambda s: metrics.breaker_state.labels(name).set(s.gauge_value),
+        )
+        metrics.breaker_state.labels(name).set(BreakerState.CLOSED.gauge_value)
+        self.ledger: QuotaLedger | None = None
+        first = settings()
+        if isinstance(first, ApiKeyProviderSettings):
+            self.ledger = QuotaLedger(lambda: self._quota_settings().daily_quota)
+            metrics.quota_remaining.labels(name).set(first.daily_quota)
+        #: Sends and 429s since start; jobs diff these for their per-run metrics.
+        self.sent = 0
+        self.rate_limited = 0
+
+    def _quota_settings(self) -> ApiKeyProviderSettings:
+        settings = self._settings()
+        assert isinstance(settings, ApiKeyProviderSettings)
+        return settings
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send with every guard and retries; return the parsed JSON answer or raise an
+        :class:`UpstreamError` subclass."""
+        retry = self._settings().retry
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(retry.max_attempts),
+            wait=self._wait_before_retry,
+            retry=retry_if_exception(self._should_retry),
+            reraise=True,
+        )
+        response: Response = await retrying(
+            self._attempt, method, url, endpoint, params, headers, data
+        )
+        return response
+
+    def _should_retry(self, exc: BaseException) -> bool:
+        if not isinstance(exc, UpstreamError) or not exc.retryable:
+            return False
+        asked_s = getattr(exc, "retry_after_s", None)
+        return asked_s is None or asked_s <= self._settings().retry.max_delay_s
+
+    def _wait_before_retry(self, state: RetryCallState) -> float:
+        retry = self._settings().retry
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, UpstreamRateLimited) and exc.retry_after_s is not None:
+            return exc.retry_after_s
+        backoff = wait_exponential_jitter(
+            multiplier=retry.base_delay_s, max=retry.max_delay_s, jitter=retry.base_delay_s
+        )
+        return float(backoff(state))
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> Response:
+        if self.ledger is not None and self.ledger.remaining <= 0:
+            raise QuotaExhausted(
+                self.name,
+                endpoint,
+                self._quota_settings().daily_quota,
+                self.ledger.seconds_to_reset(),
+            )
+        await self.gate.wait_turn()
+        try:
+            self.breaker.before_call()
+        except BreakerOpenError as exc:
+            raise UpstreamUnavailable(self.name, endpoint, exc.retry_after_s) from None
+
+        if self.ledger is not None:
+            self.ledger.record_send()
+        self.sent += 1
+        settings = self._settings()
+        started = time.perf_counter()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                data=data,
+                timeout=aiohttp.ClientTimeout(total=settings.timeout_s),
+            ) as answer:
+                raw = await answer.read()
+                status, answer_headers = answer.status, answer.headers
+        except TimeoutError:
+            raise self._transport_failure(
+                endpoint, "timeout", f"no answer in {settings.timeout_s} s"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise self._transport_failure(endpoint, "connection_error", repr(exc)) from None
+        except BaseException:
+            self.breaker.release()  # cancelled: says nothing about the provider's health
+            raise
+        finally:
+            self._metrics.duration.labels(self.name, endpoint).observe(
+                time.perf_counter() - started
+            )
+        self._metrics.requests.labels(self.name, endpoint, str(status)).inc()
+        return self._classify(endpoint, status, answer_headers, raw)
+
+    def _transport_failure(self, endpoint: str, label: str, detail: str) -> UpstreamError:
+        self.breaker.record_failure()
+        self._metrics.requests.labels(self.name, endpoint, label).inc()
+        error = UpstreamTransportError(self.name, endpoint, detail)
+        log.warning("upstream_request_failed", provider=self.name, endpoint=endpoint, error=detail)
+        return error
+
+    def _classify(
+        self, endpoint: str, status: int, headers: CIMultiDictProxy[str], raw: bytes
+    ) -> Response:
+        if self.ledger is not None and (available := headers.get("Rate-Limit-Available")):
+            with contextlib.suppress(ValueError):  # a garbled header: keep our own count
+                self.ledger.observe(int(available))
+        if self.ledger is not None:
+            self._metrics.quota_remaining.labels(self.name).set(self.ledger.remaining)
+
+        body = _parse_json(raw)
+        if 200 <= status < 300:
+            if body is _INVALID:
+                self.breaker.record_failure()
+                error = UpstreamMalformed(
+                    self.name, endpoint, f"invalid JSON ({len(raw)} bytes)", retryable=True
+                )
+                log.warning("upstream_request_failed", provider=self.name, endpoint=endpoint,
+                            status=status, error=error.message)  # fmt: skip
+                raise error
+            self.breaker.record_success()
+            return Response(status, headers, body)
+
+        detail = self._detail_of(body) if body is not _INVALID else ""
+        detail = detail or raw[:200].decode("utf-8", "replace")
+        if status == 429:
+            raise self._rate_limited(endpoint, headers, body, detail)
+        if status >= 500:
+            self.breaker.record_failure()
+            log.warning("upstream_request_failed", provider=self.name, endpoint=endpoint,
+                        status=status, error=detail)  # fmt: skip
+            raise UpstreamServerError(self.name, endpoint, status, detail)
+        self.breaker.record_neutral()
+        error_type: type[UpstreamStatusError] = UpstreamClientError
+        if status == 404:
+            error_type = UpstreamNotFound
+        elif status in (401, 403):
+            error_type = UpstreamAuthError
+        raise error_type(self.name, endpoint, status, detail)
+
+    def _rate_limited(
+        self, endpoint: str, headers: CIMultiDictProxy[str], body: Any, detail: str
+    ) -> UpstreamError:
+        self.breaker.record_failure()
+        self.rate_limited += 1
+        self._metrics.rate_limited.labels(self.name).inc()
+        retry_after_s = retry_after_seconds(headers)
+        if self.ledger is not None and _is_quota_violation(body, headers):
+            self.ledger.observe(0)
+            self._metrics.quota_remaining.labels(self.name).set(0)
+            log.error("upstream_quota_exhausted", provider=self.name, endpoint=endpoint)
+            return QuotaExhausted(
+                self.name,
+                endpoint,
+                self._quota_settings().daily_quota,
+                rate_limit_reset_seconds(headers) or self.ledger.seconds_to_reset(),
+            )
+        pause_s = retry_after_s if retry_after_s is not None else DEFAULT_RATE_LIMIT_PAUSE_S
+        self.gate.pause_for(pause_s)
+        log.warning(
+            "upstream_rate_limited",
+            provider=self.name,
+            endpoint=endpoint,
+            retry_after_s=retry_after_s,
+            detail=detail,
+        )
+        return UpstreamRateLimited(self.name, endpoint, detail, retry_after_s)
+
+
+_INVALID = object()
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return _INVALID
+
+
+def _is_quota_violation(body: Any, headers: CIMultiDictProxy[str]) -> bool:
+    if headers.get("Rate-Limit-Available") == "0":
+        return True
+    try:
+        return bool(body["fault"]["detail"]["errorcode"] == "policies.ratelimit.QuotaViolation")
+    except (KeyError, TypeError):
+        return False
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str], now: Callable[[], float] = time.time
+) -> float | None:
+    """How long the provider asked us to wait: ``Retry-After`` as seconds or as an HTTP date.
+    None when it did not say."""
+    value = headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
+
+
+def rate_limit_reset_seconds(
+    headers: Mapping[str, str], now: Callable[[], float] = time.time
+) -> float | None:
+    """Ticketmaster's ``Rate-Limit-Reset``: when the daily quota refills, as epoch milliseconds
+    (the docs call it a UTC date; their example, and the API, use milliseconds)."""
+    try:
+        return max(0.0, int(headers.get("Rate-Limit-Reset", "")) / 1000 - now())
+    except ValueError:
+        return None

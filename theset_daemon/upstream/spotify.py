@@ -1,0 +1,314 @@
+"""Spotify Web API client: client-credentials token, artists, albums and tracks.
+
+``api_mode`` picks the cheapest calls the access level allows:
+
+- ``extended``: batch endpoints. Albums 20 at a time from ``/albums?ids=`` with their first 50
+  tracks embedded, full tracks (with popularity) 50 at a time from ``/tracks?ids=``, artist
+  albums 50 a page.
+- ``development`` (the February 2026 rules): no batch endpoints, no popularity or followers;
+  artist albums 10 a page, and each album's tracks from ``/albums/{id}/tracks`` (50 a page), which
+  is one request per album, the same as ``/albums/{id}`` but without the album fields we already
+  have from the artist's album list.
+
+Answers are validated with pydantic models of just the fields we use; anything else is ignored,
+and a missing or mistyped field raises :class:`UpstreamMalformed` naming the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from theset_daemon.config import SpotifySettings
+from theset_daemon.upstream.errors import UpstreamAuthError
+from theset_daemon.upstream.http import Provider
+from theset_daemon.upstream.wire import M, WireModel, parse
+
+PROVIDER = "spotify"
+# Refresh this long before the token's stated expiry, so no call ever carries a dead token.
+TOKEN_REFRESH_MARGIN_S = 60.0
+ALBUM_GROUPS = ("album", "single", "compilation")  # "appears_on" is other artists' releases
+BATCH_ALBUMS = 20
+BATCH_TRACKS = 50
+TRACKS_PAGE = 50
+PAGE_LIMIT = {"extended": 50, "development": 10}
+
+
+class Image(WireModel):
+    url: str
+    height: int | None = None
+    width: int | None = None
+
+
+class Followers(WireModel):
+    total: int | None = None
+
+
+class ArtistRef(WireModel):
+    id: str
+    name: str
+
+
+class Artist(WireModel):
+    id: str
+    name: str
+    genres: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    popularity: int | None = None  # absent in development mode
+    followers: Followers | None = None  # absent in development mode
+
+
+class Track(WireModel):
+    id: str
+    name: str
+    duration_ms: int
+    explicit: bool = False
+    track_number: int = 1
+    disc_number: int = 1
+    artists: tuple[ArtistRef, ...] = ()
+    popularity: int | None = None  # full track objects in extended mode only
+    preview_url: str | None = None
+    uri: str | None = None
+
+
+class TrackPage(WireModel):
+    items: list[Track]
+    next: str | None = None
+    total: int = 0
+
+
+class AlbumSummary(WireModel):
+    """An item of an artist's album list (SimplifiedAlbum + album_group)."""
+
+    id: str
+    name: str
+    album_type: str
+    album_group: str | None = None  # absent in development mode
+    release_date: str | None = None
+    total_tracks: int = 0
+    images: tuple[Image, ...] = ()
+    artists: tuple[ArtistRef, ...] = ()
+
+
+class Album(AlbumSummary):
+    """An album with every one of its tracks (the embedded first page plus any further pages)."""
+
+    tracks: TrackPage
+
+
+class _Paging(WireModel):
+    next: str | None = None
+    total: int = 0
+
+
+class _ArtistPaging(_Paging):
+    items: list[Artist]
+
+
+class _SearchAnswer(WireModel):
+    artists: _ArtistPaging
+
+
+class _AlbumPaging(_Paging):
+    items: list[AlbumSummary]
+
+
+class _SeveralAlbums(WireModel):
+    albums: list[Album | None]
+
+
+class _SeveralTracks(WireModel):
+    tracks: list[Track | None]
+
+
+class _TopTracks(WireModel):
+    tracks: list[Track]
+
+
+class _Token(WireModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+def _parse(model: type[M], body: Any, endpoint: str) -> M:
+    return parse(model, body, provider=PROVIDER, endpoint=endpoint)
+
+
+def error_detail(body: Any) -> str:
+    """The message of Spotify's ``{"error": {"status", "message"}}`` or the accounts service's
+    ``{"error", "error_description"}``."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message", ""))
+        if isinstance(error, str):
+            return f"{error}: {body.get('error_description', '')}"
+    return ""
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class SpotifyClient:
+    def __init__(self, provider: Provider, settings: Callable[[], SpotifySettings]) -> None:
+        self._provider = provider
+        self._settings = settings
+        self._token: str | None = None
+        self._token_expires_at = 0.0
+        # One refresh at a time: a hundred callers finding the token stale wait for one request.
+        self._token_lock = asyncio.Lock()
+
+    @property
+    def mode(self) -> Literal["extended", "development"]:
+        return self._settings().api_mode
+
+    # --- token ---------------------------------------------------------------------------
+
+    async def _access_token(self) -> str:
+        if self._token is not None and time.monotonic() < self._token_expires_at:
+            return self._token
+        async with self._token_lock:
+            if self._token is not None and time.monotonic() < self._token_expires_at:
+                return self._token  # refreshed while we waited for the lock
+            settings = self._settings()
+            credentials = (
+                f"{settings.client_id.get_secret_value()}:"
+                f"{settings.client_secret.get_secret_value()}"
+            )
+            response = await self._provider.request(
+                "POST",
+                f"{settings.accounts_base_url}/api/token",
+                endpoint="/api/token",
+                headers={
+                    "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()
+                },
+                data={"grant_type": "client_credentials"},
+            )
+            token = _parse(_Token, response.body, "/api/token")
+            self._token = token.access_token
+            lifetime_s = max(0.0, token.expires_in - TOKEN_REFRESH_MARGIN_S)
+            self._token_expires_at = time.monotonic() + lifetime_s
+            return self._token
+
+    async def _get(
+        self, path: str, endpoint: str, params: dict[str, str | int] | None = None
+    ) -> Any:
+        """GET an API path with a fresh token; a 401 (token revoked early) refreshes it once."""
+        for attempt in (1, 2):
+            token = await self._access_token()
+            try:
+                response = await self._provider.request(
+                    "GET",
+                    f"{self._settings().api_base_url}{path}",
+                    endpoint=endpoint,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except UpstreamAuthError as exc:
+                if exc.status != 401 or attempt == 2:
+                    raise
+                if self._token == token:
+                    self._token = None
+                continue
+            return response.body
+        raise AssertionError("unreachable")
+
+    # --- artists ---------------------------------------------------------------------------
+
+    async def search_artists(self, query: str, limit: int = 5) -> list[Artist]:
+        limit = min(limit, PAGE_LIMIT[self.mode])
+        body = await self._get("/search", "/search", {"q": query, "type": "artist", "limit": limit})
+        return _parse(_SearchAnswer, body, "/search").artists.items
+
+    async def artist(self, artist_id: str) -> Artist:
+        return _parse(
+            Artist, await self._get(f"/artists/{artist_id}", "/artists/{id}"), "/artists/{id}"
+        )
+
+    async def artist_albums(
+        self, artist_id: str, include_groups: Sequence[str] = ALBUM_GROUPS
+    ) -> list[AlbumSummary]:
+        """Every release of the artist in ``include_groups``, paged to the end."""
+        endpoint = "/artists/{id}/albums"
+        limit = PAGE_LIMIT[self.mode]
+        albums: list[AlbumSummary] = []
+        offset = 0
+        while True:
+            params: dict[str, str | int] = {
+                "include_groups": ",".join(include_groups),
+                "limit": limit,
+                "offset": offset,
+            }
+            body = await self._get(f"/artists/{artist_id}/albums", endpoint, params)
+            page = _parse(_AlbumPaging, body, endpoint)
+            albums.extend(page.items)
+            # Paged by our own offsets (never by fetching `next` as given), so a URL in an
+            # answer can never send our token anywhere else.
+            if page.next is None or not page.items:
+                return albums
+            offset += len(page.items)
+
+    # --- albums and tracks ------------------------------------------------------------------
+
+    async def albums_with_tracks(self, albums: Sequence[AlbumSummary]) -> list[Album]:
+        """Each album with all of its tracks, by the cheapest calls the mode allows."""
+        if self.mode == "extended":
+            return await self._albums_batched([a.id for a in albums])
+        return [await self._album_from_tracks(summary) for summary in albums]
+
+    async def _albums_batched(self, album_ids: Sequence[str]) -> list[Album]:
+        endpoint = "/albums"
+        albums: list[Album] = []
+        for chunk in _chunks(album_ids, BATCH_ALBUMS):
+            body = await self._get("/albums", endpoint, {"ids": ",".join(chunk)})
+            for album in _parse(_SeveralAlbums, body, endpoint).albums:
+                if album is None:
+                    continue  # an id Spotify no longer knows
+                if album.tracks.next is not None:
+                    rest = await self.album_tracks(album.id, offset=len(album.tracks.items))
+                    whole = TrackPage(items=[*album.tracks.items, *rest], total=album.tracks.total)
+                    album = album.model_copy(update={"tracks": whole})
+                albums.append(album)
+        return albums
+
+    async def _album_from_tracks(self, summary: AlbumSummary) -> Album:
+        tracks = await self.album_tracks(summary.id)
+        return Album(**summary.model_dump(), tracks=TrackPage(items=tracks, total=len(tracks)))
+
+    async def album_tracks(self, album_id: str, *, offset: int = 0) -> list[Track]:
+        """The album's tracks from ``offset`` on, 50 a page, to the end."""
+        endpoint = "/albums/{id}/tracks"
+        tracks: list[Track] = []
+        while True:
+            params: dict[str, str | int] = {"limit": TRACKS_PAGE, "offset": offset}
+            body = await self._get(f"/albums/{album_id}/tracks", endpoint, params)
+            page = _parse(TrackPage, body, endpoint)
+            tracks.extend(page.items)
+            if page.next is None or not page.items:
+                return tracks
+            offset += len(page.items)
+
+    async def tracks(self, track_ids: Sequence[str]) -> list[Track]:
+        """Full track objects (with popularity), 50 a request. Extended mode only: development
+        mode has no batch endpoint and no popularity, so there is nothing to gain."""
+        if self.mode != "extended":
+            return []
+        endpoint = "/tracks"
+        found: list[Track] = []
+        for chunk in _chunks(track_ids, BATCH_TRACKS):
+            body = await self._get("/tracks", endpoint, {"ids": ",".join(chunk)})
+            found.extend(t for t in _parse(_SeveralTracks, body, endpoint).tracks if t is not None)
+        return found
+
+    async def top_tracks(self, artist_id: str) -> list[Track]:
+        """The artist's top tracks; extended mode only (removed from development mode in 2026)."""
+        if self.mode != "extended":
+            return []
+        endpoint = "/artists/{id}/top-tracks"
+        body = await self._get(f"/artists/{artist_id}/top-tracks", endpoint)
+        return _parse(_TopTracks, body, endpoint).tracks
