@@ -8,8 +8,9 @@ Per attempt, in order:
    no request at all goes out inside that window), then takes a send slot from an aiolimiter
    leaky bucket of capacity one. Capacity one is deliberate: ``AsyncLimiter(rate, 1)`` would
    allow a full burst on top of its refill, and the contract's rate is strict (no sliding second
-   may hold more than ``max_rate_per_s`` sends), so sends are evenly spaced instead. The slot is taken just before the send and not
-   held during the round-trip, so a slow answer never lowers throughput.
+   may hold more than ``max_rate_per_s`` sends), so sends are evenly spaced instead. The slot is
+   taken just before the send and not held during the round-trip, so a slow answer never lowers
+   throughput.
 3. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers prove the
    provider healthy.
 4. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
