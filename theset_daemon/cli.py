@@ -9,10 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from theset_daemon import __version__, config, log, runtime
-from theset_daemon.config import ConfigError
+from theset_daemon.config import ConfigError, SimulatorSettings
 from theset_daemon.db.migrate import MigrationError
 from theset_daemon.db.pool import DatabaseUnavailable, open_database
+from theset_daemon.sim.serve import run_simulator
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +35,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     command("run", "run the daemon: HTTP + SSE, scheduler, syncs, monitor")
     command("migrate", "apply pending sql/*.sql migrations and print what was applied")
     command("check-config", "validate the configuration; exit 2 listing every problem")
+    simulate_parser = command(
+        "simulate", "run the upstream simulator alone (Spotify, Ticketmaster, setlist.fm)"
+    )
+    simulate_parser.add_argument(
+        "--port", type=int, default=8090, help="port on 127.0.0.1 (default: 8090; 0: any free)"
+    )
+    simulate_parser.add_argument("--seed", type=int, help="catalog seed ([upstream.simulator])")
+    simulate_parser.add_argument("--artists", type=int, help="artists in the catalog")
+    simulate_parser.add_argument(
+        "--latency-ms", type=float, dest="latency_ms", help="latency added to every answer"
+    )
 
     args = parser.parse_args(argv)
     path = config.resolve_path(args.config, os.environ)
@@ -39,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return runtime.run(path)
     if args.command == "migrate":
         return migrate(path)
+    if args.command == "simulate":
+        if not 0 <= args.port <= 65535:
+            simulate_parser.error(f"--port {args.port}: must be 0-65535")
+        flags = {"seed": args.seed, "artists": args.artists, "latency_ms": args.latency_ms}
+        return simulate(path, args.port, {k: v for k, v in flags.items() if v is not None})
     return check_config(path)
 
 
@@ -77,6 +96,25 @@ def migrate(path: Path) -> int:
     if not applied:
         print("nothing to apply: the schema is up to date")
     return 0
+
+
+def simulate(path: Path, port: int, overrides: dict[str, object]) -> int:
+    """``[upstream.simulator]`` from the file, flags on top; serve until SIGINT/SIGTERM."""
+    try:
+        settings = config.load(path)
+        simulator = SimulatorSettings.model_validate(
+            {**settings.upstream.simulator.model_dump(), **overrides}
+        )
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return runtime.EXIT_CONFIG
+    except ValidationError as exc:
+        for problem in exc.errors():
+            flag = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")
+            print(f"simulate: {flag}: {problem['msg']}", file=sys.stderr)
+        return runtime.EXIT_CONFIG
+    log.configure(settings.log)
+    return run_simulator(simulator, port=port)
 
 
 if __name__ == "__main__":

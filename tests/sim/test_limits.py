@@ -1,0 +1,156 @@
+"""Per-second windows and daily quotas: the pure pieces, then each provider's 429 over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from aiohttp import ClientResponse
+
+from tests.sim.conftest import JSON_ACCEPT, Sim, SimFactory
+from theset_daemon.sim import SimLimits
+from theset_daemon.sim.limits import (
+    ARRIVAL_JITTER_S,
+    DailyQuota,
+    Fault,
+    FaultBook,
+    ProviderStats,
+    RateWindow,
+)
+
+
+def test_window_admits_the_limit_and_not_one_more() -> None:
+    window = RateWindow(3)
+    assert [window.admit(t) for t in (10.0, 10.1, 10.2, 10.3)] == [True, True, True, False]
+    assert window.retry_after_s(10.3) == 1
+    span = 1.0 - ARRIVAL_JITTER_S
+    assert not window.admit(10.0 + span - 0.001)  # the first is still in the window
+    assert window.admit(10.0 + span)  # ... and now it is not: a slot is free
+    assert not window.admit(10.0 + span)
+
+
+def test_rejected_requests_do_not_fill_the_window() -> None:
+    window = RateWindow(2)
+    assert window.admit(0.0) and window.admit(0.5)
+    assert not any(window.admit(0.6 + i / 100) for i in range(30))
+    assert window.admit(1.0)  # only the two admitted ones counted: 0.0 left at 0.98
+
+
+def test_fractional_limits_round_down() -> None:
+    window = RateWindow(2.5)
+    assert [window.admit(t) for t in (0.0, 0.1, 0.2)] == [True, True, False]
+
+
+def test_peak_rate_counts_every_request_in_any_window() -> None:
+    stats = ProviderStats()
+    for t in (0.0, 0.2, 0.4, 0.9, 1.5, 1.6):
+        stats.record("GET /x", t)
+    assert stats.peak_rate_per_s == 4  # 0.0-0.9
+    assert stats.by_endpoint == {"GET /x": 6}
+    stats.reset()
+    assert stats.as_json() == {
+        "requests": 0,
+        "rate_limited": 0,
+        "peak_rate_per_s": 0,
+        "by_endpoint": {},
+    }
+
+
+def test_daily_quota_rolls_over_at_utc_midnight() -> None:
+    quota = DailyQuota(2)
+    evening = dt.datetime(2026, 11, 28, 23, 59, tzinfo=dt.UTC)
+    assert [quota.take(evening) for _ in range(3)] == [True, True, False]
+    assert (quota.available, quota.over) == (0, 1)
+    assert DailyQuota.reset_epoch_ms(evening) == int(
+        dt.datetime(2026, 11, 29, tzinfo=dt.UTC).timestamp() * 1000
+    )
+    assert quota.take(evening + dt.timedelta(minutes=1))
+    assert (quota.available, quota.over) == (1, 0)
+
+
+def test_faults_are_used_in_order() -> None:
+    book = FaultBook()
+    book.add("spotify", Fault(status=500), 2)
+    book.add("spotify", Fault(status=503), 1)
+    taken = [book.take("spotify") for _ in range(4)]
+    assert [f.status if f else None for f in taken] == [500, 500, 503, None]
+    assert book.take("ticketmaster") is None
+
+
+# --- over HTTP -----------------------------------------------------------------------------------
+
+
+async def burst(sim: Sim, count: int, provider: str, path: str) -> list[ClientResponse]:
+    headers: dict[str, str] = {}
+    if provider == "spotify":
+        headers = {"Authorization": f"Bearer {await sim.token()}"}
+    elif provider == "setlistfm":
+        headers = {"x-api-key": "k", **JSON_ACCEPT}
+    return list(
+        await asyncio.gather(*(sim.client.get(path, headers=headers) for _ in range(count)))
+    )
+
+
+async def test_each_provider_answers_its_own_429(make_sim: SimFactory) -> None:
+    sim = await make_sim(limits=SimLimits(spotify_per_s=4, ticketmaster_per_s=3, setlistfm_per_s=2))
+    entry = (await sim.catalog(limit=1))[0]
+    spotify_path = f"/v1/artists/{entry['spotifyId']}"
+    tm_path = f"/discovery/v2/attractions/{entry['ticketmasterId']}?apikey=k"
+    fm_path = f"/rest/1.0/artist/{entry['mbid']}"
+    await sim.token()  # one Spotify request in the window already
+    spotify, tm, fm = await asyncio.gather(
+        burst(sim, 5, "spotify", spotify_path),
+        burst(sim, 5, "ticketmaster", tm_path),
+        burst(sim, 4, "setlistfm", fm_path),
+    )
+    assert sorted(r.status for r in spotify) == [200] * 3 + [429] * 2
+    assert sorted(r.status for r in tm) == [200] * 3 + [429] * 2
+    assert sorted(r.status for r in fm) == [200] * 2 + [429] * 2
+
+    limited = next(r for r in spotify if r.status == 429)
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert await limited.json() == {"error": {"status": 429, "message": "API rate limit exceeded"}}
+
+    limited = next(r for r in tm if r.status == 429)
+    assert await limited.json() == {
+        "fault": {
+            "faultstring": "Spike arrest violation. Allowed rate : 3ps",
+            "detail": {"errorcode": "policies.ratelimit.SpikeArrestViolation"},
+        }
+    }
+    assert "Retry-After" not in limited.headers and "Rate-Limit" not in limited.headers
+
+    limited = next(r for r in fm if r.status == 429)
+    assert await limited.json() == {"message": "Too Many Requests"}
+    assert limited.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
+    assert "Retry-After" not in limited.headers
+
+    stats = await sim.stats()
+    assert (stats["spotify"]["requests"], stats["spotify"]["rate_limited"]) == (6, 2)
+    assert stats["spotify"]["peak_rate_per_s"] == 6  # rejected requests were sent too
+    assert (stats["ticketmaster"]["peak_rate_per_s"], stats["ticketmaster"]["rate_limited"]) == (
+        5,
+        2,
+    )
+    assert (stats["setlistfm"]["peak_rate_per_s"], stats["setlistfm"]["rate_limited"]) == (4, 2)
+    assert stats["setlistfm"]["by_endpoint"] == {"GET /rest/1.0/artist/{mbid}": 4}
+
+    await asyncio.sleep(1.0)  # the window slides: served again
+    again = await burst(sim, 1, "setlistfm", fm_path)
+    assert again[0].status == 200
+
+
+async def test_a_strict_client_never_sees_a_429(make_sim: SimFactory) -> None:
+    """Sends spaced exactly at the limit (2/s, 1 s apart per pair) are all served."""
+    sim = await make_sim(limits=SimLimits(setlistfm_per_s=2))
+    entry = (await sim.catalog(limit=1))[0]
+    path = f"/rest/1.0/artist/{entry['mbid']}"
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    statuses = []
+    for send in range(5):
+        await asyncio.sleep(max(0.0, start + (send // 2) * 1.0 - loop.time()))
+        statuses += [r.status for r in await burst(sim, 1, "setlistfm", path)]
+    assert statuses == [200] * 5
+    stats = (await sim.stats())["setlistfm"]
+    assert stats["peak_rate_per_s"] == 2 and stats["rate_limited"] == 0

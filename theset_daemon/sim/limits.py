@@ -1,0 +1,226 @@
+"""What the simulator enforces and counts: per-second windows, daily quotas, faults, statistics.
+
+Rate windows. Every request to a provider is timed when it reaches the simulator (before any
+added latency). Two sliding windows per provider use those times:
+
+- the *admission* window holds the requests that were let through; a request that would make it
+  hold more than the provider's limit is answered with that provider's 429 and is **not** added,
+  so a client that backs off gets served again as soon as the window slides (a rejected request
+  is no send that the provider processed);
+- the *observation* window holds every request, rejected ones included, and gives
+  ``peak_rate_per_s``: the most requests the client sent in any window. A strict client
+  (CONTRACT.md section 8) keeps it at or under its ``max_rate_per_s``.
+
+A window is the half-open interval ``(t - span, t]`` with ``span = 1 s - ARRIVAL_JITTER_S``. The
+20 ms allowance is for the clock difference between a client that timed its send and the server
+that times the arrival: on one machine, a request can reach the handler a few milliseconds late
+(a new connection, a busy event loop) while the next one arrives on time, which would otherwise
+squeeze two sends 1.000 s apart into one window. An off-by-one limiter is still caught; a token
+bucket that allows a burst on top of its refill is caught by a wide margin.
+
+Daily quotas (Ticketmaster, setlist.fm) count every request that passed authentication, per UTC
+day, errors included (Ticketmaster counts 400s against the quota).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+Provider = Literal["spotify", "ticketmaster", "setlistfm"]
+PROVIDERS: tuple[Provider, ...] = ("spotify", "ticketmaster", "setlistfm")
+SpotifyMode = Literal["extended", "development"]
+
+WINDOW_S = 1.0
+ARRIVAL_JITTER_S = 0.02
+
+
+@dataclass(frozen=True)
+class SimLimits:
+    """The limits the simulator enforces, per provider."""
+
+    spotify_per_s: float = 20  # sliding 1-second window, per provider
+    ticketmaster_per_s: float = 5
+    setlistfm_per_s: float = 2
+    ticketmaster_daily_quota: int = 5000
+    setlistfm_daily_quota: int = 1440
+    token_ttl_s: int = 3600  # expires_in of issued Spotify tokens
+    spotify_mode: SpotifyMode = "extended"
+
+    def per_second(self, provider: Provider) -> float:
+        return {
+            "spotify": self.spotify_per_s,
+            "ticketmaster": self.ticketmaster_per_s,
+            "setlistfm": self.setlistfm_per_s,
+        }[provider]
+
+    def daily_quota(self, provider: Provider) -> int | None:
+        return {
+            "spotify": None,  # Spotify publishes no daily quota for extended-mode apps
+            "ticketmaster": self.ticketmaster_daily_quota,
+            "setlistfm": self.setlistfm_daily_quota,
+        }[provider]
+
+
+#: The defaults as one immutable value (``limits: SimLimits = DEFAULT_LIMITS`` in signatures).
+DEFAULT_LIMITS = SimLimits()
+
+
+class SlidingWindow:
+    """Arrival times (monotonic seconds) within the last window span."""
+
+    def __init__(self, span_s: float = WINDOW_S - ARRIVAL_JITTER_S) -> None:
+        self.span_s = span_s
+        self._times: deque[float] = deque()
+
+    def count(self, now: float) -> int:
+        while self._times and self._times[0] <= now - self.span_s:
+            self._times.popleft()
+        return len(self._times)
+
+    def add(self, now: float) -> None:
+        self._times.append(now)
+
+    def free_in_s(self, now: float) -> float:
+        """Seconds until the oldest arrival leaves the window."""
+        return max(0.0, self._times[0] + self.span_s - now) if self._times else 0.0
+
+    def clear(self) -> None:
+        self._times.clear()
+
+
+class RateWindow:
+    """Admission: at most ``limit`` requests in any window; rejected ones are not counted."""
+
+    def __init__(self, limit_per_s: float) -> None:
+        self.limit_per_s = limit_per_s
+        self._window = SlidingWindow()
+
+    def admit(self, now: float) -> bool:
+        if self._window.count(now) + 1 > self.limit_per_s:
+            return False
+        self._window.add(now)
+        return True
+
+    def retry_after_s(self, now: float) -> int:
+        """Whole seconds a rejected client should wait (at least 1, as providers send)."""
+        return max(1, math.ceil(self._window.free_in_s(now)))
+
+
+@dataclass
+class ProviderStats:
+    requests: int = 0
+    rate_limited: int = 0  # every 429 served: window, quota, or injected
+    peak_rate_per_s: int = 0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    _window: SlidingWindow = field(default_factory=SlidingWindow)
+
+    def record(self, endpoint: str, now: float) -> None:
+        self.requests += 1
+        self.by_endpoint[endpoint] += 1
+        self._window.add(now)
+        self.peak_rate_per_s = max(self.peak_rate_per_s, self._window.count(now))
+
+    def reset(self) -> None:
+        self.requests = self.rate_limited = self.peak_rate_per_s = 0
+        self.by_endpoint.clear()
+        self._window.clear()
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "peak_rate_per_s": self.peak_rate_per_s,
+            "by_endpoint": dict(sorted(self.by_endpoint.items())),
+        }
+
+
+class DailyQuota:
+    """Calls per UTC day, as Ticketmaster's ``Rate-Limit*`` headers describe them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.over = 0
+        self._day: dt.date | None = None
+
+    def _roll(self, now: dt.datetime) -> None:
+        if now.date() != self._day:
+            self._day, self.used, self.over = now.date(), 0, 0
+
+    def take(self, now: dt.datetime) -> bool:
+        self._roll(now)
+        if self.used >= self.limit:
+            self.over += 1
+            return False
+        self.used += 1
+        return True
+
+    @property
+    def available(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @staticmethod
+    def reset_epoch_ms(now: dt.datetime) -> int:
+        """The next UTC midnight, in epoch milliseconds (Ticketmaster's ``Rate-Limit-Reset``)."""
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return int(midnight.timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do to a request instead of (or on top of) answering it normally."""
+
+    status: int | None = None  # 429, 500 or 503; None: answer normally
+    retry_after_s: int | None = None
+    latency_ms: float = 0
+    malformed: bool = False  # 200 with a cut-off JSON body
+    truncated: bool = False  # a Content-Length longer than the body sent, then close
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "retryAfter": self.retry_after_s,
+            "latencyMs": self.latency_ms,
+            "malformed": self.malformed,
+            "truncated": self.truncated,
+        }
+
+
+@dataclass
+class _Pending:
+    fault: Fault
+    remaining: int
+
+
+class FaultBook:
+    """Faults queued per provider, applied to that provider's next requests in order."""
+
+    def __init__(self) -> None:
+        self._queues: dict[Provider, deque[_Pending]] = {p: deque() for p in PROVIDERS}
+
+    def add(self, provider: Provider, fault: Fault, count: int) -> None:
+        self._queues[provider].append(_Pending(fault, count))
+
+    def take(self, provider: Provider) -> Fault | None:
+        queue = self._queues[provider]
+        if not queue:
+            return None
+        pending = queue[0]
+        pending.remaining -= 1
+        if pending.remaining <= 0:
+            queue.popleft()
+        return pending.fault
+
+    def clear(self, provider: Provider | None = None) -> None:
+        for name in (provider,) if provider else PROVIDERS:
+            self._queues[name].clear()
+
+    def as_json(self) -> dict[str, list[dict[str, object]]]:
+        return {
+            name: [{**p.fault.as_json(), "remaining": p.remaining} for p in queue]
+            for name, queue in self._queues.items()
+        }

@@ -1,0 +1,541 @@
+"""Spotify: the accounts service's ``/api/token`` and the Web API under ``/v1``.
+
+Shapes follow Spotify's OpenAPI and the samples in ``../shared/upstream``. Two access levels
+(``SimLimits.spotify_mode``, switchable at run time by ``POST /_sim/spotify-mode``):
+
+- ``extended``: every endpoint, full objects; search and artist-albums ``limit`` up to 50.
+- ``development`` (February 2026 rules): batch ``/albums``, ``/tracks``, ``/artists`` and
+  ``/artists/{id}/top-tracks`` answer 403; search and artist-albums ``limit`` up to 10 (default
+  5); artists lose ``followers`` and ``popularity``, albums ``album_group``,
+  ``available_markets``, ``label`` and ``popularity``, tracks ``available_markets`` and
+  ``popularity``.
+
+Every ``href``, ``next`` and ``previous`` is an absolute URL on the host the request came to, so a
+client that follows ``next`` stays on the simulator. ``market`` is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from theset_daemon.sim.auth import accepted
+from theset_daemon.sim.discography import COUNTED_GROUPS, AlbumGroup, Release, Track
+from theset_daemon.sim.gate import ProviderError
+from theset_daemon.sim.ids import is_spotify_id
+from theset_daemon.sim.limits import Provider, SpotifyMode
+from theset_daemon.sim.people import ArtistProfile, Credit, Guest
+from theset_daemon.sim.state import SIM_STATE, SimState
+from theset_daemon.sim.words import MARKETS
+
+Json = dict[str, Any]
+ALL_GROUPS: tuple[AlbumGroup, ...] = ("album", "single", "compilation", "appears_on")
+SEARCH_TYPES = ("album", "artist", "playlist", "track", "show", "episode", "audiobook")
+# (default, maximum) of ``limit`` per mode.
+LIST_LIMITS: dict[SpotifyMode, tuple[int, int]] = {"extended": (20, 50), "development": (5, 10)}
+ALBUM_TRACKS_LIMITS = (20, 50)
+EMBEDDED_TRACKS = 50  # tracks embedded in a full album object (observed ``limit=50``)
+MAX_BATCH = {"albums": 20, "tracks": 50, "artists": 50}
+SEARCH_MAX_OFFSET = 1000
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(
+        {"error": {"status": status, "message": message}}, status=status, headers=headers
+    )
+
+
+def _fail(status: int, message: str) -> ProviderError:
+    return ProviderError(error(status, message))
+
+
+class SpotifyFrontend:
+    """The gate's view of Spotify: paths, 429s, faults, bearer tokens."""
+
+    @property
+    def provider(self) -> Provider:
+        return "spotify"
+
+    def owns(self, path: str) -> bool:
+        return path == "/api/token" or path == "/v1" or path.startswith("/v1/")
+
+    def rate_limited(self, state: SimState, retry_after_s: int) -> web.Response:
+        return error(429, "API rate limit exceeded", {"Retry-After": str(retry_after_s)})
+
+    def quota_exceeded(self, state: SimState, now: dt.datetime) -> web.Response:
+        # Unused (no daily quota is enforced for Spotify); the July-2026 dev-mode body.
+        body = {
+            "error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}
+        }
+        return web.json_response(body, status=429)
+
+    def fault(self, status: int, retry_after_s: int | None) -> web.Response:
+        if status == 429:  # Spotify always says when to come back
+            return self.rate_limited_after(retry_after_s or 1)
+        headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+        message = {500: "Server error.", 503: "Service unavailable"}.get(status, "Server error.")
+        return error(status, message, headers)
+
+    def rate_limited_after(self, retry_after_s: int) -> web.Response:
+        return error(429, "API rate limit exceeded", {"Retry-After": str(retry_after_s)})
+
+    def authenticate(self, request: web.Request, state: SimState) -> web.Response | None:
+        if request.path == "/api/token":
+            return None  # the token endpoint checks client credentials itself
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return self._unauthorized("No token provided")
+        verdict = state.tokens.check(token.strip(), state.monotonic())
+        if verdict == "expired":
+            return self._unauthorized("The access token expired")
+        if verdict == "unknown":
+            return self._unauthorized("Invalid access token")
+        return None
+
+    @staticmethod
+    def _unauthorized(message: str) -> web.Response:
+        challenge = f'Bearer realm="spotify", error="invalid_token", error_description="{message}"'
+        return error(401, message, {"WWW-Authenticate": challenge})
+
+    def not_found(self, request: web.Request) -> web.Response:
+        return error(404, "Service not found")
+
+    def method_not_allowed(self, request: web.Request) -> web.Response:
+        return error(405, "Method not allowed")
+
+    def finish(self, response: web.StreamResponse, state: SimState, now: dt.datetime) -> None:
+        return None
+
+
+# --- the accounts service ----------------------------------------------------------------------
+
+
+def _token_error(code: str, description: str) -> web.Response:
+    return web.json_response({"error": code, "error_description": description}, status=400)
+
+
+async def token(request: web.Request) -> web.Response:
+    """Client-credentials grant (RFC 6749 section 4.4): Basic auth or form credentials."""
+    state = request.app[SIM_STATE]
+    form = await request.post()
+    client_id, client_secret = _basic_credentials(request.headers.get("Authorization", ""))
+    if client_id is None:
+        client_id = _text(form.get("client_id"))
+        client_secret = _text(form.get("client_secret"))
+    if not (accepted(client_id) and accepted(client_secret)):
+        return _token_error("invalid_client", "Invalid client")
+    grant = _text(form.get("grant_type"))
+    if not grant:
+        return _token_error("unsupported_grant_type", "grant_type parameter is missing")
+    if grant != "client_credentials":
+        return _token_error(
+            "unsupported_grant_type",
+            "grant_type must be client_credentials, authorization_code or refresh_token",
+        )
+    ttl_s = state.limits.token_ttl_s
+    issued = state.tokens.issue(ttl_s, state.monotonic())
+    return web.json_response({"access_token": issued, "token_type": "Bearer", "expires_in": ttl_s})
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _basic_credentials(header: str) -> tuple[str | None, str | None]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""  # present but unreadable: an invalid client, not a missing one
+    client_id, _, client_secret = decoded.partition(":")
+    return client_id, client_secret
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _images(prefix: str, key: str | None) -> list[Json]:
+    if key is None:
+        return []
+    sizes = (("b273", 640), ("1e02", 300), ("4851", 64))
+    return [
+        {"url": f"https://i.scdn.co/image/{prefix}{code}{key}", "height": px, "width": px}
+        for code, px in sizes
+    ]
+
+
+class Renderer:
+    """Spotify JSON for catalog objects, for one request (its base URL) in one mode."""
+
+    def __init__(self, request: web.Request, state: SimState) -> None:
+        self.base = f"{request.scheme}://{request.host}/v1"
+        self.mode = state.spotify_mode
+        self.extended = self.mode == "extended"
+
+    def url(self, path: str, params: Sequence[tuple[str, object]] = ()) -> str:
+        if not params:
+            return f"{self.base}{path}"
+        query = "&".join(f"{name}={quote(str(value), safe=',')}" for name, value in params)
+        return f"{self.base}{path}?{query}"
+
+    def _links(self, kind: str, spotify_id: str) -> Json:
+        return {
+            "external_urls": {"spotify": f"https://open.spotify.com/{kind}/{spotify_id}"},
+            "href": self.url(f"/{kind}s/{spotify_id}"),
+            "id": spotify_id,
+        }
+
+    def artist_ref(self, credit: Credit) -> Json:
+        return {
+            **self._links("artist", credit.spotify_id),
+            "name": credit.name,
+            "type": "artist",
+            "uri": f"spotify:artist:{credit.spotify_id}",
+        }
+
+    def artist(self, who: ArtistProfile | Guest | Credit) -> Json:
+        if isinstance(who, ArtistProfile):
+            genres, popularity, followers = list(who.genres), who.popularity, who.followers
+            images = _images("ab6761610000", who.image_key)
+        elif isinstance(who, Guest):
+            genres, popularity, followers = [], who.popularity, who.followers
+            images = _images("ab6761610000", who.image_key)
+        else:
+            genres, popularity, followers, images = [], 0, 0, []
+        body: Json = {**self._links("artist", who.spotify_id)}
+        if self.extended:
+            body["followers"] = {"href": None, "total": followers}
+        body |= {"genres": genres, "images": images, "name": who.name}
+        if self.extended:
+            body["popularity"] = popularity
+        body |= {"type": "artist", "uri": f"spotify:artist:{who.spotify_id}"}
+        return body
+
+    def album(self, release: Release, *, with_group: bool = False) -> Json:
+        """SimplifiedAlbumObject (plus ``album_group`` in an artist's album list)."""
+        body: Json = {"album_type": release.album_type, "total_tracks": len(release.tracks)}
+        if self.extended:
+            body["available_markets"] = list(MARKETS)
+        body |= {
+            **self._links("album", release.spotify_id),
+            "images": _images("ab67616d0000", release.image_key),
+            "name": release.name,
+            "release_date": release.release_date,
+            "release_date_precision": release.precision,
+            "type": "album",
+            "uri": f"spotify:album:{release.spotify_id}",
+            "artists": [self.artist_ref(credit) for credit in release.artists],
+        }
+        if with_group and self.extended:
+            body["album_group"] = release.album_group
+        return body
+
+    def full_album(self, release: Release) -> Json:
+        year = release.release_date[:4]
+        body = self.album(release)
+        body["tracks"] = self.track_page(release, 0, EMBEDDED_TRACKS)
+        body["copyrights"] = [
+            {"text": f"\u00a9 {year} {release.label}", "type": "C"},
+            {"text": f"\u2117 {year} {release.label}", "type": "P"},
+        ]
+        body["external_ids"] = {"upc": release.upc}
+        body["genres"] = []
+        if self.extended:
+            body["label"] = release.label
+            body["popularity"] = release.popularity
+        return body
+
+    def track(self, track: Track, *, full: bool = False) -> Json:
+        body: Json = {}
+        if full:
+            body["album"] = self.album(track.release)
+        body["artists"] = [self.artist_ref(credit) for credit in track.artists]
+        if self.extended:
+            body["available_markets"] = list(MARKETS)
+        body |= {"disc_number": track.disc_number, "duration_ms": track.duration_ms}
+        body["explicit"] = track.explicit
+        if full:
+            body["external_ids"] = {"isrc": track.isrc}
+        body |= self._links("track", track.spotify_id)
+        body["name"] = track.name
+        if full and self.extended:
+            body["popularity"] = track.popularity
+        body |= {
+            "preview_url": None,
+            "track_number": track.track_number,
+            "type": "track",
+            "uri": f"spotify:track:{track.spotify_id}",
+            "is_local": False,
+        }
+        return body
+
+    def page(
+        self,
+        path: str,
+        extra: Sequence[tuple[str, object]],
+        items: list[Json],
+        offset: int,
+        limit: int,
+        total: int,
+    ) -> Json:
+        def link(at: int) -> str:
+            return self.url(path, [("offset", at), ("limit", limit), *extra])
+
+        return {
+            "href": link(offset),
+            "limit": limit,
+            "next": link(offset + limit) if offset + limit < total else None,
+            "offset": offset,
+            "previous": link(max(0, offset - limit)) if offset > 0 else None,
+            "total": total,
+            "items": items,
+        }
+
+    def track_page(self, release: Release, offset: int, limit: int) -> Json:
+        chosen = release.tracks[offset : offset + limit]
+        return self.page(
+            f"/albums/{release.spotify_id}/tracks",
+            (),
+            [self.track(t) for t in chosen],
+            offset,
+            limit,
+            len(release.tracks),
+        )
+
+
+# --- parameters ----------------------------------------------------------------------------------
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _fail(400, f"Invalid {name}") from None
+    if not low <= value <= high:
+        raise _fail(400, f"Invalid {name}")
+    return value
+
+
+def _offset(request: web.Request, high: int = 100_000) -> int:
+    return _int(request, "offset", 0, 0, high)
+
+
+def _ids(request: web.Request, kind: str) -> list[str]:
+    raw = request.query.get("ids", "")
+    ids = [part for part in raw.split(",")] if raw else []
+    if not ids:
+        raise _fail(400, "invalid id")
+    if len(ids) > MAX_BATCH[kind]:
+        raise _fail(400, "Too many ids requested")
+    if not all(is_spotify_id(spotify_id) for spotify_id in ids):
+        raise _fail(400, "invalid id")
+    return ids
+
+
+def _path_id(request: web.Request) -> str:
+    spotify_id = request.match_info["id"]
+    if not is_spotify_id(spotify_id):
+        raise _fail(400, "invalid id")
+    return spotify_id
+
+
+def _extended_only(state: SimState) -> None:
+    if state.spotify_mode != "extended":
+        raise _fail(403, "Forbidden")
+
+
+def _not_found() -> ProviderError:
+    return _fail(404, "Resource not found")
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+_FILTER = re.compile(r'\b(\w+):("[^"]*"|\S+)')
+
+
+def _search_text(q: str) -> str:
+    """The artist words of a query: ``artist:"X"`` counts, other field filters do not."""
+    kept = _FILTER.sub(lambda m: m.group(2) if m.group(1) == "artist" else " ", q)
+    return kept.replace('"', " ")
+
+
+async def search(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    q = request.query.get("q") or request.query.get("query")  # ``next`` links use ``query``
+    if not q:
+        raise _fail(400, "No search query")
+    types = request.query.get("type")
+    if not types:
+        raise _fail(400, "Missing parameter type")
+    wanted = types.split(",")
+    if not all(kind in SEARCH_TYPES for kind in wanted):
+        raise _fail(400, "Bad search type field")
+    default, maximum = LIST_LIMITS[state.spotify_mode]
+    limit = _int(request, "limit", default, 1, maximum)
+    offset = _offset(request, SEARCH_MAX_OFFSET)
+    render = Renderer(request, state)
+    extra = [("query", q), ("type", types)]
+    body: Json = {}
+    for kind in wanted:
+        items: list[Json] = []
+        total = 0
+        if kind == "artist":
+            found = state.catalog.search(_search_text(q))
+            total = len(found)
+            profiles = [state.catalog.profile(i) for i in found[offset : offset + limit]]
+            items = [render.artist(profile) for profile in profiles]
+        body[f"{kind}s"] = render.page("/search", extra, items, offset, limit, total)
+    return web.json_response(body)
+
+
+def _artist(state: SimState, spotify_id: str) -> ArtistProfile | Guest | Credit:
+    who = state.catalog.spotify_artist(spotify_id)
+    if who is None:
+        raise _not_found()
+    return who
+
+
+async def artist(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    who = _artist(state, _path_id(request))
+    return web.json_response(Renderer(request, state).artist(who))
+
+
+async def several_artists(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    _extended_only(state)
+    render = Renderer(request, state)
+    found = [state.catalog.spotify_artist(spotify_id) for spotify_id in _ids(request, "artists")]
+    return web.json_response({"artists": [render.artist(w) if w else None for w in found]})
+
+
+def _groups(request: web.Request) -> tuple[AlbumGroup, ...]:
+    raw = request.query.get("include_groups")
+    if not raw:
+        return ALL_GROUPS
+    chosen = []
+    for part in raw.split(","):
+        group = next((g for g in ALL_GROUPS if g == part.strip()), None)
+        if group is None:
+            raise _fail(400, "Invalid include_groups value")
+        chosen.append(group)
+    return tuple(chosen)
+
+
+async def artist_albums(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    spotify_id = _path_id(request)
+    who = _artist(state, spotify_id)
+    groups = _groups(request)
+    default, maximum = LIST_LIMITS[state.spotify_mode]
+    limit = _int(request, "limit", default, 1, maximum)
+    offset = _offset(request)
+    releases = (
+        state.catalog.discography(who.index).listed(groups)
+        if isinstance(who, ArtistProfile)
+        else []
+    )
+    render = Renderer(request, state)
+    items = [render.album(r, with_group=True) for r in releases[offset : offset + limit]]
+    extra = (
+        [("include_groups", request.query["include_groups"])]
+        if "include_groups" in request.query
+        else []
+    )
+    return web.json_response(
+        render.page(f"/artists/{spotify_id}/albums", extra, items, offset, limit, len(releases))
+    )
+
+
+def _release(state: SimState, spotify_id: str) -> Release:
+    release = state.catalog.spotify_album(spotify_id)
+    if release is None:
+        raise _not_found()
+    return release
+
+
+async def album(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    release = _release(state, _path_id(request))
+    return web.json_response(Renderer(request, state).full_album(release))
+
+
+async def several_albums(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    _extended_only(state)
+    render = Renderer(request, state)
+    found = [state.catalog.spotify_album(spotify_id) for spotify_id in _ids(request, "albums")]
+    return web.json_response({"albums": [render.full_album(r) if r else None for r in found]})
+
+
+async def album_tracks(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    release = _release(state, _path_id(request))
+    default, maximum = ALBUM_TRACKS_LIMITS
+    limit = _int(request, "limit", default, 1, maximum)
+    offset = _offset(request)
+    return web.json_response(Renderer(request, state).track_page(release, offset, limit))
+
+
+async def track(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    found = state.catalog.spotify_track(_path_id(request))
+    if found is None:
+        raise _not_found()
+    return web.json_response(Renderer(request, state).track(found, full=True))
+
+
+async def several_tracks(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    _extended_only(state)
+    render = Renderer(request, state)
+    found = [state.catalog.spotify_track(spotify_id) for spotify_id in _ids(request, "tracks")]
+    return web.json_response({"tracks": [render.track(t, full=True) if t else None for t in found]})
+
+
+async def top_tracks(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    _extended_only(state)
+    who = _artist(state, _path_id(request))
+    chosen: list[Track] = []
+    if isinstance(who, ArtistProfile):
+        seen: set[int] = set()
+        tracks = [
+            t
+            for t in state.catalog.discography(who.index).tracks
+            if t.counted and t.release.album_group in COUNTED_GROUPS
+        ]
+        for candidate in sorted(tracks, key=lambda t: (-t.popularity, t.local)):
+            if candidate.song_key not in seen:
+                seen.add(candidate.song_key)
+                chosen.append(candidate)
+            if len(chosen) == 10:
+                break
+    render = Renderer(request, state)
+    return web.json_response({"tracks": [render.track(t, full=True) for t in chosen]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/token", token)
+    app.router.add_get("/v1/search", search)
+    app.router.add_get("/v1/artists", several_artists)
+    app.router.add_get("/v1/artists/{id}", artist)
+    app.router.add_get("/v1/artists/{id}/albums", artist_albums)
+    app.router.add_get("/v1/artists/{id}/top-tracks", top_tracks)
+    app.router.add_get("/v1/albums", several_albums)
+    app.router.add_get("/v1/albums/{id}", album)
+    app.router.add_get("/v1/albums/{id}/tracks", album_tracks)
+    app.router.add_get("/v1/tracks", several_tracks)
+    app.router.add_get("/v1/tracks/{id}", track)
