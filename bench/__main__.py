@@ -11,13 +11,14 @@ import platform
 import sys
 import time
 
-from bench import foundation
+from bench import foundation, upstream
 from bench.common import Row
 from theset_daemon import log
 from theset_daemon.config import LogSettings
 
 BENCHMARKS = {
     "foundation": foundation.run,
+    "upstream": upstream.run,
 }
 
 

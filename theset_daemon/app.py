@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from theset_daemon import __version__
-from theset_daemon.appkeys import DATABASE, READINESS, SETTINGS
+from theset_daemon.appkeys import DATABASE, METRICS, READINESS, SETTINGS, UPSTREAMS
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
-from theset_daemon.health import ReadinessChecks
+from theset_daemon.health import Check, ReadinessChecks
 from theset_daemon.log import get_logger
+from theset_daemon.upstream.clients import Upstreams, open_upstreams
 from theset_daemon.web import api, routes_system
 from theset_daemon.web.middleware import middlewares, on_response_prepare
 from theset_daemon.web.models import ComponentStatus
@@ -35,8 +37,10 @@ def build_app(
     )
     app[SETTINGS] = holder
     app[READINESS] = ReadinessChecks()
+    app[METRICS] = CollectorRegistry()
     app.on_response_prepare.append(on_response_prepare)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(upstreams_ctx)
     api.install(app, route_tables, title="theset-daemon", version=__version__)
     _warn_missing_secrets(holder)
     return app
@@ -48,6 +52,23 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[READINESS].register("database", lambda: _database_status(database))
         yield
         app[READINESS].unregister("database")
+
+
+async def upstreams_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_upstreams(app[SETTINGS], app[METRICS]) as upstreams:
+        app[UPSTREAMS] = upstreams
+        for name in upstreams.providers:
+            app[READINESS].register(name, _provider_status(upstreams, name))
+        yield
+        for name in upstreams.providers:
+            app[READINESS].unregister(name)
+
+
+def _provider_status(upstreams: Upstreams, name: str) -> Check:
+    async def check() -> ComponentStatus:
+        return upstreams.status(name)
+
+    return check
 
 
 async def _database_status(database: Database) -> ComponentStatus:

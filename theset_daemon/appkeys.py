@@ -7,11 +7,16 @@ them. Kept in their own module so route modules and the composition root can bot
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database
 from theset_daemon.health import ReadinessChecks
+from theset_daemon.upstream.clients import Upstreams
 
 SETTINGS = web.AppKey("settings", SettingsHolder)
 READINESS = web.AppKey("readiness", ReadinessChecks)
 DATABASE = web.AppKey("database", Database)
+#: The daemon's own Prometheus registry (not the global one: two apps in one process stay apart).
+METRICS = web.AppKey("metrics", CollectorRegistry)
+UPSTREAMS = web.AppKey("upstreams", Upstreams)

@@ -66,6 +66,24 @@ def redact_secrets(
     return event_dict
 
 
+class _StderrLogger:
+    """Writes each rendered line to whatever ``sys.stderr`` is *now* (structlog's PrintLogger
+    binds the stream once, which breaks when the stream is swapped, as test capture does)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The standard-library twin of :class:`_StderrLogger`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure(settings: LogSettings) -> None:
     """(Re)configure logging; called at start-up and again when a reload changes ``[log]``."""
     level = logging.getLevelNamesMapping()[settings.level.upper()]
@@ -87,13 +105,13 @@ def configure(settings: LogSettings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=lambda *_args: _StderrLogger(),
         # Not cached: a reload must be able to change the level of loggers that already exist.
         cache_logger_on_first_use=False,
     )
     # Libraries that log through the standard library (asyncio, aiohttp, pgserver) go through the
     # same processors, so every line is one JSON object with secrets redacted.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],

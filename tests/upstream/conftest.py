@@ -1,0 +1,103 @@
+"""The three clients against the built-in simulator, configured the way an operator would point
+``upstream.mode = "live"`` at a ``theset-daemon simulate`` process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client import CollectorRegistry
+
+from theset_daemon import config
+from theset_daemon.config import SettingsHolder, SimulatorSettings
+from theset_daemon.sim import SIM_CREDENTIALS, SimLimits, running_simulator
+from theset_daemon.upstream.clients import Upstreams, open_upstreams
+
+
+@dataclass
+class SimHarness:
+    base_url: str
+    upstreams: Upstreams
+    holder: SettingsHolder
+    registry: CollectorRegistry
+    control: aiohttp.ClientSession
+
+    async def get(self, path: str) -> Any:
+        async with self.control.get(self.base_url + path) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def stats(self) -> dict[str, Any]:
+        body: dict[str, Any] = (await self.get("/_sim/stats"))["providers"]
+        return body
+
+    async def reset_stats(self) -> None:
+        async with self.control.delete(self.base_url + "/_sim/stats") as response:
+            assert response.status in (200, 204)
+
+    async def fault(self, **fault: Any) -> None:
+        async with self.control.post(self.base_url + "/_sim/faults", json=fault) as response:
+            assert response.status in (200, 201, 204), await response.text()
+
+    async def catalog(self, limit: int = 100) -> list[dict[str, Any]]:
+        artists: list[dict[str, Any]] = (await self.get(f"/_sim/catalog?limit={limit}"))["artists"]
+        return artists
+
+
+def live_config(base_url: str, extra: str = "") -> str:
+    c = SIM_CREDENTIALS
+    return f"""
+[upstream]
+mode = "live"
+[upstream.spotify]
+api_base_url = "{base_url}/v1"
+accounts_base_url = "{base_url}"
+client_id = "{c.spotify_client_id}"
+client_secret = "{c.spotify_client_secret}"
+max_rate_per_s = 20
+[upstream.spotify.retry]
+base_delay_s = 0.05
+[upstream.ticketmaster]
+base_url = "{base_url}/discovery/v2"
+api_key = "{c.ticketmaster_api_key}"
+[upstream.ticketmaster.retry]
+base_delay_s = 0.05
+[upstream.setlistfm]
+base_url = "{base_url}/rest/1.0"
+api_key = "{c.setlistfm_api_key}"
+[upstream.setlistfm.retry]
+base_delay_s = 0.05
+{extra}
+"""
+
+
+@contextlib.asynccontextmanager
+async def sim_harness(
+    limits: SimLimits | None = None, *, artists: int = 40, extra_config: str = ""
+) -> AsyncIterator[SimHarness]:
+    limits = limits or SimLimits()
+    sim_settings = SimulatorSettings(seed=7, artists=artists, latency_ms=0)
+    async with running_simulator(sim_settings, limits) as base_url:
+        text = live_config(base_url, extra_config)
+        if limits.spotify_mode == "development":
+            text = text.replace(
+                "max_rate_per_s = 20", 'max_rate_per_s = 20\napi_mode = "development"'
+            )
+        holder = SettingsHolder(config.parse(text, {}), Path("unused.toml"))
+        registry = CollectorRegistry()
+        async with (
+            open_upstreams(holder, registry) as upstreams,
+            aiohttp.ClientSession() as control,
+        ):
+            yield SimHarness(base_url, upstreams, holder, registry, control)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimHarness]:
+    async with sim_harness() as harness:
+        yield harness
