@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -113,22 +115,51 @@ async def _peak_rates(rows: list[Row]) -> None:
         async with open_upstreams(_settings(url, "extended"), CollectorRegistry()) as up:
             await up.spotify.artist(catalog[0]["spotifyId"])  # the token, outside the window
             await _control(url, "DELETE", "/_sim/stats")
-            calls = []
-            for i in range(int(RATES_PER_S["spotify"] * QUEUED_S)):
-                calls.append(up.spotify.artist(catalog[i % len(catalog)]["spotifyId"]))
-            for i in range(int(RATES_PER_S["ticketmaster"] * QUEUED_S)):
-                calls.append(
-                    up.ticketmaster.attraction(catalog[i % len(catalog)]["ticketmasterId"])
+
+            def artist(i: int) -> dict[str, Any]:
+                found: dict[str, Any] = catalog[i % len(catalog)]
+                return found
+
+            async def timed(calls: list[Awaitable[object]]) -> float:
+                started = time.perf_counter()
+                await asyncio.gather(*calls)
+                return time.perf_counter() - started
+
+            def count(provider: str) -> range:
+                return range(int(RATES_PER_S[provider] * QUEUED_S))
+
+            elapsed_s = dict(
+                zip(
+                    RATES_PER_S,
+                    await asyncio.gather(
+                        timed(
+                            [up.spotify.artist(artist(i)["spotifyId"]) for i in count("spotify")]
+                        ),
+                        timed(
+                            [
+                                up.ticketmaster.attraction(artist(i)["ticketmasterId"])
+                                for i in count("ticketmaster")
+                            ]
+                        ),
+                        timed(
+                            [
+                                up.setlistfm.search_artists(artist(i)["name"])
+                                for i in count("setlistfm")
+                            ]
+                        ),
+                    ),
+                    strict=True,
                 )
-            for i in range(int(RATES_PER_S["setlistfm"] * QUEUED_S)):
-                calls.append(up.setlistfm.search_artists(catalog[i % len(catalog)]["name"]))
-            await asyncio.gather(*calls)
+            )
             stats = (await _control(url, "GET", "/_sim/stats"))["providers"]
     for provider, limit in RATES_PER_S.items():
         peak = stats[provider]["peak_rate_per_s"]
         name = f"peak rate, {provider}"
         rows.append(Row(name, "highest 1-s window", peak, "req/s", f"<= {limit:g}"))
         rows.append(Row(name, "peak / limit", peak / limit, "ratio", "0.90-1.00"))
+        # n sends span n-1 gaps: the sustained rate the gate allowed while work was queued.
+        sustained = (stats[provider]["requests"] - 1) / elapsed_s[provider]
+        rows.append(Row(name, "sustained / limit", sustained / limit, "ratio", ">= 0.90"))
         rows.append(Row(name, "429s served", stats[provider]["rate_limited"], "count", "0"))
 
 
