@@ -221,3 +221,22 @@ async def test_malformed_answers_raise_a_typed_error_naming_the_endpoint(sim: Si
     await sim.fault(provider="ticketmaster", malformed=True, count=10)
     with pytest.raises(UpstreamMalformed, match=r"ticketmaster /events\.json"):
         await sim.upstreams.ticketmaster.events_for_attraction(artist["ticketmasterId"])
+
+
+async def test_ticketmaster_pages_to_the_deep_paging_limit_and_no_further(
+    sim: SimHarness,
+) -> None:
+    artist = (await sim.catalog())[0]
+    for _ in range(11):  # the control route adds at most 100 at a time
+        body = {"artistName": artist["name"], "newShows": 100}
+        async with sim.control.post(sim.base_url + "/_sim/catalog", json=body) as response:
+            assert response.status in (200, 201), await response.text()
+    await sim.reset_stats()
+    events = await sim.upstreams.ticketmaster.events_for_attraction(artist["ticketmasterId"])
+    stats = await sim.stats()
+    # size 200: pages 0-4 hold events 1-1000; page 5 would break size * page < 1000.
+    assert len(events) == 1000
+    assert len({e.id for e in events}) == 1000
+    assert requests_of(stats, "ticketmaster") == 5
+    dates = [e.dates.start.local_date for e in events]
+    assert dates == sorted(d for d in dates if d is not None)
