@@ -55,8 +55,14 @@ async def test_artist_search_pages_and_404s(sim: Sim) -> None:
     assert status == 200 and broad["total"] > 30 and len(broad["artist"]) == 30
     sort_names = [a["sortName"].casefold() for a in broad["artist"]]
     assert sort_names == sorted(sort_names)
-    status, second = await sim.fm("/search/artists", artistName="the", p=2)
-    assert status == 200 and second["page"] == 2
+    everyone = list(broad["artist"])
+    page = 2
+    while (answer := await sim.fm("/search/artists", artistName="the", p=page))[0] == 200:
+        assert answer[1]["page"] == page and answer[1]["total"] == broad["total"]
+        everyone += answer[1]["artist"]
+        page += 1
+    assert answer[0] == 404 and page == -(-broad["total"] // 30) + 1
+    assert len({a["mbid"] for a in everyone}) == broad["total"]
     assert (await sim.fm("/search/artists", artistName="x", sort="popularity"))[0] == 400
     assert (await sim.fm("/search/artists"))[0] == 400
     assert (await sim.fm("/search/artists", artistName="x", p=0))[0] == 400

@@ -146,9 +146,12 @@ async def walk_albums(sim: Sim, artist_id: str, limit: int, groups: str | None) 
 
 
 async def rest_of(sim: Sim, page: Json) -> list[Json]:
+    """The items of ``page`` and of every page after it, following ``next``."""
     items = list(page["items"])
     while page["next"] is not None:
         page = await sim.spotify_ok(page["next"])
+        if "items" not in page:  # a search answer: the paging object is under its type
+            page = page["artists"]
         items += page["items"]
     assert len(items) == page["total"]
     return items
@@ -300,6 +303,9 @@ async def test_search_finds_names_without_accents_and_their_doppelgangers(sim: S
     assert page["artists"]["next"].startswith(f"{sim.base}/v1/search?offset=1&limit=1&query=")
     second = await sim.spotify_ok(page["artists"]["next"])  # ``query=`` is accepted
     assert second["artists"]["offset"] == 1
+    broad = await sim.spotify_ok("/search", q="the", type="artist", limit=50)
+    found = await rest_of(sim, broad["artists"])  # to the last page, by ``next``
+    assert len({a["id"] for a in found}) == broad["artists"]["total"] > 50
     filtered = await sim.spotify_ok("/search", q=f'artist:"{original["name"]}"', type="artist")
     assert filtered["artists"]["items"][0]["id"] == original["spotifyId"]
     nothing = await sim.spotify_ok("/search", q="zzzz qqqq", type="artist,track")

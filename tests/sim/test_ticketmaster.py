@@ -38,7 +38,8 @@ async def walk(sim: Sim, first: str, **params: object) -> tuple[list[Json], list
         status, page = await sim.tm(href)
         assert status == 200, page
         pages.append(page)
-    items = [item for p in pages for item in p.get("_embedded", {}).get("events", [])]
+    key = "attractions" if "/attractions" in first else "events"
+    items = [item for p in pages for item in p.get("_embedded", {}).get(key, [])]
     return items, pages
 
 
@@ -132,6 +133,10 @@ async def test_keyword_search_also_finds_artists_with_similar_names(sim: Sim) ->
     status, found = await sim.tm("/attractions.json", keyword=original["name"])
     names = [a["name"] for a in found["_embedded"]["attractions"]]
     assert names[0] == original["name"] and lookalike["name"] in names
+    many, pages = await walk(sim, "/attractions.json", keyword="the", size=7)
+    assert len(many) == pages[0]["page"]["totalElements"] > 14
+    assert len({a["id"] for a in many}) == len(many)
+    assert "next" not in pages[-1]["_links"] and "prev" in pages[-1]["_links"]
 
 
 async def test_single_resources_and_unknown_ids(sim: Sim) -> None:

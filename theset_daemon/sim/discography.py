@@ -21,7 +21,9 @@ what tests recount through the HTTP API; nothing is re-derived from titles.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from theset_daemon.sim import words
@@ -42,7 +44,9 @@ AlbumGroup = Literal["album", "single", "compilation", "appears_on"]
 Precision = Literal["year", "month", "day"]
 COUNTED_GROUPS: tuple[AlbumGroup, ...] = ("album", "single", "compilation")
 # Spotify lists an artist's albums group by group, newest first within a group.
-GROUP_ORDER: dict[AlbumGroup, int] = {"album": 0, "single": 1, "compilation": 2, "appears_on": 3}
+GROUP_ORDER: Mapping[AlbumGroup, int] = MappingProxyType(
+    {"album": 0, "single": 1, "compilation": 2, "appears_on": 3}
+)
 
 Version = Literal[
     "studio",  # the first counted copy of a studio song, or a studio song on someone else's release
@@ -77,7 +81,7 @@ class Track:
     duration_ms: int
     explicit: bool
     artists: tuple[Credit, ...]
-    release: Release
+    release: Release = field(repr=False)  # the release lists its tracks: no repr loop
     track_number: int
     disc_number: int
     popularity: int

@@ -2,7 +2,9 @@
 
 Order, for a request to a provider (``/v1``, ``/api/token``, ``/discovery/v2``, ``/rest/1.0``):
 
-1. statistics: counted, with its arrival time, under ``"<METHOD> <route pattern>"``;
+1. statistics: counted, with its arrival time, under ``"<METHOD> <route pattern>"`` (the token
+   endpoint ``/api/token`` is a Spotify request like any other: a client's limiter that sends it
+   through the same provider sees the same count);
 2. the per-second window decides at arrival (see ``limits.py``);
 3. ``latency_ms`` of the settings passes (every provider answer waits, errors included);
 4. a window rejection is answered with the provider's 429;
@@ -42,7 +44,7 @@ class Frontend(Protocol):
 
     def quota_exceeded(self, state: SimState, now: dt.datetime) -> web.Response: ...
 
-    def fault(self, status: int, retry_after_s: int | None) -> web.Response: ...
+    def fault(self, state: SimState, status: int, retry_after_s: int | None) -> web.Response: ...
 
     def authenticate(self, request: web.Request, state: SimState) -> web.Response | None: ...
 
@@ -100,7 +102,7 @@ async def provider_gate(request: web.Request, handler: Handler) -> web.StreamRes
     if fault is not None and fault.status is not None:
         if fault.status == 429:
             stats.rate_limited += 1
-        return frontend.fault(fault.status, fault.retry_after_s)
+        return frontend.fault(state, fault.status, fault.retry_after_s)
 
     response = await _answer(request, handler, frontend, state)
     if fault is not None and fault.malformed:

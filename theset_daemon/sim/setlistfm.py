@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from xml.etree import ElementTree
 
@@ -38,13 +40,15 @@ Json = dict[str, Any]
 PREFIX = "/rest/1.0"
 SETLISTS_PER_PAGE = 20
 ARTISTS_PER_PAGE = 30
-_REASONS = {
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    500: "Internal Server Error",
-}
+_REASONS: Mapping[int, str] = MappingProxyType(
+    {
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        500: "Internal Server Error",
+    }
+)
 
 
 def _timestamp() -> str:
@@ -129,7 +133,7 @@ class SetlistfmFrontend:
     def quota_exceeded(self, state: SimState, now: dt.datetime) -> web.Response:
         return _gateway(429, "Limit Exceeded", "LimitExceededException")
 
-    def fault(self, status: int, retry_after_s: int | None) -> web.Response:
+    def fault(self, state: SimState, status: int, retry_after_s: int | None) -> web.Response:
         if status == 429:
             response = _gateway(429, "Too Many Requests", "TooManyRequestsException")
         elif status == 503:

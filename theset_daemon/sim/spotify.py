@@ -20,7 +20,8 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -39,10 +40,12 @@ Json = dict[str, Any]
 ALL_GROUPS: tuple[AlbumGroup, ...] = ("album", "single", "compilation", "appears_on")
 SEARCH_TYPES = ("album", "artist", "playlist", "track", "show", "episode", "audiobook")
 # (default, maximum) of ``limit`` per mode.
-LIST_LIMITS: dict[SpotifyMode, tuple[int, int]] = {"extended": (20, 50), "development": (5, 10)}
+LIST_LIMITS: Mapping[SpotifyMode, tuple[int, int]] = MappingProxyType(
+    {"extended": (20, 50), "development": (5, 10)}
+)
 ALBUM_TRACKS_LIMITS = (20, 50)
 EMBEDDED_TRACKS = 50  # tracks embedded in a full album object (observed ``limit=50``)
-MAX_BATCH = {"albums": 20, "tracks": 50, "artists": 50}
+MAX_BATCH: Mapping[str, int] = MappingProxyType({"albums": 20, "tracks": 50, "artists": 50})
 SEARCH_MAX_OFFSET = 1000
 
 
@@ -70,21 +73,18 @@ class SpotifyFrontend:
         return error(429, "API rate limit exceeded", {"Retry-After": str(retry_after_s)})
 
     def quota_exceeded(self, state: SimState, now: dt.datetime) -> web.Response:
-        # Unused (no daily quota is enforced for Spotify); the July-2026 dev-mode body.
+        # Never sent: no daily quota is enforced for Spotify. The July-2026 dev-mode body.
         body = {
             "error": {"status": 429, "message": "Too many requests", "reason": "QUOTA_EXCEEDED"}
         }
         return web.json_response(body, status=429)
 
-    def fault(self, status: int, retry_after_s: int | None) -> web.Response:
+    def fault(self, state: SimState, status: int, retry_after_s: int | None) -> web.Response:
         if status == 429:  # Spotify always says when to come back
-            return self.rate_limited_after(retry_after_s or 1)
+            return self.rate_limited(state, retry_after_s or 1)
         headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
         message = {500: "Server error.", 503: "Service unavailable"}.get(status, "Server error.")
         return error(status, message, headers)
-
-    def rate_limited_after(self, retry_after_s: int) -> web.Response:
-        return error(429, "API rate limit exceeded", {"Retry-After": str(retry_after_s)})
 
     def authenticate(self, request: web.Request, state: SimState) -> web.Response | None:
         if request.path == "/api/token":
@@ -334,7 +334,7 @@ def _offset(request: web.Request, high: int = 100_000) -> int:
 
 def _ids(request: web.Request, kind: str) -> list[str]:
     raw = request.query.get("ids", "")
-    ids = [part for part in raw.split(",")] if raw else []
+    ids = raw.split(",") if raw else []
     if not ids:
         raise _fail(400, "invalid id")
     if len(ids) > MAX_BATCH[kind]:
@@ -396,7 +396,10 @@ async def search(request: web.Request) -> web.Response:
             total = len(found)
             profiles = [state.catalog.profile(i) for i in found[offset : offset + limit]]
             items = [render.artist(profile) for profile in profiles]
-        body[f"{kind}s"] = render.page("/search", extra, items, offset, limit, total)
+        page = render.page("/search", extra, items, offset, limit, total)
+        if offset + limit > SEARCH_MAX_OFFSET:
+            page["next"] = None  # the next page would be past the deepest offset allowed
+        body[f"{kind}s"] = page
     return web.json_response(body)
 
 

@@ -14,7 +14,10 @@ Swagger spec does not describe. Decisions where the sources leave room:
   the documented ``QuotaViolation`` 429;
 - ``keyword`` matches events through their attractions' names (an artist and any artist whose
   name contains the keyword: the doppelgangers), so a keyword search returns events whose first
-  attraction is another artist; ``attractionId`` matches any attraction of an event.
+  attraction is another artist; ``attractionId`` matches any attraction of an event; a search
+  with neither finds nothing (the simulator answers searches, it does not list the world);
+- ``sort``: ``date``, ``name`` and ``id`` orders are honoured; anything else is relevance (exact
+  name matches of the keyword first, then by date); undated (postponed) events sort last.
 """
 
 from __future__ import annotations
@@ -105,13 +108,9 @@ class TicketmasterFrontend:
         response.headers.update(quota_headers(state.quotas["ticketmaster"], now))
         return response
 
-    def fault(self, status: int, retry_after_s: int | None) -> web.Response:
+    def fault(self, state: SimState, status: int, retry_after_s: int | None) -> web.Response:
         if status == 429:
-            response = _fault_body(
-                429,
-                "Spike arrest violation. Allowed rate : 5ps",
-                "policies.ratelimit.SpikeArrestViolation",
-            )
+            response = self.rate_limited(state, retry_after_s or 1)
         elif status == 503:
             response = _fault_body(
                 503,
