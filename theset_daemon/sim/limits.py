@@ -11,7 +11,10 @@ added latency). Two sliding windows per provider use those times:
   ``peak_rate_per_s``: the most requests the client sent in any window. A strict client
   (CONTRACT.md section 8) keeps it at or under its ``max_rate_per_s``.
 
-A window is the half-open interval ``(t - span, t]`` with ``span = 1 s - ARRIVAL_JITTER_S``. The
+The observation window is a full second, ``(t - 1 s, t]``: ``peak_rate_per_s`` is the contract's
+measure, and a client must keep it within the limit even through arrival jitter (ours spaces its
+sends for 50 ms of it). The admission window is ``(t - span, t]`` with
+``span = 1 s - ARRIVAL_JITTER_S``: it decides 429s, and its
 20 ms allowance is for the clock difference between a client that timed its send and the server
 that times the arrival: on one machine, a request can reach the handler a few milliseconds late
 (a new connection, a busy event loop) while the next one arrives on time, which would otherwise
@@ -116,7 +119,7 @@ class ProviderStats:
     rate_limited: int = 0  # every 429 served: window, quota, or injected
     peak_rate_per_s: int = 0
     by_endpoint: Counter[str] = field(default_factory=Counter)
-    _window: SlidingWindow = field(default_factory=SlidingWindow)
+    _window: SlidingWindow = field(default_factory=lambda: SlidingWindow(WINDOW_S))
 
     def record(self, endpoint: str, now: float) -> None:
         self.requests += 1
