@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import foundation, upstream
+from bench import cache, foundation, upstream
 from bench.common import Row
 from theset_daemon import log
 from theset_daemon.config import LogSettings
@@ -19,6 +19,7 @@ from theset_daemon.config import LogSettings
 BENCHMARKS = {
     "foundation": foundation.run,
     "upstream": upstream.run,
+    "cache": cache.run,
 }
 
 

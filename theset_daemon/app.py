@@ -12,19 +12,20 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from theset_daemon import __version__
-from theset_daemon.appkeys import DATABASE, METRICS, READINESS, SETTINGS, UPSTREAMS
+from theset_daemon.appkeys import CACHE, DATABASE, METRICS, READINESS, SETTINGS, UPSTREAMS
+from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.health import Check, ReadinessChecks
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
-from theset_daemon.web import api, routes_system
+from theset_daemon.web import api, routes_reads, routes_system
 from theset_daemon.web.middleware import middlewares, on_response_prepare
 from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 
-ROUTE_TABLES = (routes_system.routes,)
+ROUTE_TABLES = (routes_system.routes, routes_reads.routes)
 
 
 def build_app(
@@ -40,6 +41,7 @@ def build_app(
     app[METRICS] = CollectorRegistry()
     app.on_response_prepare.append(on_response_prepare)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(cache_ctx)
     app.cleanup_ctx.append(upstreams_ctx)
     api.install(app, route_tables, title="theset-daemon", version=__version__)
     _warn_missing_secrets(holder)
@@ -52,6 +54,21 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[READINESS].register("database", lambda: _database_status(database))
         yield
         app[READINESS].unregister("database")
+
+
+async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_cache(app[SETTINGS], app[METRICS]) as cache:
+        app[CACHE] = cache
+        app[READINESS].register("cache", _cache_status(cache))
+        yield
+        app[READINESS].unregister("cache")
+
+
+def _cache_status(cache: Cache) -> Check:
+    async def check() -> ComponentStatus:
+        return cache.status()
+
+    return check
 
 
 async def upstreams_ctx(app: web.Application) -> AsyncIterator[None]:

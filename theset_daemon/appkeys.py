@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from theset_daemon.cache.core import Cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database
 from theset_daemon.health import ReadinessChecks
@@ -20,3 +21,4 @@ DATABASE = web.AppKey("database", Database)
 #: The daemon's own Prometheus registry (not the global one: two apps in one process stay apart).
 METRICS = web.AppKey("metrics", CollectorRegistry)
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
+CACHE = web.AppKey("cache", Cache)
