@@ -74,6 +74,7 @@ async def test_memory_only_hit_miss_and_metrics(caches: Any) -> None:
     assert sample(cache, "theset_cache_hit_ratio", kind="artist") == 0.5
     assert sample(cache, "theset_cache_load_seconds_count", kind="artist") == 1
     assert sample(cache, "theset_cache_memory_entries") == 1
+    assert cache.metrics.registry.get_sample_value("theset_cache_backend_up") is None
 
 
 async def test_ttl_per_kind_from_the_holder_and_live_on_reload(caches: Any) -> None:

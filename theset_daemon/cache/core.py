@@ -64,7 +64,10 @@ class Cache:
         self._holder = holder
         self._clock = clock
         self.instance_id = uuid.uuid4().hex
-        self.metrics = CacheMetrics(registry or CollectorRegistry(), lambda: len(self._memory))
+        redis_url = settings.redis.url.get_secret_value()
+        self.metrics = CacheMetrics(
+            registry or CollectorRegistry(), lambda: len(self._memory), with_redis=bool(redis_url)
+        )
         self._memory = MemoryTier(
             settings.cache.memory_max_entries, on_evict=self.metrics.evictions.inc
         )
@@ -73,9 +76,9 @@ class Cache:
         # older epoch keeps nothing.
         self._epoch = 0
         self._redis: RedisTier | None = None
-        if url := settings.redis.url.get_secret_value():
+        if redis_url:
             self._redis = RedisTier(
-                url,
+                redis_url,
                 password=settings.redis.token.get_secret_value() or None,
                 instance_id=self.instance_id,
                 metrics=self.metrics,

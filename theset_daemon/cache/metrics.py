@@ -19,7 +19,13 @@ TIERS = ("memory", "redis")
 
 
 class CacheMetrics:
-    def __init__(self, registry: CollectorRegistry, memory_entries: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        memory_entries: Callable[[], int],
+        *,
+        with_redis: bool,
+    ) -> None:
         self.registry = registry
         self.hits = Counter(
             "theset_cache_hits",
@@ -65,10 +71,11 @@ class CacheMetrics:
             "Entries the memory tier dropped to stay within cache.memory_max_entries.",
             registry=registry,
         )
+        # Exported only when Redis is configured: a memory-only daemon has no backend to be down.
         self.backend_up = Gauge(
             "theset_cache_backend_up",
             "1 while the Redis tier answers, 0 while the cache serves from memory alone.",
-            registry=registry,
+            registry=registry if with_redis else None,
         )
         memory = Gauge(
             "theset_cache_memory_entries", "Entries in the memory tier.", registry=registry
