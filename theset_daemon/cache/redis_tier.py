@@ -289,14 +289,9 @@ class RedisTier:
                 async with asyncio.timeout(OP_TIMEOUT_S * 2):
                     await pubsub.subscribe(keys.INVALIDATION_CHANNEL)
                     await self._client.ping()
-                    if self.state == "down":
-                        self._on_reconnect()
-                    if (pending := self._pending.take()) is not None:
-                        try:
-                            await self._apply(pending)
-                        except BaseException:
-                            self._pending.add(pending)
-                            raise
+                if self.state == "down":
+                    self._on_reconnect()
+                await self._replay()
                 self._mark_up()
                 self._first_attempt.set()
                 delay = RECONNECT_MIN_S
@@ -311,6 +306,24 @@ class RedisTier:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX_S)
+
+    async def _replay(self) -> None:
+        """Deliver what could not be delivered while Redis was down (each call has its timeout)."""
+        pending = self._pending.take()
+        if pending is None:
+            return
+        try:
+            await self._apply(pending)
+        except _DOWN_ERRORS:
+            self._pending.add(pending)
+            raise
+        except RedisError as exc:  # refused, not unreachable: retrying would loop forever
+            log.error(
+                "cache_invalidation_failed",
+                tags=sorted(pending.tags),
+                patterns=sorted(pending.patterns),
+                error=redact_text(f"{type(exc).__name__}: {exc}"),
+            )
 
     async def _listen(self, pubsub: Any) -> None:
         while not self._down_requested:
