@@ -108,6 +108,7 @@ def _preflight_handler(methods: list[str]) -> Handler:
 
 
 def spec_of(request: web.Request) -> RouteSpec | None:
+    """The declaration of the matched route (None for aiohttp's own 404/405 routes)."""
     handler = request.match_info.route.handler
     return request.app[ROUTE_SPECS].get(handler)
 

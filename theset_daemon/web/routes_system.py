@@ -9,6 +9,8 @@ from theset_daemon.web.api import OPENAPI_DOCUMENT, RouteTable
 from theset_daemon.web.models import Liveness, Readiness
 
 routes = RouteTable()
+# Probed every few seconds by systemd, load balancers and monitors: encoded once.
+_LIVE_BODY = Liveness().model_dump_json().encode()
 
 
 @routes.route(
@@ -19,7 +21,7 @@ routes = RouteTable()
     tags=("ops",),
 )
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response(Liveness().model_dump())
+    return web.Response(body=_LIVE_BODY, content_type="application/json")
 
 
 @routes.route(
