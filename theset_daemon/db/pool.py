@@ -38,6 +38,9 @@ class Database:
     embedded: bool
     #: The migrations this process applied when it opened the database (empty when up to date).
     applied_at_open: list[str]
+    #: Where the pool connects; for the dedicated LISTEN connection of the progress broker.
+    #: Holds the password: never log it unredacted.
+    dsn: str = ""
 
     async def ping(self) -> tuple[int, int]:
         """(applied, expected) migrations; raises if the database does not answer in time."""
@@ -64,7 +67,9 @@ async def open_database(
                 names = await migrate(conn, migrations)
             if names:
                 log.info("migrations_applied", applied=names)
-            yield Database(pool, migrations, embedded=embedded is not None, applied_at_open=names)
+            yield Database(
+                pool, migrations, embedded=embedded is not None, applied_at_open=names, dsn=dsn
+            )
         finally:
             await _close_pool(pool)
     finally:
