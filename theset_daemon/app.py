@@ -12,20 +12,31 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from theset_daemon import __version__
-from theset_daemon.appkeys import CACHE, DATABASE, METRICS, READINESS, SETTINGS, UPSTREAMS
+from theset_daemon.appkeys import (
+    CACHE,
+    DATABASE,
+    IMPORTER,
+    METRICS,
+    PROGRESS,
+    READINESS,
+    SETTINGS,
+    UPSTREAMS,
+)
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.health import Check, ReadinessChecks
+from theset_daemon.importer.service import open_importer
 from theset_daemon.log import get_logger
+from theset_daemon.progress import open_broker
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
-from theset_daemon.web import api, routes_reads, routes_system
+from theset_daemon.web import api, routes_import, routes_reads, routes_system
 from theset_daemon.web.middleware import middlewares, on_response_prepare
 from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 
-ROUTE_TABLES = (routes_system.routes, routes_reads.routes)
+ROUTE_TABLES = (routes_system.routes, routes_reads.routes, routes_import.routes)
 
 
 def build_app(
@@ -41,8 +52,12 @@ def build_app(
     app[METRICS] = CollectorRegistry()
     app.on_response_prepare.append(on_response_prepare)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(progress_ctx)
     app.cleanup_ctx.append(cache_ctx)
     app.cleanup_ctx.append(upstreams_ctx)
+    app.cleanup_ctx.append(importer_ctx)
+    # Streams end before aiohttp waits for in-flight handlers, or they would hold shutdown open.
+    app.on_shutdown.append(_close_streams)
     api.install(app, route_tables, title="theset-daemon", version=__version__)
     _warn_missing_secrets(holder)
     return app
@@ -54,6 +69,23 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[READINESS].register("database", lambda: _database_status(database))
         yield
         app[READINESS].unregister("database")
+
+
+async def progress_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_broker(app[DATABASE], app[SETTINGS]) as broker:
+        app[PROGRESS] = broker
+        yield
+
+
+async def _close_streams(app: web.Application) -> None:
+    if PROGRESS in app:
+        await app[PROGRESS].close()
+
+
+async def importer_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_importer(app[DATABASE], app[UPSTREAMS], app[SETTINGS], app[CACHE]) as imp:
+        app[IMPORTER] = imp
+        yield
 
 
 async def cache_ctx(app: web.Application) -> AsyncIterator[None]:

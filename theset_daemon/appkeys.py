@@ -13,6 +13,8 @@ from theset_daemon.cache.core import Cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database
 from theset_daemon.health import ReadinessChecks
+from theset_daemon.importer.service import Importer
+from theset_daemon.progress import ProgressBroker
 from theset_daemon.upstream.clients import Upstreams
 
 SETTINGS = web.AppKey("settings", SettingsHolder)
@@ -22,3 +24,6 @@ DATABASE = web.AppKey("database", Database)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 CACHE = web.AppKey("cache", Cache)
+#: Fans progress events out to SSE streams (LISTEN/NOTIFY between instances).
+PROGRESS = web.AppKey("progress", ProgressBroker)
+IMPORTER = web.AppKey("importer", Importer)

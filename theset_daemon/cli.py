@@ -15,6 +15,7 @@ from theset_daemon import __version__, config, log, runtime
 from theset_daemon.config import ConfigError, SimulatorSettings
 from theset_daemon.db.migrate import MigrationError
 from theset_daemon.db.pool import DatabaseUnavailable, open_database
+from theset_daemon.importer.follow import follow_import
 from theset_daemon.sim.serve import run_simulator
 
 
@@ -47,18 +48,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--latency-ms", type=float, dest="latency_ms", help="latency added to every answer"
     )
 
+    import_parser = command(
+        "import", "start an artist import on the running daemon and follow its progress"
+    )
+    import_parser.add_argument("what", metavar="NAME_OR_SPOTIFY_ID")
+
     args = parser.parse_args(argv)
     path = config.resolve_path(args.config, os.environ)
     if args.command == "run":
         return runtime.run(path)
     if args.command == "migrate":
         return migrate(path)
+    if args.command == "import":
+        return import_artist(path, args.what)
     if args.command == "simulate":
         if not 0 <= args.port <= 65535:
             simulate_parser.error(f"--port {args.port}: must be 0-65535")
         flags = {"seed": args.seed, "artists": args.artists, "latency_ms": args.latency_ms}
         return simulate(path, args.port, {k: v for k, v in flags.items() if v is not None})
     return check_config(path)
+
+
+def import_artist(path: Path, what: str) -> int:
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return runtime.EXIT_CONFIG
+    return asyncio.run(follow_import(settings, what))
 
 
 def check_config(path: Path) -> int:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
+from theset_daemon.db.conn import Connection
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
@@ -39,10 +39,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at  timestamptz NOT NULL DEFAULT now()
 )
 """
-
-
-#: A plain connection (the migrate command) or one borrowed from the pool (the daemon).
-Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 class MigrationError(Exception):

@@ -98,6 +98,8 @@ class _Status(WireModel):
 
 class _Dates(WireModel):
     start: _Start = _Start()
+    # A postponed event has no start (TBA) but keeps its original date here.
+    initial_start: _Start | None = Field(None, alias="initialStartDate")
     timezone: str | None = None
     status: _Status = _Status()
 

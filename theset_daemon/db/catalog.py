@@ -1,0 +1,411 @@
+"""Writes of the catalog aggregate: artists, venues, shows, songs and predicted setlists.
+
+Every write is an idempotent upsert keyed by the provider's id, sent in bulk (one pipelined
+``executemany`` per table), so a resumed or repeated import converges on the same rows and never
+duplicates one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, time
+from uuid import UUID
+
+import asyncpg
+
+from theset_daemon.catalog import slugify
+from theset_daemon.db.conn import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistRow:
+    name: str
+    spotify_id: str | None = None
+    ticketmaster_id: str | None = None
+    image_url: str | None = None
+    genres: tuple[str, ...] = ()
+    popularity: int | None = None
+    followers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRow:
+    ticketmaster_id: str
+    name: str
+    slug: str
+    city: str | None
+    state: str | None
+    state_code: str | None
+    country: str | None
+    country_code: str | None
+    postal_code: str | None
+    address: str | None
+    timezone: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ShowRow:
+    ticketmaster_id: str
+    name: str
+    slug: str
+    date: date
+    start_time: time | None
+    status: str
+    ticket_url: str | None
+    min_price: float | None
+    max_price: float | None
+    currency: str | None
+    venue_ticketmaster_id: str | None
+    #: (ticketmaster attraction id, name) in billing order, the headliner first.
+    lineup: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SongRow:
+    spotify_id: str
+    name: str
+    normalized_title: str
+    album_name: str | None
+    album_id: str | None
+    album_type: str | None
+    album_image_url: str | None
+    release_date: date | None
+    track_number: int | None
+    disc_number: int | None
+    duration_ms: int | None
+    popularity: int | None
+    preview_url: str | None
+    spotify_uri: str | None
+    is_explicit: bool
+    is_live: bool
+    is_remix: bool
+
+
+async def upsert_artist(conn: Connection, artist: ArtistRow) -> tuple[UUID, str]:
+    """Insert or refresh the artist found by its Spotify id; returns (id, slug).
+
+    The slug is the name's, or the name's plus a piece of the Spotify id when another artist
+    already has it; an existing artist keeps its slug (links to it must not break).
+    """
+    base = slugify(artist.name)
+    for slug in (
+        base,
+        f"{base}-{(artist.spotify_id or artist.ticketmaster_id or 'x')[:8].lower()}",
+    ):
+        try:
+            async with conn.transaction():
+                row = await conn.fetchrow(
+                    """INSERT INTO artists (name, slug, spotify_id, ticketmaster_id, image_url,
+                                            genres, popularity, followers, last_synced_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+                       ON CONFLICT (spotify_id) DO UPDATE SET
+                           name = EXCLUDED.name,
+                           ticketmaster_id = coalesce(artists.ticketmaster_id,
+                                                      EXCLUDED.ticketmaster_id),
+                           image_url = coalesce(EXCLUDED.image_url, artists.image_url),
+                           genres = EXCLUDED.genres,
+                           popularity = coalesce(EXCLUDED.popularity, artists.popularity),
+                           followers = coalesce(EXCLUDED.followers, artists.followers),
+                           last_synced_at = now()
+                       RETURNING id, slug""",
+                    artist.name,
+                    slug,
+                    artist.spotify_id,
+                    artist.ticketmaster_id,
+                    artist.image_url,
+                    list(artist.genres),
+                    artist.popularity,
+                    artist.followers,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "artists_slug_key":
+                continue  # another artist has this slug: try the longer one
+            if exc.constraint_name == "artists_ticketmaster_id_key":
+                # A support act stored earlier under this attraction: adopt that row.
+                row = await _adopt_by_ticketmaster_id(conn, artist)
+            else:
+                raise
+        assert row is not None
+        return row["id"], row["slug"]
+    raise RuntimeError(f"no free slug for artist {artist.name!r}")
+
+
+async def _adopt_by_ticketmaster_id(conn: Connection, artist: ArtistRow) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """UPDATE artists SET spotify_id = $2, name = $3, image_url = coalesce($4, image_url),
+               genres = $5, popularity = coalesce($6, popularity),
+               followers = coalesce($7, followers), last_synced_at = now()
+           WHERE ticketmaster_id = $1 RETURNING id, slug""",
+        artist.ticketmaster_id,
+        artist.spotify_id,
+        artist.name,
+        artist.image_url,
+        list(artist.genres),
+        artist.popularity,
+        artist.followers,
+    )
+    assert row is not None
+    return row
+
+
+async def set_ticketmaster_id(conn: Connection, artist_id: UUID, tm_id: str) -> bool:
+    """Record the artist's attraction id unless another artist row holds it; True when set."""
+    try:
+        status = await conn.execute(
+            "UPDATE artists SET ticketmaster_id = $2 WHERE id = $1 AND ticketmaster_id IS NULL",
+            artist_id,
+            tm_id,
+        )
+    except asyncpg.UniqueViolationError:
+        return False
+    return status.endswith("1")
+
+
+async def upsert_venues(conn: Connection, venues: Sequence[VenueRow]) -> dict[str, UUID]:
+    """ticketmaster id -> venue id, for every venue given."""
+    if not venues:
+        return {}
+    await conn.executemany(
+        """INSERT INTO venues (ticketmaster_id, name, slug, city, state, state_code, country,
+                               country_code, postal_code, address, timezone, latitude, longitude)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (ticketmaster_id) DO UPDATE SET
+               name = EXCLUDED.name, city = EXCLUDED.city, state = EXCLUDED.state,
+               state_code = EXCLUDED.state_code, country = EXCLUDED.country,
+               country_code = EXCLUDED.country_code, postal_code = EXCLUDED.postal_code,
+               address = EXCLUDED.address, timezone = EXCLUDED.timezone,
+               latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude""",
+        [
+            (
+                v.ticketmaster_id,
+                v.name,
+                v.slug,
+                v.city,
+                v.state,
+                v.state_code,
+                v.country,
+                v.country_code,
+                v.postal_code,
+                v.address,
+                v.timezone,
+                v.latitude,
+                v.longitude,
+            )
+            for v in venues
+        ],
+    )
+    rows = await conn.fetch(
+        "SELECT ticketmaster_id, id FROM venues WHERE ticketmaster_id = ANY($1::text[])",
+        [v.ticketmaster_id for v in venues],
+    )
+    return {r["ticketmaster_id"]: r["id"] for r in rows}
+
+
+async def upsert_support_acts(conn: Connection, acts: Sequence[tuple[str, str]]) -> dict[str, UUID]:
+    """Artist rows for the other acts on a bill, by attraction id (created bare when new)."""
+    if not acts:
+        return {}
+    await conn.executemany(
+        """INSERT INTO artists (name, slug, ticketmaster_id)
+           VALUES ($2, $3, $1)
+           ON CONFLICT DO NOTHING""",
+        [(tm_id, name, f"{slugify(name)}-{tm_id[-8:].lower()}") for tm_id, name in acts],
+    )
+    rows = await conn.fetch(
+        "SELECT ticketmaster_id, id FROM artists WHERE ticketmaster_id = ANY($1::text[])",
+        [tm_id for tm_id, _ in acts],
+    )
+    return {r["ticketmaster_id"]: r["id"] for r in rows}
+
+
+async def upsert_shows(
+    conn: Connection,
+    headliner_id: UUID,
+    headliner_tm_id: str | None,
+    shows: Sequence[ShowRow],
+    venue_ids: dict[str, UUID],
+) -> int:
+    """Upsert the artist's shows and their bills; returns how many shows were written."""
+    if not shows:
+        return 0
+    await conn.executemany(
+        """INSERT INTO shows (headliner_artist_id, venue_id, ticketmaster_id, slug, name, date,
+                              start_time, status, ticket_url, min_price, max_price, currency)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           ON CONFLICT (ticketmaster_id) DO UPDATE SET
+               venue_id = EXCLUDED.venue_id, name = EXCLUDED.name, date = EXCLUDED.date,
+               start_time = EXCLUDED.start_time, status = EXCLUDED.status,
+               ticket_url = EXCLUDED.ticket_url, min_price = EXCLUDED.min_price,
+               max_price = EXCLUDED.max_price, currency = EXCLUDED.currency""",
+        [
+            (
+                headliner_id,
+                venue_ids.get(s.venue_ticketmaster_id or ""),
+                s.ticketmaster_id,
+                s.slug,
+                s.name,
+                s.date,
+                s.start_time,
+                s.status,
+                s.ticket_url,
+                s.min_price,
+                s.max_price,
+                s.currency,
+            )
+            for s in shows
+        ],
+    )
+    show_ids = {
+        r["ticketmaster_id"]: r["id"]
+        for r in await conn.fetch(
+            "SELECT ticketmaster_id, id FROM shows WHERE ticketmaster_id = ANY($1::text[])",
+            [s.ticketmaster_id for s in shows],
+        )
+    }
+    acts = {(tm_id, name) for s in shows for tm_id, name in s.lineup if tm_id != headliner_tm_id}
+    act_ids = await upsert_support_acts(conn, sorted(acts))
+    bill: list[tuple[UUID, UUID, int, bool]] = []
+    for show in shows:
+        show_id = show_ids[show.ticketmaster_id]
+        bill.append((show_id, headliner_id, 0, True))
+        order = 1
+        for tm_id, _name in show.lineup:
+            if tm_id != headliner_tm_id and tm_id in act_ids:
+                bill.append((show_id, act_ids[tm_id], order, False))
+                order += 1
+    await conn.executemany(
+        """INSERT INTO show_artists (show_id, artist_id, order_index, is_headliner)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (show_id, artist_id) DO UPDATE SET
+               order_index = EXCLUDED.order_index, is_headliner = EXCLUDED.is_headliner""",
+        bill,
+    )
+    return len(show_ids)
+
+
+async def upsert_songs(conn: Connection, artist_id: UUID, songs: Sequence[SongRow]) -> int:
+    if not songs:
+        return 0
+    await conn.executemany(
+        """INSERT INTO songs (spotify_id, artist_id, name, normalized_title, album_name, album_id,
+                              album_type, album_image_url, release_date, track_number,
+                              disc_number, duration_ms, popularity, preview_url, spotify_uri,
+                              is_explicit, is_live, is_remix)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                   $18)
+           ON CONFLICT (spotify_id) DO UPDATE SET
+               name = EXCLUDED.name, normalized_title = EXCLUDED.normalized_title,
+               album_name = EXCLUDED.album_name, album_id = EXCLUDED.album_id,
+               album_type = EXCLUDED.album_type, album_image_url = EXCLUDED.album_image_url,
+               release_date = EXCLUDED.release_date, track_number = EXCLUDED.track_number,
+               disc_number = EXCLUDED.disc_number, duration_ms = EXCLUDED.duration_ms,
+               popularity = coalesce(EXCLUDED.popularity, songs.popularity),
+               preview_url = EXCLUDED.preview_url, spotify_uri = EXCLUDED.spotify_uri,
+               is_explicit = EXCLUDED.is_explicit, is_live = EXCLUDED.is_live,
+               is_remix = EXCLUDED.is_remix""",
+        [
+            (
+                s.spotify_id,
+                artist_id,
+                s.name,
+                s.normalized_title,
+                s.album_name,
+                s.album_id,
+                s.album_type,
+                s.album_image_url,
+                s.release_date,
+                s.track_number,
+                s.disc_number,
+                s.duration_ms,
+                s.popularity,
+                s.preview_url,
+                s.spotify_uri,
+                s.is_explicit,
+                s.is_live,
+                s.is_remix,
+            )
+            for s in songs
+        ],
+    )
+    await conn.execute(
+        """INSERT INTO artist_songs (artist_id, song_id, is_primary)
+           SELECT $1, id, true FROM songs WHERE spotify_id = ANY($2::text[])
+           ON CONFLICT DO NOTHING""",
+        artist_id,
+        [s.spotify_id for s in songs],
+    )
+    return len(songs)
+
+
+async def drop_superseded_songs(
+    conn: Connection, artist_id: UUID, keep_spotify_ids: Sequence[str]
+) -> int:
+    """Remove the artist's songs that a dedup pass no longer keeps (an earlier canonical choice);
+    never songs that carry votes through a setlist."""
+    status = await conn.execute(
+        """DELETE FROM songs s
+           WHERE s.artist_id = $1 AND NOT (s.spotify_id = ANY($2::text[]))
+             AND NOT EXISTS (SELECT 1 FROM setlist_songs ss
+                             JOIN votes v ON v.setlist_song_id = ss.id
+                             WHERE ss.song_id = s.id)""",
+        artist_id,
+        list(keep_spotify_ids),
+    )
+    return int(status.split()[-1])
+
+
+async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
+    """One predicted setlist of ``size`` songs (most popular studio songs first, then by title)
+    for each of the artist's upcoming shows that has none; returns how many were created."""
+    shows = await conn.fetch(
+        """SELECT s.id FROM shows s
+           WHERE s.headliner_artist_id = $1 AND s.status = 'upcoming' AND s.date >= current_date
+             AND NOT EXISTS (SELECT 1 FROM setlists l
+                             WHERE l.show_id = s.id AND l.artist_id = $1
+                               AND l.type = 'predicted')""",
+        artist_id,
+    )
+    songs = await conn.fetch(
+        """SELECT id FROM songs WHERE artist_id = $1 AND NOT is_live AND NOT is_remix
+           ORDER BY popularity DESC NULLS LAST, release_date ASC NULLS LAST, name, id
+           LIMIT $2""",
+        artist_id,
+        size,
+    )
+    if not shows or not songs:
+        return 0
+    created = 0
+    for show in shows:
+        setlist_id = await conn.fetchval(
+            """INSERT INTO setlists (show_id, artist_id, type, name)
+               VALUES ($1, $2, 'predicted', 'Predicted setlist')
+               ON CONFLICT (show_id, artist_id, type) DO NOTHING RETURNING id""",
+            show["id"],
+            artist_id,
+        )
+        if setlist_id is None:
+            continue
+        await conn.executemany(
+            "INSERT INTO setlist_songs (setlist_id, song_id, position) VALUES ($1, $2, $3)",
+            [(setlist_id, song["id"], n) for n, song in enumerate(songs, start=1)],
+        )
+        created += 1
+    return created
+
+
+async def artist_counts(conn: Connection, artist_id: UUID) -> dict[str, int]:
+    """The counts an ImportStatus reports, read back from what is stored."""
+    row = await conn.fetchrow(
+        """SELECT
+             (SELECT count(*) FROM shows WHERE headliner_artist_id = $1) AS shows,
+             (SELECT count(DISTINCT venue_id) FROM shows
+               WHERE headliner_artist_id = $1 AND venue_id IS NOT NULL) AS venues,
+             (SELECT count(DISTINCT album_id) FROM songs WHERE artist_id = $1) AS albums,
+             (SELECT count(*) FROM songs WHERE artist_id = $1) AS songs""",
+        artist_id,
+    )
+    assert row is not None
+    return {key: int(row[key]) for key in ("shows", "venues", "albums", "songs")}

@@ -1,0 +1,198 @@
+"""Queries of the import aggregate: ``import_status`` rows and the ImportStatus they render to.
+
+Every state change of a job goes through :func:`update_and_record`, which updates the row and
+appends the event in one transaction, so the stored event log and the row never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+from theset_daemon.db.conn import Connection
+from theset_daemon.progress import EventName, record_event
+
+Status = Literal["running", "completed", "failed", "interrupted"]
+Stage = Literal["artist", "shows", "songs", "done"]
+
+_COLUMNS = """
+    s.job_id, s.artist_id, s.status, s.stage, s.progress, s.message, s.shows_count,
+    s.venues_count, s.albums_count, s.songs_count, s.error, s.checkpoint, s.request, s.attempts,
+    s.started_at, s.updated_at, s.finished_at
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
+    """An ``import_status`` row as the contract's ImportStatus."""
+    error = row["error"]
+    return {
+        "jobId": str(row["job_id"]),
+        "artistId": str(row["artist_id"]),
+        "status": row["status"],
+        "stage": row["stage"],
+        "progress": row["progress"],
+        "message": row["message"],
+        "counts": {
+            "shows": row["shows_count"],
+            "venues": row["venues_count"],
+            "albums": row["albums_count"],
+            "songs": row["songs_count"],
+        },
+        "error": json.loads(error) if isinstance(error, str) else error,
+        "startedAt": _iso(row["started_at"]),
+        "updatedAt": _iso(row["updated_at"]),
+        "finishedAt": _iso(row["finished_at"]),
+    }
+
+
+async def fetch(conn: Connection | asyncpg.Pool, job_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM import_status s WHERE job_id = $1", job_id)
+
+
+async def create_or_join(
+    conn: Connection, artist_id: UUID, request: Mapping[str, Any], owner_id: str
+) -> tuple[asyncpg.Record, bool]:
+    """A new running job for the artist, or the one already running: (row, deduplicated).
+
+    The partial unique index ``import_status_one_running_per_artist`` makes this race-free across
+    requests and daemon instances.
+    """
+    async with conn.transaction():
+        job_id = await conn.fetchval(
+            """INSERT INTO import_status (artist_id, status, stage, progress, message, request,
+                                          owner_id, heartbeat_at)
+               VALUES ($1, 'running', 'artist', 10, 'artist page created', $2::jsonb, $3, now())
+               ON CONFLICT (artist_id) WHERE status = 'running' DO NOTHING
+               RETURNING job_id""",
+            artist_id,
+            json.dumps(dict(request)),
+            owner_id,
+        )
+        if job_id is not None:
+            row = await fetch(conn, job_id)
+            assert row is not None
+            await record_event(conn, "import", job_id, "progress", render(row))
+            return row, False
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM import_status s WHERE artist_id = $1 AND status = 'running'",
+        artist_id,
+    )
+    if row is None:  # it finished between our insert and this read: start a fresh one
+        return await create_or_join(conn, artist_id, request, owner_id)
+    return row, True
+
+
+async def update_and_record(
+    pool: asyncpg.Pool,
+    job_id: UUID,
+    *,
+    event: EventName = "progress",
+    **fields: Any,
+) -> dict[str, Any]:
+    """Set ``fields`` on the job row and append the resulting ImportStatus as one event."""
+    assignments = []
+    values: list[Any] = [job_id]
+    for name, value in fields.items():
+        if name in ("error", "checkpoint"):
+            value = json.dumps(value) if value is not None else None
+            assignments.append(f"{name} = ${len(values) + 1}::jsonb")
+        else:
+            assignments.append(f"{name} = ${len(values) + 1}")
+        values.append(value)
+    terminal = fields.get("status") in ("completed", "failed")
+    assignments.append("updated_at = now()")
+    assignments.append("heartbeat_at = now()")
+    if terminal:
+        assignments.append("finished_at = now()")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            f"UPDATE import_status SET {', '.join(assignments)} WHERE job_id = $1", *values
+        )
+        row = await fetch(conn, job_id)
+        assert row is not None
+        payload = render(row)
+        await record_event(conn, "import", job_id, event, payload)
+    return payload
+
+
+async def heartbeat(pool: asyncpg.Pool, job_ids: list[UUID], owner_id: str) -> None:
+    await pool.execute(
+        """UPDATE import_status SET heartbeat_at = now()
+           WHERE job_id = ANY($1::uuid[]) AND owner_id = $2 AND status = 'running'""",
+        job_ids,
+        owner_id,
+    )
+
+
+async def claim_resumable(
+    pool: asyncpg.Pool, owner_id: str, stale_after_s: float, max_attempts: int
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Take over interrupted jobs and running jobs whose owner stopped heartbeating.
+
+    Returns (claimed, exhausted): claimed jobs now belong to ``owner_id``; exhausted ones ran out
+    of attempts and must be marked failed by the caller.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            f"""SELECT {_COLUMNS} FROM import_status s
+                WHERE status = 'interrupted'
+                   OR (status = 'running'
+                       AND coalesce(heartbeat_at, updated_at)
+                           < now() - make_interval(secs => $1))
+                FOR UPDATE SKIP LOCKED""",
+            stale_after_s,
+        )
+        claimed, exhausted = [], []
+        for row in rows:
+            if row["attempts"] >= max_attempts:
+                exhausted.append(row)
+                continue
+            # A resumed interrupted job may meet a newer running job of the same artist.
+            busy = await conn.fetchval(
+                """SELECT 1 FROM import_status
+                   WHERE artist_id = $1 AND status = 'running' AND job_id <> $2""",
+                row["artist_id"],
+                row["job_id"],
+            )
+            if busy:
+                exhausted.append(row)
+                continue
+            await conn.execute(
+                """UPDATE import_status SET status = 'running', owner_id = $2,
+                       heartbeat_at = now(), attempts = attempts + 1, updated_at = now()
+                   WHERE job_id = $1""",
+                row["job_id"],
+                owner_id,
+            )
+            claimed.append(row)
+    return claimed, exhausted
+
+
+async def release_dead_owners(pool: asyncpg.Pool, owner_ids: list[str]) -> None:
+    """Running jobs of processes known to be dead become resumable at once."""
+    await pool.execute(
+        """UPDATE import_status SET status = 'interrupted', updated_at = now()
+           WHERE status = 'running' AND owner_id = ANY($1::text[])""",
+        owner_ids,
+    )
+
+
+async def mark_interrupted(
+    pool: asyncpg.Pool, job_id: UUID, checkpoint: Mapping[str, Any]
+) -> dict[str, Any]:
+    return await update_and_record(
+        pool,
+        job_id,
+        status="interrupted",
+        message="interrupted by shutdown; resumes at the next start",
+        checkpoint=dict(checkpoint),
+    )

@@ -1,0 +1,84 @@
+"""``theset-daemon import NAME_OR_SPOTIFY_ID``: start an import on the running daemon and draw
+its progress from the SSE stream, reconnecting with ``Last-Event-ID`` if the stream drops."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from typing import Any, TextIO
+
+import aiohttp
+
+from theset_daemon.config import Settings
+
+SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+BAR_WIDTH = 30
+RECONNECTS = 5
+
+
+def _bar(status: dict[str, Any]) -> str:
+    done = int(BAR_WIDTH * status["progress"] / 100)
+    counts = status["counts"]
+    return (
+        f"\r[{'#' * done}{'.' * (BAR_WIDTH - done)}] {status['progress']:3d}% "
+        f"{status['stage']:<6} shows {counts['shows']} venues {counts['venues']} "
+        f"songs {counts['songs']}  {status['message'][:60]:<60}"
+    )
+
+
+async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr) -> int:
+    host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
+    base = f"http://{host}:{settings.server.port}"
+    body = {"spotifyId": what} if SPOTIFY_ID.match(what) else {"name": what}
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        try:
+            async with session.post(f"{base}/api/artists/import", json=body) as response:
+                answer = await response.json()
+                if response.status not in (200, 202):
+                    print(f"import refused: {answer['error']['message']}", file=out)
+                    return 1
+        except aiohttp.ClientConnectionError as exc:
+            print(
+                f"the daemon at {base} is not reachable ({exc}); start it with `make run`", file=out
+            )
+            return 1
+        print(f"importing {answer['artist']['name']} (job {answer['jobId']})", file=out)
+        last_id = "0"
+        for _ in range(RECONNECTS):
+            try:
+                result, last_id = await _stream(session, base + answer["progressUrl"], last_id, out)
+            except (aiohttp.ClientError, TimeoutError):
+                await asyncio.sleep(1)
+                continue
+            if result is not None:
+                return result
+        print("\nlost the progress stream", file=out)
+        return 1
+
+
+async def _stream(
+    session: aiohttp.ClientSession, url: str, last_id: str, out: TextIO
+) -> tuple[int | None, str]:
+    async with session.get(url, headers={"Last-Event-ID": last_id}) as stream:
+        if stream.status == 204:
+            return 0, last_id
+        event, data = "", ""
+        async for raw in stream.content:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("id:"):
+                last_id = line[3:].strip()
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+            elif not line and data:
+                status = json.loads(data)
+                print(_bar(status), end="", file=out, flush=True)
+                if event in ("complete", "failed"):
+                    print(f"\n{status['status']}: {status['message']}", file=out)
+                    return (0 if event == "complete" else 1), last_id
+                event, data = "", ""
+    return None, last_id

@@ -1,0 +1,187 @@
+"""Artist import routes (CONTRACT.md section 3): start, status, and the live progress stream."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+from uuid import UUID
+
+from aiohttp import web
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from theset_daemon.appkeys import DATABASE, IMPORTER, PROGRESS
+from theset_daemon.db import imports
+from theset_daemon.importer.phases import ArtistNotFound, ImportRequest
+from theset_daemon.importer.service import ClientRateLimited
+from theset_daemon.progress import sse_response
+from theset_daemon.upstream.errors import UpstreamError
+from theset_daemon.web.api import RouteTable, read_body
+from theset_daemon.web.errors import ApiError
+from theset_daemon.web.models import ErrorEnvelope, RequestModel
+
+routes = RouteTable()
+
+# When upstream trouble gives no better hint, a client should come back after this long.
+DEFAULT_RETRY_AFTER_S = 30
+
+
+class ImportBody(RequestModel):
+    spotify_id: str | None = Field(None, alias="spotifyId", pattern=r"^[0-9A-Za-z]{22}$")
+    ticketmaster_id: str | None = Field(
+        None, alias="ticketmasterId", pattern=r"^[A-Za-z0-9_-]{1,64}$"
+    )
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str | None) -> str | None:
+        if name is not None and not name.strip():
+            raise ValueError("must not be blank")
+        return name.strip() if name is not None else None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ImportBody:
+        given = [v for v in (self.spotify_id, self.ticketmaster_id, self.name) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of spotifyId, ticketmasterId, name")
+        return self
+
+
+class Counts(BaseModel):
+    shows: int
+    venues: int
+    albums: int
+    songs: int
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class ImportStatus(BaseModel):
+    jobId: str
+    artistId: str
+    status: Literal["running", "completed", "failed", "interrupted"]
+    stage: Literal["artist", "shows", "songs", "done"]
+    progress: int = Field(ge=0, le=100)
+    message: str
+    counts: Counts
+    error: JobError | None
+    startedAt: str
+    updatedAt: str
+    finishedAt: str | None
+
+
+class ImportedArtist(BaseModel):
+    id: str
+    slug: str
+    name: str
+    spotifyId: str
+    imageUrl: str | None
+
+
+class ImportStarted(BaseModel):
+    jobId: str
+    status: Literal["running"]
+    artist: ImportedArtist
+    progressUrl: str
+    statusUrl: str
+    deduplicated: bool = False
+
+
+@routes.route(
+    "POST",
+    "/api/artists/import",
+    summary="Import an artist: phase 1 now (202), shows and songs in the background",
+    body=ImportBody,
+    responses={
+        202: ImportStarted,
+        200: ImportStarted,
+        400: ErrorEnvelope,
+        404: ErrorEnvelope,
+        429: ErrorEnvelope,
+        503: ErrorEnvelope,
+    },
+    cors=True,
+    tags=("import",),
+)
+async def start_import(request: web.Request) -> web.Response:
+    body = await read_body(request, ImportBody)
+    ask = ImportRequest(body.spotify_id, body.ticketmaster_id, body.name)
+    try:
+        started = await request.app[IMPORTER].start(ask, request.remote or "unknown")
+    except ClientRateLimited as exc:
+        raise ApiError(429, str(exc), headers={"Retry-After": f"{exc.retry_after_s:.0f}"}) from None
+    except ArtistNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except UpstreamError as exc:
+        retry_after = getattr(exc, "retry_after_s", None) or DEFAULT_RETRY_AFTER_S
+        raise ApiError(
+            503,
+            f"{exc.provider} is unavailable right now; try again later",
+            headers={"Retry-After": f"{max(1, round(retry_after))}"},
+        ) from None
+    except TimeoutError:
+        raise ApiError(
+            503,
+            "the artist could not be resolved within the time budget; try again",
+            headers={"Retry-After": "5"},
+        ) from None
+    job_id = started.status["jobId"]
+    answer = ImportStarted(
+        jobId=job_id,
+        status="running",
+        artist=ImportedArtist(**started.artist),
+        progressUrl=f"/api/artists/import/progress/{job_id}",
+        statusUrl=f"/api/artists/import/{job_id}",
+        deduplicated=started.deduplicated,
+    )
+    return web.json_response(
+        answer.model_dump(exclude_defaults=not started.deduplicated),
+        status=200 if started.deduplicated else 202,
+    )
+
+
+def _job_id(request: web.Request) -> UUID:
+    try:
+        return uuid.UUID(request.match_info["jobId"])
+    except ValueError:
+        raise ApiError(404, "no such import job") from None
+
+
+@routes.route(
+    "GET",
+    "/api/artists/import/{jobId}",
+    summary="The state of an import job",
+    responses={200: ImportStatus, 404: ErrorEnvelope},
+    cors=True,
+    tags=("import",),
+)
+async def import_status(request: web.Request) -> web.Response:
+    row = await imports.fetch(request.app[DATABASE].pool, _job_id(request))
+    if row is None:
+        raise ApiError(404, "no such import job")
+    return web.json_response(imports.render(row), headers={"Cache-Control": "no-store"})
+
+
+@routes.route(
+    "GET",
+    "/api/artists/import/progress/{jobId}",
+    summary="Server-Sent Events: the job's progress, replayable with Last-Event-ID",
+    responses={
+        200: ("text/event-stream", "progress events, then complete or failed"),
+        204: None,
+        404: ErrorEnvelope,
+    },
+    cors=True,
+    tags=("import",),
+)
+async def import_progress(request: web.Request) -> web.StreamResponse:
+    job_id = _job_id(request)
+    exists = await request.app[DATABASE].pool.fetchval(
+        "SELECT 1 FROM import_status WHERE job_id = $1", job_id
+    )
+    if not exists:
+        raise ApiError(404, "no such import job")
+    return await sse_response(request, request.app[PROGRESS], "import", job_id)
