@@ -1,0 +1,241 @@
+"""The event log, the broker and the SSE exchange over a real Postgres and a real aiohttp server:
+replay, fan-out, two instances, a lost LISTEN connection, heartbeats, bounded inboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from theset_daemon import config
+from theset_daemon.config import SettingsHolder
+from theset_daemon.db.pool import Database, open_database
+from theset_daemon.progress import ProgressBroker, open_broker, record_event, sse_response
+from theset_daemon.progress.broker import Subscription, encode
+from theset_daemon.progress.store import StoredEvent, stored_events
+
+
+@dataclass
+class Instance:
+    database: Database
+    broker: ProgressBroker
+    client: TestClient
+
+
+def holder_for(database_url: str, heartbeat_s: float = 15, queue: int = 256) -> SettingsHolder:
+    text = f"[sse]\nheartbeat_seconds = {heartbeat_s}\nqueue_max_events = {queue}\n"
+    return SettingsHolder(config.parse(text, {"DATABASE_URL": database_url}), Path("-"))
+
+
+async def make_instance(
+    stack: Any, aiohttp_client: Any, database_url: str, heartbeat_s: float = 15
+) -> Instance:
+    holder = holder_for(database_url, heartbeat_s)
+    database = await stack.enter_async_context(open_database(holder.current.database))
+    broker = await stack.enter_async_context(open_broker(database, holder))
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return await sse_response(request, broker, "import", UUID(request.match_info["job"]))
+
+    app = web.Application()
+    app.router.add_get("/s/{job}", stream)
+    app.on_shutdown.append(lambda _app: broker.close())
+    return Instance(database, broker, await aiohttp_client(app))
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Any]:
+    import contextlib
+
+    async with contextlib.AsyncExitStack() as exit_stack:
+        yield exit_stack
+
+
+async def new_job(database: Database) -> UUID:
+    artist = await database.pool.fetchval(
+        "INSERT INTO artists (name, slug) VALUES ('A', $1) RETURNING id", f"a-{uuid.uuid4().hex}"
+    )
+    job: UUID = await database.pool.fetchval(
+        "INSERT INTO import_status (artist_id, status, stage) VALUES ($1, 'running', 'artist') "
+        "RETURNING job_id",
+        artist,
+    )
+    return job
+
+
+async def emit(database: Database, job: UUID, event: str = "progress", n: int = 0) -> int:
+    async with database.pool.acquire() as conn, conn.transaction():
+        return await record_event(conn, "import", job, event, {"n": n})  # type: ignore[arg-type]
+
+
+async def read_events(client: TestClient, job: UUID, headers: dict[str, str] | None = None,
+                      limit_s: float = 10) -> list[tuple[int, str, str]]:  # fmt: skip
+    events: list[tuple[int, str, str]] = []
+    async with client.get(f"/s/{job}", headers=headers or {}) as response:
+        assert response.status == 200
+        seq, name = 0, ""
+        async with asyncio.timeout(limit_s):
+            async for raw in response.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("id:"):
+                    seq = int(line[3:])
+                elif line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    events.append((seq, name, line[5:].strip()))
+    return events
+
+
+async def test_seq_numbers_follow_the_status_row(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    assert [await emit(one.database, job, n=i) for i in range(3)] == [1, 2, 3]
+    last = await one.database.pool.fetchval(
+        "SELECT last_event_seq FROM import_status WHERE job_id = $1", job
+    )
+    assert last == 3
+    assert [e.seq for e in await stored_events(one.database.pool, "import", job, 1)] == [2, 3]
+
+
+async def test_replay_after_n_then_live_then_close(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    for i in range(4):
+        await emit(one.database, job, n=i)
+
+    async def finish() -> None:
+        await asyncio.sleep(0.3)
+        await emit(one.database, job, n=4)
+        await emit(one.database, job, "complete", n=5)
+
+    finisher = asyncio.create_task(finish())
+    events = await read_events(one.client, job, {"Last-Event-ID": "2"})
+    await finisher
+    assert [seq for seq, _, _ in events] == [3, 4, 5, 6]
+    assert events[-1][1] == "complete"
+    # A finished job replays from the start and closes; without an id it starts at the latest.
+    assert [s for s, _, _ in await read_events(one.client, job, {"Last-Event-ID": "0"})] == [
+        1, 2, 3, 4, 5, 6,
+    ]  # fmt: skip
+    assert [s for s, _, _ in await read_events(one.client, job)] == [6]
+    gone = await one.client.get(f"/s/{job}", headers={"Last-Event-ID": "6"})
+    assert gone.status == 204
+
+
+async def test_a_hundred_streams_see_the_same_sequence(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    await emit(one.database, job)
+    readers = [asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"}))
+               for _ in range(100)]  # fmt: skip
+    await asyncio.sleep(0.5)
+    for i in range(10):
+        await emit(one.database, job, n=i)
+    await emit(one.database, job, "complete")
+    results = await asyncio.gather(*readers)
+    assert all([s for s, _, _ in r] == list(range(1, 13)) for r in results)
+
+
+async def test_events_cross_instances_within_100_ms(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    two = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    await emit(one.database, job)
+    arrivals: dict[int, float] = {}
+
+    async def watch() -> None:
+        async with two.client.get(f"/s/{job}") as response:
+            async for raw in response.content:
+                line = raw.decode()
+                if line.startswith("id:"):
+                    arrivals[int(line[3:])] = time.monotonic()
+                if line.startswith("event: complete"):
+                    return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.3)
+    recorded: dict[int, float] = {}
+    for _ in range(5):
+        seq = await emit(one.database, job)
+        recorded[seq] = time.monotonic()
+        await asyncio.sleep(0.05)
+    recorded[await emit(one.database, job, "complete")] = time.monotonic()
+    await asyncio.wait_for(watcher, 10)
+    delays_ms = [(arrivals[s] - t) * 1000 for s, t in recorded.items()]
+    assert max(delays_ms) < 100, delays_ms
+
+
+async def test_a_lost_listen_connection_is_replaced(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    await emit(one.database, job)
+    reader = asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"}, 20))
+    await asyncio.sleep(0.3)
+    await one.database.pool.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+    )
+    await emit(one.database, job)  # may be sent while nobody listens: caught up on reconnect
+    await asyncio.sleep(2.5)
+    await emit(one.database, job, "complete")
+    assert [s for s, _, _ in await reader] == [1, 2, 3]
+
+
+async def test_a_silent_stream_gets_pings(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url, heartbeat_s=0.2)
+    job = await new_job(one.database)
+    await emit(one.database, job)
+    pings = 0
+    async with one.client.get(f"/s/{job}") as response:
+        async with asyncio.timeout(5):
+            async for raw in response.content:
+                if raw.startswith(b": ping"):
+                    pings += 1
+                    if pings == 3:
+                        break
+    assert pings == 3
+
+
+async def test_close_ends_open_streams(stack: Any, aiohttp_client: Any, database_url: str) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    await emit(one.database, job)
+    reader = asyncio.create_task(read_events(one.client, job))
+    await asyncio.sleep(0.3)
+    assert one.broker.open_streams == 1
+    await one.broker.close()
+    assert [s for s, _, _ in await asyncio.wait_for(reader, 5)] == [1]
+
+
+def test_a_slow_inbox_overflows_into_a_disconnect_not_growth() -> None:
+    async def run() -> None:
+        sub = Subscription(("import", uuid.uuid4()), 0, max_events=3)
+        for seq in range(1, 10):
+            event = StoredEvent(seq, "progress", {})
+            sub.offer(event, encode(event))
+        assert sub.overflowed and sub.queue.qsize() <= 3
+        items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+        assert items[-1] is None  # the end marker
+
+    asyncio.run(run())
