@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import cache, foundation, upstream
+from bench import cache, foundation, importer, upstream
 from bench.common import Row
 from theset_daemon import log
 from theset_daemon.config import LogSettings
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "foundation": foundation.run,
     "upstream": upstream.run,
     "cache": cache.run,
+    "importer": importer.run,
 }
 
 

@@ -32,7 +32,12 @@ from theset_daemon.upstream.errors import (
     UpstreamTransportError,
     UpstreamUnavailable,
 )
-from theset_daemon.upstream.http import Provider, rate_limit_reset_seconds, retry_after_seconds
+from theset_daemon.upstream.http import (
+    Provider,
+    SendGate,
+    rate_limit_reset_seconds,
+    retry_after_seconds,
+)
 from theset_daemon.upstream.metrics import UpstreamMetrics
 
 Reply = Callable[[], web.StreamResponse]
@@ -378,3 +383,29 @@ def test_a_cancelled_probe_frees_its_slot() -> None:
     breaker.before_call()  # the slot is free again
     breaker.record_neutral()
     assert breaker.state is BreakerState.CLOSED
+
+
+async def test_urgent_calls_go_before_queued_background_ones() -> None:
+    gate = SendGate(lambda: 10.0)
+    order: list[str] = []
+
+    async def send(name: str, urgent: bool) -> None:
+        await gate.wait_turn(urgent=urgent)
+        order.append(name)
+
+    background = [asyncio.create_task(send(f"bg{i}", False)) for i in range(6)]
+    await asyncio.sleep(0.01)  # the background sends are queued
+    await send("urgent", True)
+    await asyncio.gather(*background)
+    # bg0 took the first slot and bg1 was already inside the limiter; then the urgent one.
+    assert order.index("urgent") <= 2, order
+
+
+async def test_a_cancelled_waiter_does_not_block_the_gate() -> None:
+    gate = SendGate(lambda: 20.0)
+    await gate.wait_turn()
+    waiting = asyncio.create_task(gate.wait_turn())
+    later = asyncio.create_task(gate.wait_turn())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.wait_for(later, 1)

@@ -11,10 +11,12 @@ reports a warning; only a failure that leaves nothing to store fails the phase.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -37,9 +39,11 @@ from theset_daemon.upstream.spotify import Album, AlbumSummary, Artist
 from theset_daemon.upstream.ticketmaster import Event, name_key
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 # Albums fetched per step: one /albums?ids= batch in extended mode; progress moves per step.
 ALBUMS_PER_STEP = 20
+TRACKS_PER_STEP = 50  # one /tracks?ids= batch
 PREDICTED_SETLIST_SIZE = 10  # within the 8-12 the product asks for
 
 
@@ -75,12 +79,12 @@ async def resolve_artist(up: Upstreams, request: ImportRequest) -> tuple[Artist,
     """The Spotify artist for the request, and the Ticketmaster attraction id when given."""
     if request.spotify_id:
         try:
-            return await up.spotify.artist(request.spotify_id), None
+            return await up.spotify.artist(request.spotify_id, urgent=True), None
         except UpstreamNotFound:
             raise ArtistNotFound(f"no Spotify artist {request.spotify_id}") from None
     if request.ticketmaster_id:
         try:
-            attraction = await up.ticketmaster.attraction(request.ticketmaster_id)
+            attraction = await up.ticketmaster.attraction(request.ticketmaster_id, urgent=True)
         except UpstreamNotFound:
             raise ArtistNotFound(f"no Ticketmaster attraction {request.ticketmaster_id}") from None
         return await _search_one(up, attraction.name), attraction.id
@@ -89,7 +93,7 @@ async def resolve_artist(up: Upstreams, request: ImportRequest) -> tuple[Artist,
 
 
 async def _search_one(up: Upstreams, name: str) -> Artist:
-    found = await up.spotify.search_artists(name, limit=5)
+    found = await up.spotify.search_artists(name, limit=5, urgent=True)
     if not found:
         raise ArtistNotFound(f"no Spotify artist matches {name!r}")
     wanted = name_key(name)
@@ -124,15 +128,16 @@ async def import_shows(
                 if not await store.set_ticketmaster_id(conn, artist_id, tm_id):
                     tm_id = None  # held by another artist row: match by keyword only
     events: dict[str, Event] = {}
-    queries = [("keyword", up.ticketmaster.events_by_keyword(artist_name))]
+    labels = ["keyword"] + (["attraction"] if tm_id is not None else [])
+    queries = [up.ticketmaster.events_by_keyword(artist_name)]
     if tm_id is not None:
-        queries.insert(0, ("attraction", up.ticketmaster.events_for_attraction(tm_id)))
-    for label, query in queries:
-        try:
-            for event in await query:
+        queries.append(up.ticketmaster.events_for_attraction(tm_id))
+    for label, answer in zip(labels, await _gather_upstream(queries), strict=True):
+        if isinstance(answer, UpstreamError):
+            result.warnings.append(f"shows by {label}: {answer}")
+        else:
+            for event in answer:
                 events.setdefault(event.id, event)
-        except UpstreamError as exc:
-            result.warnings.append(f"shows by {label}: {exc}")
     if not events and len(result.warnings) == len(queries):
         raise UpstreamErrorGroup("every Ticketmaster query failed", result.warnings)
     venues, shows = _show_rows(artist_name, events.values())
@@ -141,6 +146,16 @@ async def import_shows(
         await store.upsert_shows(conn, artist_id, tm_id, shows, venue_ids)
         await conn.execute("UPDATE artists SET shows_synced_at = now() WHERE id = $1", artist_id)
     return result
+
+
+async def _gather_upstream(calls: Sequence[Awaitable[T]]) -> list[T | UpstreamError]:
+    """Run the calls at once (the provider's gate paces them); an upstream failure of one is
+    returned in its place, anything else (a bug, a cancellation) propagates."""
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, UpstreamError):
+            raise answer
+    return answers  # type: ignore[return-value]
 
 
 class UpstreamErrorGroup(Exception):
@@ -222,14 +237,15 @@ async def fetch_albums(
     result.albums = len(summaries)
     fetched: list[tuple[AlbumSummary, Album]] = []
     by_id = {s.id: s for s in summaries}
-    for start in range(0, len(summaries), ALBUMS_PER_STEP):
-        batch = summaries[start : start + ALBUMS_PER_STEP]
-        try:
-            albums = await up.spotify.albums_with_tracks(batch)
-        except UpstreamError as exc:
-            result.warnings.append(f"{len(batch)} release(s) skipped: {exc}")
-            continue
-        fetched.extend((by_id.get(a.id, a), a) for a in albums)
+    batches = [
+        summaries[i : i + ALBUMS_PER_STEP] for i in range(0, len(summaries), ALBUMS_PER_STEP)
+    ]
+    answers = await _gather_upstream([up.spotify.albums_with_tracks(b) for b in batches])
+    for batch, answer in zip(batches, answers, strict=True):
+        if isinstance(answer, UpstreamError):
+            result.warnings.append(f"{len(batch)} release(s) skipped: {answer}")
+        else:
+            fetched.extend((by_id.get(a.id, a), a) for a in answer)
     return fetched
 
 
@@ -306,10 +322,12 @@ async def import_songs(
     albums = await fetch_albums(up, spotify_id, result)
     track_ids = [t.id for _, album in albums for t in album.tracks.items]
     popularity: dict[str, int | None] = {}
-    try:
-        popularity = {t.id: t.popularity for t in await up.spotify.tracks(track_ids)}
-    except UpstreamError as exc:
-        result.warnings.append(f"track popularity unavailable: {exc}")
+    chunks = [track_ids[i : i + TRACKS_PER_STEP] for i in range(0, len(track_ids), TRACKS_PER_STEP)]
+    for answer in await _gather_upstream([up.spotify.tracks(chunk) for chunk in chunks]):
+        if isinstance(answer, UpstreamError):
+            result.warnings.append(f"track popularity partly unavailable: {answer}")
+        else:
+            popularity.update((t.id, t.popularity) for t in answer)
     songs = choose_songs(albums, popularity)
     async with pool.acquire() as conn, conn.transaction():
         await store.upsert_songs(conn, artist_id, songs)

@@ -17,7 +17,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,7 @@ from theset_daemon.db import imports
 from theset_daemon.db.pool import Database
 from theset_daemon.importer.phases import (
     ImportRequest,
+    PhaseResult,
     artist_row,
     import_shows,
     import_songs,
@@ -49,6 +50,10 @@ MAX_ATTEMPTS = 3
 # On shutdown, phases in flight get this long (at most half the grace) before they are cancelled
 # and marked interrupted; they are idempotent, so a resume redoes at most one phase.
 SHUTDOWN_DRAIN_MAX_S = 5.0
+# Imports whose phases 2-3 run at once; the rest wait their turn. The providers' rates bound the
+# throughput anyway; this bounds the database connections background work can hold, so the
+# phase 1 of a new import (a person waiting) always finds one free.
+MAX_CONCURRENT_IMPORTS = 3
 
 
 class ClientRateLimited(Exception):
@@ -98,6 +103,7 @@ class Importer:
         self._tasks: dict[UUID, asyncio.Task[None]] = {}
         self._limit = PerClientLimit()
         self._closing = False
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
 
     @property
     def running(self) -> int:
@@ -160,32 +166,44 @@ class Importer:
     ) -> None:
         pool = self._database.pool
         warnings: list[str] = list(checkpoint.get("warnings", []))
+        slot_held = False
         try:
-            if not checkpoint.get("shows"):
-                await imports.update_and_record(
-                    pool, job_id, stage="shows", progress=20, message="importing shows and venues"
-                )
-                shows = await import_shows(self._upstreams, pool, artist_id, name)
-                warnings += shows.warnings
-                checkpoint.update(shows=True, warnings=warnings)
+            if self._slots.locked():
+                await imports.update_and_record(pool, job_id, message="queued behind other imports")
+            await self._slots.acquire()
+            slot_held = True
+            # Shows (Ticketmaster) and songs (Spotify) use different providers: run them at once.
+            await imports.update_and_record(
+                pool, job_id, stage="shows", progress=15,
+                message="importing shows, venues and the song catalog",
+            )  # fmt: skip
+
+            async def phase(name: str, work: Callable[[], Awaitable[PhaseResult]]) -> None:
+                if checkpoint.get(name):
+                    return  # done before an interruption
+                result = await work()
+                warnings.extend(result.warnings)
+                checkpoint.update({name: True, "warnings": warnings})
+                if name == "songs":
+                    checkpoint["albums"] = result.albums
                 counts = await self._counts(artist_id)
+                finished = sum(1 for p in ("shows", "songs") if checkpoint.get(p))
                 await imports.update_and_record(
-                    pool,
-                    job_id,
-                    stage="songs",
-                    progress=50,
-                    checkpoint=checkpoint,
-                    message=f"{counts['shows']} shows stored; importing the song catalog",
-                    shows_count=counts["shows"],
-                    venues_count=counts["venues"],
+                    pool, job_id, stage="songs" if checkpoint.get("shows") else "shows",
+                    progress=15 + 40 * finished, checkpoint=checkpoint,
+                    message=f"{name} stored", shows_count=counts["shows"],
+                    venues_count=counts["venues"], songs_count=counts["songs"],
+                )  # fmt: skip
+
+            async with asyncio.TaskGroup() as phases:
+                phases.create_task(
+                    phase("shows", lambda: import_shows(self._upstreams, pool, artist_id, name))
                 )
-            if not checkpoint.get("songs"):
-                await imports.update_and_record(
-                    pool, job_id, stage="songs", progress=55, message="importing the song catalog"
+                phases.create_task(
+                    phase(
+                        "songs", lambda: import_songs(self._upstreams, pool, artist_id, spotify_id)
+                    )
                 )
-                songs = await import_songs(self._upstreams, pool, artist_id, spotify_id)
-                warnings += songs.warnings
-                checkpoint.update(songs=True, albums=songs.albums, warnings=warnings)
             counts = await self._counts(artist_id)
             message = "import complete" + (
                 f" with {len(warnings)} warning(s): " + "; ".join(warnings) if warnings else ""
@@ -213,7 +231,8 @@ class Importer:
             raise
         except Exception as exc:
             log.exception("import_failed", job_id=str(job_id))
-            error = {"code": type(exc).__name__, "message": str(exc)[:500]}
+            cause = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
+            error = {"code": type(cause).__name__, "message": str(cause)[:500]}
             with contextlib.suppress(Exception):  # the database itself may be what failed
                 await imports.update_and_record(
                     pool,
@@ -224,6 +243,9 @@ class Importer:
                     message=f"import failed: {error['message']}",
                     checkpoint=checkpoint,
                 )
+        finally:
+            if slot_held:
+                self._slots.release()
 
     async def _counts(self, artist_id: UUID) -> dict[str, int]:
         async with self._database.pool.acquire() as conn:

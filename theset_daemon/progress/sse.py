@@ -1,26 +1,37 @@
 """The SSE exchange for one stream (CONTRACT.md sections 3 and 8).
 
 On connect: ``retry: 2000``; then, with ``Last-Event-ID: n``, every stored event after n (0 is
-all), or without it the latest stored event; then live events from the broker; a ``: ping``
-comment whenever the stream was silent for ``sse.heartbeat_seconds``; the stream ends after the
-terminal ``complete``/``failed`` event. A reconnect at or past the terminal event gets 204, the
-HTML way to tell an ``EventSource`` to stop.
+all), or without it the latest stored event with its own id; then live events, which the broker
+writes straight into this stream's transport; a ``: ping`` comment whenever the stream was silent
+for ``sse.heartbeat_seconds``; the stream ends after the terminal ``complete``/``failed`` event.
+A reconnect at or past the terminal event gets 204, the HTML way to tell an ``EventSource`` to
+stop reconnecting.
+
+While the broker writes, this handler only awaits the stream's ``done`` future: no queue, no
+per-stream wake-up per event (see :mod:`theset_daemon.progress.broker` for why).
 """
 
 from __future__ import annotations
 
-import asyncio
 from uuid import UUID
 
 from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
+from aiohttp.http import HttpVersion11
 
 from theset_daemon.progress.broker import ProgressBroker, encode
 from theset_daemon.progress.store import Kind, latest_event, stored_events
 
 RETRY_MS = 2000
+HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
 
 
-def _last_event_id(request: web.Request) -> int | None:
+def last_event_id(request: web.Request) -> int | None:
+    """The ``Last-Event-ID`` header as a seq, or None when absent or not a number."""
     raw = request.headers.get("Last-Event-ID", "").strip()
     return int(raw) if raw.isdigit() else None
 
@@ -28,50 +39,44 @@ def _last_event_id(request: web.Request) -> int | None:
 async def sse_response(
     request: web.Request, broker: ProgressBroker, kind: Kind, job_id: UUID
 ) -> web.StreamResponse:
-    last_id = _last_event_id(request)
+    """The whole SSE exchange for one stream (the route has already answered 404 if unknown)."""
+    last_id = last_event_id(request)
     latest = await latest_event(broker.pool, kind, job_id)
     if latest is not None and latest.terminal and last_id is not None and last_id >= latest.seq:
         return web.Response(status=204)
+    start_after = last_id if last_id is not None else (latest.seq - 1 if latest else 0)
 
-    # Subscribe before reading the backlog: an event recorded in between is then in the inbox,
-    # and the seq bookkeeping drops whatever the backlog already sent.
-    start_after = last_id if last_id is not None else max(0, (latest.seq - 1) if latest else 0)
-    sub = broker.subscribe(kind, job_id, start_after)
+    response = web.StreamResponse(headers=HEADERS)
+    if request.version >= HttpVersion11:
+        response.enable_chunked_encoding()
+    await response.prepare(request)
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return response
+    # Attach before reading the log: an event recorded in between waits in the stream's
+    # backlog, and the seq bookkeeping drops whatever the replay already sent.
+    stream = broker.attach(kind, job_id, transport, response.chunked, start_after)
     try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        await response.prepare(request)
-        await response.write(f"retry: {RETRY_MS}\n\n".encode())
+        # Through aiohttp's writer: it sends the buffered headers with this first chunk.
+        await response.write(b"retry: %d\n\n" % RETRY_MS)
         sent = start_after
         for event in await stored_events(broker.pool, kind, job_id, start_after):
             await response.write(encode(event))
             sent = event.seq
             if event.terminal:
-                return response
-        heartbeat_s = broker.holder.current.sse.heartbeat_seconds
-        while True:
-            try:
-                async with asyncio.timeout(heartbeat_s):
-                    item = await sub.queue.get()
-            except TimeoutError:
-                await response.write(b": ping\n\n")
-                heartbeat_s = broker.holder.current.sse.heartbeat_seconds
-                continue
-            if item is None:  # shutdown, or the client fell too far behind
-                return response
-            event, frame = item
-            if event.seq <= sent:
-                continue
-            await response.write(frame)
-            sent = event.seq
-            if event.terminal:
-                return response
-    except (ConnectionResetError, asyncio.CancelledError):
-        raise
+                broker.detach(stream)
+                break
+        else:
+            broker.go_live(stream, sent)
+            await stream.done
+    except (ConnectionResetError, ClientConnectionResetError):
+        return response
     finally:
-        broker.unsubscribe(sub)
+        broker.detach(stream)
+    if stream.dropped or transport.is_closing():
+        return response
+    try:
+        await response.write_eof()
+    except (ConnectionResetError, ClientConnectionResetError):
+        pass
+    return response

@@ -27,6 +27,7 @@ import contextlib
 import email.utils
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,13 +81,22 @@ class Response:
 
 
 class SendGate:
-    """Paces the sends of one provider: strict rate, and a shared pause after a 429."""
+    """Paces the sends of one provider: strict rate, a shared pause after a 429, and priority.
+
+    Only one caller at a time waits inside the limiter; the others queue at a turnstile in front
+    of it, urgent callers (a person waiting on an HTTP request: import phase 1) before background
+    ones (import phases 2-3, syncs). So a page is created in one round trip even while syncs keep
+    the provider's rate saturated; background work only waits one extra slot per urgent call.
+    """
 
     def __init__(self, max_rate_per_s: Callable[[], float]) -> None:
         self._max_rate_per_s = max_rate_per_s
         self._paused_until = 0.0
         self._limiter: AsyncLimiter | None = None
         self._limiter_rate = 0.0
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._background: deque[asyncio.Future[None]] = deque()
+        self._busy = False
 
     def pause_for(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -95,14 +105,45 @@ class SendGate:
     def paused_for_s(self) -> float:
         return max(0.0, self._paused_until - asyncio.get_running_loop().time())
 
-    async def wait_turn(self) -> None:
+    async def wait_turn(self, *, urgent: bool = False) -> None:
         while True:
             if (pause := self.paused_for_s()) > 0:
                 await asyncio.sleep(pause)
                 continue
-            await self._current_limiter().acquire()
+            await self._enter(urgent)
+            try:
+                await self._current_limiter().acquire()
+            finally:
+                self._leave()
             if self.paused_for_s() <= 0:  # no 429 arrived while we queued for the slot
                 return
+
+    async def _enter(self, urgent: bool) -> None:
+        """Wait for the turnstile; returns owning it."""
+        if not self._busy:
+            self._busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._background
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._leave()  # the turn was handed to us as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):  # _leave may have skipped it already
+                    queue.remove(turn)
+            raise
+
+    def _leave(self) -> None:
+        for queue in (self._urgent, self._background):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._busy = False
 
     def _current_limiter(self) -> AsyncLimiter:
         rate = self._max_rate_per_s()
@@ -206,9 +247,10 @@ class Provider:
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        urgent: bool = False,
     ) -> Response:
         """Send with every guard and retries; return the parsed JSON answer or raise an
-        :class:`UpstreamError` subclass."""
+        :class:`UpstreamError` subclass. ``urgent`` calls go out before queued background ones."""
         retry = self._settings().retry
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retry.max_attempts),
@@ -217,7 +259,7 @@ class Provider:
             reraise=True,
         )
         response: Response = await retrying(
-            self._attempt, method, url, endpoint, params, headers, data
+            self._attempt, method, url, endpoint, params, headers, data, urgent
         )
         return response
 
@@ -245,6 +287,7 @@ class Provider:
         params: Mapping[str, str | int] | None,
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
+        urgent: bool,
     ) -> Response:
         if self.ledger is not None and self.ledger.remaining <= 0:
             raise QuotaExhausted(
@@ -253,7 +296,7 @@ class Provider:
                 self._quota_settings().daily_quota,
                 self.ledger.seconds_to_reset(),
             )
-        await self.gate.wait_turn()
+        await self.gate.wait_turn(urgent=urgent)
         try:
             self.breaker.before_call()
         except BreakerOpenError as exc:

@@ -169,7 +169,7 @@ class SpotifyClient:
 
     # --- token ---------------------------------------------------------------------------
 
-    async def _access_token(self) -> str:
+    async def _access_token(self, urgent: bool = False) -> str:
         if self._token is not None and time.monotonic() < self._token_expires_at:
             return self._token
         async with self._token_lock:
@@ -188,6 +188,7 @@ class SpotifyClient:
                     "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()
                 },
                 data={"grant_type": "client_credentials"},
+                urgent=urgent,
             )
             token = _parse(_Token, response.body, "/api/token")
             self._token = token.access_token
@@ -196,11 +197,16 @@ class SpotifyClient:
             return self._token
 
     async def _get(
-        self, path: str, endpoint: str, params: dict[str, str | int] | None = None
+        self,
+        path: str,
+        endpoint: str,
+        params: dict[str, str | int] | None = None,
+        *,
+        urgent: bool = False,
     ) -> Any:
         """GET an API path with a fresh token; a 401 (token revoked early) refreshes it once."""
         for attempt in (1, 2):
-            token = await self._access_token()
+            token = await self._access_token(urgent)
             try:
                 response = await self._provider.request(
                     "GET",
@@ -208,6 +214,7 @@ class SpotifyClient:
                     endpoint=endpoint,
                     params=params,
                     headers={"Authorization": f"Bearer {token}"},
+                    urgent=urgent,
                 )
             except UpstreamAuthError as exc:
                 if exc.status != 401 or attempt == 2:
@@ -220,15 +227,18 @@ class SpotifyClient:
 
     # --- artists ---------------------------------------------------------------------------
 
-    async def search_artists(self, query: str, limit: int = 5) -> list[Artist]:
+    async def search_artists(
+        self, query: str, limit: int = 5, *, urgent: bool = False
+    ) -> list[Artist]:
         limit = min(limit, PAGE_LIMIT[self.mode])
-        body = await self._get("/search", "/search", {"q": query, "type": "artist", "limit": limit})
+        params: dict[str, str | int] = {"q": query, "type": "artist", "limit": limit}
+        body = await self._get("/search", "/search", params, urgent=urgent)
         return _parse(_SearchAnswer, body, "/search").artists.items
 
-    async def artist(self, artist_id: str) -> Artist:
-        return _parse(
-            Artist, await self._get(f"/artists/{artist_id}", "/artists/{id}"), "/artists/{id}"
-        )
+    async def artist(self, artist_id: str, *, urgent: bool = False) -> Artist:
+        endpoint = "/artists/{id}"
+        body = await self._get(f"/artists/{artist_id}", endpoint, urgent=urgent)
+        return _parse(Artist, body, endpoint)
 
     async def artist_albums(
         self, artist_id: str, include_groups: Sequence[str] = ALBUM_GROUPS
