@@ -20,7 +20,7 @@ from theset_daemon import config
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.progress import ProgressBroker, open_broker, record_event, sse_response
-from theset_daemon.progress.broker import Subscription, encode
+from theset_daemon.progress.broker import encode
 from theset_daemon.progress.store import StoredEvent, stored_events
 
 

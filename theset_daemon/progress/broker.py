@@ -80,7 +80,6 @@ class Frame(NamedTuple):
         return cls(event.seq, raw, chunk(raw), event.terminal)
 
 
-
 class Stream:
     """One SSE stream's state while its handler waits: tiny on purpose (10,000 idle streams)."""
 
@@ -261,7 +260,9 @@ class ProgressBroker:
                 for stream in list(streams):
                     if stream.transport.is_closing():
                         self._finish(stream)
-                    elif stream.live and stream.backlog is None and stream.last_write <= silent_since:
+                    elif (
+                        stream.live and stream.backlog is None and stream.last_write <= silent_since
+                    ):
                         stream.transport.write(PING_CHUNK if stream.chunked else PING)
                         stream.last_write = now
 

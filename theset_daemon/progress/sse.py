@@ -13,6 +13,7 @@ per-stream wake-up per event (see :mod:`theset_daemon.progress.broker` for why).
 
 from __future__ import annotations
 
+import contextlib
 from uuid import UUID
 
 from aiohttp import web
@@ -75,8 +76,6 @@ async def sse_response(
         broker.detach(stream)
     if stream.dropped or transport.is_closing():
         return response
-    try:
+    with contextlib.suppress(ConnectionResetError, ClientConnectionResetError):
         await response.write_eof()
-    except (ConnectionResetError, ClientConnectionResetError):
-        pass
     return response
