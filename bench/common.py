@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from theset_daemon import config
+from theset_daemon.config import SettingsHolder
+from theset_daemon.sim import SIM_CREDENTIALS
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -44,3 +48,39 @@ def percentile(samples: list[float], pct: float) -> float:
 
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
+
+
+def pointed_at_simulator(
+    sim_url: str,
+    rates_per_s: dict[str, float],
+    *,
+    spotify_mode: str = "extended",
+    extra: str = "",
+    env: dict[str, str] | None = None,
+) -> SettingsHolder:
+    """Daemon settings in ``live`` mode aimed at a simulator, as an operator would write them."""
+    c = SIM_CREDENTIALS
+    setlistfm_rate = rates_per_s.get("setlistfm", 2.0)
+    text = f"""
+[log]
+level = "error"
+[upstream]
+mode = "live"
+[upstream.spotify]
+api_base_url = "{sim_url}/v1"
+accounts_base_url = "{sim_url}"
+api_mode = "{spotify_mode}"
+client_id = "{c.spotify_client_id}"
+client_secret = "{c.spotify_client_secret}"
+max_rate_per_s = {rates_per_s["spotify"]}
+[upstream.ticketmaster]
+base_url = "{sim_url}/discovery/v2"
+api_key = "{c.ticketmaster_api_key}"
+max_rate_per_s = {rates_per_s["ticketmaster"]}
+[upstream.setlistfm]
+base_url = "{sim_url}/rest/1.0"
+api_key = "{c.setlistfm_api_key}"
+max_rate_per_s = {setlistfm_rate}
+{extra}
+"""
+    return SettingsHolder(config.parse(text, env or {}), Path("-"))

@@ -18,17 +18,14 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bench.common import Row, median, percentile, throwaway_postgres
-from theset_daemon import config
+from bench.common import Row, median, percentile, pointed_at_simulator, throwaway_postgres
 from theset_daemon.app import build_app
 from theset_daemon.config import SettingsHolder
-from theset_daemon.sim import SIM_CREDENTIALS
 
 LATENCY_MS = 50
 ARTISTS = 70
@@ -37,29 +34,8 @@ RATES = {"spotify": 20.0, "ticketmaster": 5.0}
 
 
 def _config(sim_url: str, dsn: str) -> SettingsHolder:
-    c = SIM_CREDENTIALS
-    text = f"""
-[log]
-level = "error"
-[import]
-per_client_per_minute = 1000
-[upstream]
-mode = "live"
-[upstream.spotify]
-api_base_url = "{sim_url}/v1"
-accounts_base_url = "{sim_url}"
-client_id = "{c.spotify_client_id}"
-client_secret = "{c.spotify_client_secret}"
-max_rate_per_s = {RATES["spotify"]}
-[upstream.ticketmaster]
-base_url = "{sim_url}/discovery/v2"
-api_key = "{c.ticketmaster_api_key}"
-max_rate_per_s = {RATES["ticketmaster"]}
-[upstream.setlistfm]
-base_url = "{sim_url}/rest/1.0"
-api_key = "{c.setlistfm_api_key}"
-"""
-    return SettingsHolder(config.parse(text, {"DATABASE_URL": dsn}), Path("-"))
+    extra = "[import]\nper_client_per_minute = 1000"
+    return pointed_at_simulator(sim_url, RATES, extra=extra, env={"DATABASE_URL": dsn})
 
 
 @contextlib.asynccontextmanager

@@ -13,16 +13,14 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from bench.common import Row
-from theset_daemon import config
+from bench.common import Row, pointed_at_simulator
 from theset_daemon.config import SettingsHolder, SimulatorSettings
-from theset_daemon.sim import SIM_CREDENTIALS, SimLimits, running_simulator
+from theset_daemon.sim import SimLimits, running_simulator
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 
 RATES_PER_S = {"spotify": 10.0, "ticketmaster": 5.0, "setlistfm": 2.0}
@@ -30,29 +28,7 @@ QUEUED_S = 6  # seconds of work queued per provider in the rate run
 
 
 def _settings(base_url: str, mode: str) -> SettingsHolder:
-    c = SIM_CREDENTIALS
-    text = f"""
-[log]
-level = "error"
-[upstream]
-mode = "live"
-[upstream.spotify]
-api_base_url = "{base_url}/v1"
-accounts_base_url = "{base_url}"
-api_mode = "{mode}"
-client_id = "{c.spotify_client_id}"
-client_secret = "{c.spotify_client_secret}"
-max_rate_per_s = {RATES_PER_S["spotify"]}
-[upstream.ticketmaster]
-base_url = "{base_url}/discovery/v2"
-api_key = "{c.ticketmaster_api_key}"
-max_rate_per_s = {RATES_PER_S["ticketmaster"]}
-[upstream.setlistfm]
-base_url = "{base_url}/rest/1.0"
-api_key = "{c.setlistfm_api_key}"
-max_rate_per_s = {RATES_PER_S["setlistfm"]}
-"""
-    return SettingsHolder(config.parse(text, {}), Path("-"))
+    return pointed_at_simulator(base_url, RATES_PER_S, spotify_mode=mode)
 
 
 async def _control(base_url: str, method: str, path: str) -> Any:
