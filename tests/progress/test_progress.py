@@ -4,6 +4,7 @@ replay, fan-out, two instances, a lost LISTEN connection, heartbeats, bounded in
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,15 +21,14 @@ from theset_daemon import config
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.progress import ProgressBroker, open_broker, record_event, sse_response
-from theset_daemon.progress.broker import encode
-from theset_daemon.progress.store import StoredEvent, stored_events
+from theset_daemon.progress.store import stored_events
 
 
 @dataclass
 class Instance:
     database: Database
     broker: ProgressBroker
-    client: TestClient
+    client: TestClient[Any, Any]
 
 
 def holder_for(database_url: str, heartbeat_s: float = 15, queue: int = 256) -> SettingsHolder:
@@ -77,7 +77,7 @@ async def emit(database: Database, job: UUID, event: str = "progress", n: int = 
         return await record_event(conn, "import", job, event, {"n": n})  # type: ignore[arg-type]
 
 
-async def read_events(client: TestClient, job: UUID, headers: dict[str, str] | None = None,
+async def read_events(client: TestClient[Any, Any], job: UUID, headers: dict[str, str] | None = None,
                       limit_s: float = 10) -> list[tuple[int, str, str]]:  # fmt: skip
     events: list[tuple[int, str, str]] = []
     async with client.get(f"/s/{job}", headers=headers or {}) as response:
@@ -228,14 +228,93 @@ async def test_close_ends_open_streams(stack: Any, aiohttp_client: Any, database
     assert [s for s, _, _ in await asyncio.wait_for(reader, 5)] == [1]
 
 
-def test_a_slow_inbox_overflows_into_a_disconnect_not_growth() -> None:
-    async def run() -> None:
-        sub = Subscription(("import", uuid.uuid4()), 0, max_events=3)
-        for seq in range(1, 10):
-            event = StoredEvent(seq, "progress", {})
-            sub.offer(event, encode(event))
-        assert sub.overflowed and sub.queue.qsize() <= 3
-        items = [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
-        assert items[-1] is None  # the end marker
+async def test_a_slow_client_is_dropped_at_the_queue_bound(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    holder = holder_for(database_url, queue=4)
+    database = await stack.enter_async_context(open_database(holder.current.database))
+    broker = await stack.enter_async_context(open_broker(database, holder))
 
-    asyncio.run(run())
+    async def stream(request: web.Request) -> web.StreamResponse:
+        # A small kernel send buffer, so the backlog is reached after a few events.
+        assert request.transport is not None
+        server_sock = request.transport.get_extra_info("socket")
+        server_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return await sse_response(request, broker, "import", UUID(request.match_info["job"]))
+
+    app = web.Application()
+    app.router.add_get("/s/{job}", stream)
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    job = await new_job(database)
+    await emit(database, job)
+    # A client that never reads, with a tiny receive buffer: the server's buffer backs up.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (client.server.host, client.server.port))
+    await loop.sock_sendall(sock, f"GET /s/{job} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    try:
+        async with asyncio.timeout(10):
+            while broker.open_streams != 1:  # noqa: ASYNC110 (polling a counter)
+                await asyncio.sleep(0.02)
+        big = "x" * 50_000
+        for _ in range(40):
+            async with database.pool.acquire() as conn, conn.transaction():
+                await record_event(conn, "import", job, "progress", {"big": big})
+            assert all(
+                s.backlog is None or len(s.backlog) <= 4
+                for streams in broker._streams.values()
+                for s in streams
+            )
+            if broker.dropped_streams:
+                break
+        async with asyncio.timeout(5):
+            while broker.open_streams:  # noqa: ASYNC110 (polling a counter)
+                await asyncio.sleep(0.02)
+        assert broker.dropped_streams == 1
+    finally:
+        sock.close()
+
+
+async def test_record_event_is_part_of_the_callers_transaction(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    await emit(one.database, job)
+    async with one.database.pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        assert await record_event(conn, "import", job, "progress", {}) == 2
+        await tx.rollback()
+    assert await emit(one.database, job) == 2
+    assert [e.seq for e in await stored_events(one.database.pool, "import", job)] == [1, 2]
+
+
+async def test_run_streams_use_the_cron_tables(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    holder = holder_for(database_url)
+    database = await stack.enter_async_context(open_database(holder.current.database))
+    broker = await stack.enter_async_context(open_broker(database, holder))
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return await sse_response(request, broker, "run", UUID(request.match_info["job"]))
+
+    app = web.Application()
+    app.router.add_get("/s/{job}", stream)
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    run: UUID = await database.pool.fetchval(
+        "INSERT INTO cron_logs (job_name, trigger, status) "
+        "VALUES ('calculate-trending', 'http', 'running') RETURNING id"
+    )
+    async with database.pool.acquire() as conn, conn.transaction():
+        await record_event(conn, "run", run, "progress", {"runId": str(run)})
+    reader = asyncio.create_task(read_events(client, run))
+    await asyncio.sleep(0.3)
+    async with database.pool.acquire() as conn, conn.transaction():
+        await record_event(conn, "run", run, "failed", {"runId": str(run)})
+    events = await asyncio.wait_for(reader, 5)
+    assert [(s, n) for s, n, _ in events] == [(1, "progress"), (2, "failed")]
+    assert (await client.get(f"/s/{run}", headers={"Last-Event-ID": "2"})).status == 204
