@@ -77,8 +77,12 @@ async def emit(database: Database, job: UUID, event: str = "progress", n: int = 
         return await record_event(conn, "import", job, event, {"n": n})  # type: ignore[arg-type]
 
 
-async def read_events(client: TestClient[Any, Any], job: UUID, headers: dict[str, str] | None = None,
-                      limit_s: float = 10) -> list[tuple[int, str, str]]:  # fmt: skip
+async def read_events(
+    client: TestClient[Any, Any],
+    job: UUID,
+    headers: dict[str, str] | None = None,
+    limit_s: float = 10,
+) -> list[tuple[int, str, str]]:
     events: list[tuple[int, str, str]] = []
     async with client.get(f"/s/{job}", headers=headers or {}) as response:
         assert response.status == 200
