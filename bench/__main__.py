@@ -12,6 +12,7 @@ import sys
 import time
 
 from bench import cache, foundation, importer, upstream
+from bench import sse as sse_bench
 from bench.common import Row
 from theset_daemon import log
 from theset_daemon.config import LogSettings
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "upstream": upstream.run,
     "cache": cache.run,
     "importer": importer.run,
+    "sse": sse_bench.run,
 }
 
 
