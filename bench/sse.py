@@ -195,6 +195,8 @@ class _Stream(asyncio.Protocol):
         if not self.started.done():
             self.started.set_result(None)
         data = self.tail + data
+        if b"event: complete" in data and not self.closed.done():
+            self.closed.set_result(None)  # keep-alive: the response ends, the connection stays
         start = 0
         while (at := data.find(b'{"t":', start)) >= 0:
             end = data.find(b",", at)
@@ -260,6 +262,13 @@ async def _line(process: asyncio.subprocess.Process, timeout_s: float = 60) -> s
         return (await process.stdout.readline()).decode().strip()
 
 
+_T0 = time.monotonic()
+
+
+def _note(text: str) -> None:
+    print(f"# sse {time.monotonic() - _T0:6.1f} s  {text}", file=sys.stderr)
+
+
 async def _new_job(conn: asyncpg.Connection) -> UUID:
     from theset_daemon.progress import record_event
 
@@ -290,6 +299,7 @@ async def _measure(mode: str, dsn: str, conn: asyncpg.Connection, streams: int, 
         rss_before = _rss_kb(server.pid)
         loader = await _spawn("client", str(port), str(job), str(streams))
         assert await _line(loader, 60) == "connected"
+        _note(f"{mode}: {streams} streams connected")
         await asyncio.sleep(0.5)
         rss_per_stream = (_rss_kb(server.pid) - rss_before) / streams
         if not live:
@@ -299,7 +309,9 @@ async def _measure(mode: str, dsn: str, conn: asyncpg.Connection, streams: int, 
             async with conn.transaction():
                 await record_event(conn, "import", job, event, {"t": time.time(), **PAD})  # type: ignore[arg-type]
             await asyncio.sleep(EVENT_GAP_S)
+        _note(f"{mode}: events recorded")
         result = json.loads(await _line(loader, 70))
+        _note(f"{mode}: client done")
         delays = [d * 1000 for d in result["delays_s"].values()]
         if len(delays) < EVENTS + 1:
             print(f"# sse {mode}: {len(delays)} of {EVENTS + 1} events seen", file=sys.stderr)
@@ -334,9 +346,9 @@ async def run() -> list[Row]:
                 median(delays), "ms"),
             Row(NAME, f"{label}: record->last client p99, {LIVE_STREAMS} streams",
                 percentile(delays, 99), "ms", "< 250" if target else ""),
-            Row(NAME, f"{label}: RSS per stream, {LIVE_STREAMS} live", live_rss, "KB"),
-            Row(NAME, f"{label}: RSS per stream, {IDLE_STREAMS} idle", idle_rss, "KB",
-                "<= 12" if target else ""),
+            Row(NAME, f"{label}: RSS per stream, {LIVE_STREAMS} live", live_rss * 1024, "B"),
+            Row(NAME, f"{label}: RSS per stream, {IDLE_STREAMS} idle", idle_rss * 1024, "B",
+                "<= 12,288 (12 KiB)" if target else ""),
         ]  # fmt: skip
     return rows
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.http import HttpVersion11
 
-from theset_daemon.progress.broker import ProgressBroker, encode
+from theset_daemon.progress.broker import ProgressBroker, Stream, encode
 from theset_daemon.progress.store import Kind, latest_event, stored_events
 
 RETRY_MS = 2000
@@ -37,15 +37,54 @@ def last_event_id(request: web.Request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
+async def _start_after(
+    broker: ProgressBroker, kind: Kind, job_id: UUID, last_id: int | None
+) -> int | None:
+    """The seq the stream starts after, or None for the 204 (at or past the terminal event).
+
+    A helper, so the decoded payload does not stay referenced by the long-lived handler frame.
+    """
+    latest = await latest_event(broker.pool, kind, job_id)
+    if latest is not None and latest.terminal and last_id is not None and last_id >= latest.seq:
+        return None
+    if last_id is not None:
+        return last_id
+    return latest.seq - 1 if latest is not None else 0
+
+
+async def _replay(
+    response: web.StreamResponse,
+    broker: ProgressBroker,
+    kind: Kind,
+    job_id: UUID,
+    start_after: int,
+    stream: Stream,
+) -> bool:
+    """Send the stored events after ``start_after``; then hand the stream to the broker.
+
+    Returns False when the replay reached the terminal event (the stream is over).
+    """
+    # Through aiohttp's writer: it sends the buffered headers with this first chunk.
+    await response.write(b"retry: %d\n\n" % RETRY_MS)
+    sent = start_after
+    for event in await stored_events(broker.pool, kind, job_id, start_after):
+        await response.write(encode(event))
+        sent = event.seq
+        if event.terminal:
+            broker.detach(stream)
+            return False
+    broker.go_live(stream, sent)
+    return True
+
+
 async def sse_response(
     request: web.Request, broker: ProgressBroker, kind: Kind, job_id: UUID
 ) -> web.StreamResponse:
     """The whole SSE exchange for one stream (the route has already answered 404 if unknown)."""
     last_id = last_event_id(request)
-    latest = await latest_event(broker.pool, kind, job_id)
-    if latest is not None and latest.terminal and last_id is not None and last_id >= latest.seq:
+    start_after = await _start_after(broker, kind, job_id, last_id)
+    if start_after is None:
         return web.Response(status=204)
-    start_after = last_id if last_id is not None else (latest.seq - 1 if latest else 0)
 
     response = web.StreamResponse(headers=HEADERS)
     if request.version >= HttpVersion11:
@@ -58,17 +97,7 @@ async def sse_response(
     # backlog, and the seq bookkeeping drops whatever the replay already sent.
     stream = broker.attach(kind, job_id, transport, response.chunked, start_after)
     try:
-        # Through aiohttp's writer: it sends the buffered headers with this first chunk.
-        await response.write(b"retry: %d\n\n" % RETRY_MS)
-        sent = start_after
-        for event in await stored_events(broker.pool, kind, job_id, start_after):
-            await response.write(encode(event))
-            sent = event.seq
-            if event.terminal:
-                broker.detach(stream)
-                break
-        else:
-            broker.go_live(stream, sent)
+        if await _replay(response, broker, kind, job_id, start_after, stream):
             await stream.done
     except (ConnectionResetError, ClientConnectionResetError):
         return response
