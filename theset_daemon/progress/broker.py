@@ -92,6 +92,7 @@ class Stream:
         "last_seq",
         "last_write",
         "live",
+        "resync",
         "transport",
     )
 
@@ -111,6 +112,7 @@ class Stream:
         self.backlog: deque[Frame] | None = None
         self.last_write = now
         self.dropped = False
+        self.resync = False  # the backlog overflowed during the replay: re-read the log after
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -160,6 +162,10 @@ class ProgressBroker:
         pending, stream.backlog = stream.backlog, None
         stream.live = True
         stream.last_seq = sent_seq
+        if stream.resync:
+            stream.resync = False
+            self._schedule_fetch(stream.key)
+            return
         for frame in pending or ():
             if stream.done.done():
                 return
@@ -192,16 +198,24 @@ class ProgressBroker:
         if transport.is_closing():
             self._finish(stream)
             return
-        if (
-            stream.backlog is not None
-            or not stream.live
-            or transport.get_write_buffer_size() > HIGH_WATER_BYTES
-        ):
+        if not stream.live:
+            # Replaying: keep what arrives meanwhile, within the bound; past it, forget it and
+            # re-read the log once the replay is done (a long log is not a slow client).
+            if stream.resync:
+                return
             if stream.backlog is None:
                 stream.backlog = deque()
-                if stream.live:
-                    self._backed_up.add(stream)
-                    self._wake.set()
+            elif len(stream.backlog) >= self.holder.current.sse.queue_max_events:
+                stream.backlog = None
+                stream.resync = True
+                return
+            stream.backlog.append(frame)
+            return
+        if stream.backlog is not None or transport.get_write_buffer_size() > HIGH_WATER_BYTES:
+            if stream.backlog is None:
+                stream.backlog = deque()
+                self._backed_up.add(stream)
+                self._wake.set()
             if len(stream.backlog) >= self.holder.current.sse.queue_max_events:
                 log.info("sse_slow_client_dropped", job_id=str(stream.key[1]))
                 self._finish(stream, drop=True)
@@ -252,19 +266,22 @@ class ProgressBroker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(tick_s):
                     await self._wake.wait()
-            now = loop.time()
-            for stream in list(self._backed_up):
-                self._drain(stream, now)
-            silent_since = now - heartbeat_s
-            for streams in list(self._streams.values()):
-                for stream in list(streams):
-                    if stream.transport.is_closing():
-                        self._finish(stream)
-                    elif (
-                        stream.live and stream.backlog is None and stream.last_write <= silent_since
-                    ):
-                        stream.transport.write(PING_CHUNK if stream.chunked else PING)
-                        stream.last_write = now
+            try:
+                self._sweep_once(loop.time(), heartbeat_s)
+            except Exception:  # one bad stream must not end heartbeats for all
+                log.exception("sse_sweep_failed")
+
+    def _sweep_once(self, now: float, heartbeat_s: float) -> None:
+        for stream in list(self._backed_up):
+            self._drain(stream, now)
+        silent_since = now - heartbeat_s
+        for streams in list(self._streams.values()):
+            for stream in list(streams):
+                if stream.transport.is_closing():
+                    self._finish(stream)
+                elif stream.live and stream.backlog is None and stream.last_write <= silent_since:
+                    stream.transport.write(PING_CHUNK if stream.chunked else PING)
+                    stream.last_write = now
 
     # --- reading the log -----------------------------------------------------------------------
 
