@@ -137,6 +137,23 @@ async def _naive_app(dsn: str) -> AsyncGenerator[web.Application, None]:
     await pool.close()
 
 
+async def _floor_app(dsn: str) -> AsyncGenerator[web.Application, None]:
+    """The floor under any aiohttp SSE design: headers, one line, then a handler that only waits."""
+    del dsn
+    forever: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"retry: 2000\n\nid: 1\nevent: progress\ndata: {}\n\n")
+        await forever
+        return response
+
+    app = web.Application()
+    app.router.add_get("/s/{job}", stream)
+    yield app
+
+
 async def _fast_app(dsn: str) -> AsyncGenerator[web.Application, None]:
     from theset_daemon import config
     from theset_daemon.config import SettingsHolder
@@ -165,7 +182,7 @@ async def serve(mode: str, dsn: str) -> None:
     from theset_daemon.config import LogSettings
 
     log.configure(LogSettings(level="error"))
-    factory = _fast_app if mode == "fast" else _naive_app
+    factory = {"fast": _fast_app, "naive": _naive_app, "floor": _floor_app}[mode]
     async with contextlib.aclosing(factory(dsn)) as apps:
         app = await anext(apps)
         runner = web.AppRunner(app, access_log=None)
@@ -336,6 +353,7 @@ async def run() -> list[Row]:
                 delays, live_rss = await _measure(mode, dsn, conn, LIVE_STREAMS, live=True)
                 _, idle_rss = await _measure(mode, dsn, conn, IDLE_STREAMS, live=False)
                 results[mode] = (delays, live_rss, idle_rss)
+            _, floor_rss = await _measure("floor", dsn, conn, IDLE_STREAMS, live=False)
         finally:
             await conn.close()
     for mode, (delays, live_rss, idle_rss) in results.items():
@@ -350,6 +368,10 @@ async def run() -> list[Row]:
             Row(NAME, f"{label}: RSS per stream, {IDLE_STREAMS} idle", idle_rss * 1024, "B",
                 "<= 12,288 (12 KiB)" if target else ""),
         ]  # fmt: skip
+    rows.append(
+        Row(NAME, f"aiohttp floor (a handler that only waits): RSS per stream, {IDLE_STREAMS} idle",
+            floor_rss * 1024, "B")
+    )  # fmt: skip
     return rows
 
 

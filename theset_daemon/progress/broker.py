@@ -112,7 +112,7 @@ class Stream:
         self.backlog: deque[Frame] | None = None
         self.last_write = now
         self.dropped = False
-        self.resync = False  # the backlog overflowed during the replay: re-read the log after
+        self.resync = False  # an event came during the replay: re-read the log after it
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -158,18 +158,12 @@ class ProgressBroker:
         return stream
 
     def go_live(self, stream: Stream, sent_seq: int) -> None:
-        """The handler has replayed up to ``sent_seq``: send what arrived meanwhile, then live."""
-        pending, stream.backlog = stream.backlog, None
+        """The handler has replayed up to ``sent_seq``: from now on the broker writes."""
         stream.live = True
         stream.last_seq = sent_seq
         if stream.resync:
             stream.resync = False
             self._schedule_fetch(stream.key)
-            return
-        for frame in pending or ():
-            if stream.done.done():
-                return
-            self._offer(stream, frame, asyncio.get_running_loop().time())
 
     def detach(self, stream: Stream) -> None:
         streams = self._streams.get(stream.key)
@@ -191,25 +185,17 @@ class ProgressBroker:
         self.detach(stream)
 
     def _offer(self, stream: Stream, frame: Frame, now: float) -> None:
+        if not stream.live:
+            # Replaying: the handler's read of the log may or may not hold this event; read the
+            # log again once the replay is done (cheap, rare, and nothing to bound meanwhile).
+            stream.resync = True
+            return
         if frame.seq <= stream.last_seq:
             return
         stream.last_seq = frame.seq
         transport = stream.transport
         if transport.is_closing():
             self._finish(stream)
-            return
-        if not stream.live:
-            # Replaying: keep what arrives meanwhile, within the bound; past it, forget it and
-            # re-read the log once the replay is done (a long log is not a slow client).
-            if stream.resync:
-                return
-            if stream.backlog is None:
-                stream.backlog = deque()
-            elif len(stream.backlog) >= self.holder.current.sse.queue_max_events:
-                stream.backlog = None
-                stream.resync = True
-                return
-            stream.backlog.append(frame)
             return
         if stream.backlog is not None or transport.get_write_buffer_size() > HIGH_WATER_BYTES:
             if stream.backlog is None:
@@ -308,7 +294,13 @@ class ProgressBroker:
                 streams = self._streams.get(key)
                 if not streams:
                     return
-                after = min(stream.last_seq for stream in streams)
+                live = [stream.last_seq for stream in streams if stream.live]
+                if len(live) < len(streams):
+                    for stream in streams:
+                        stream.resync = stream.resync or not stream.live
+                if not live:
+                    continue
+                after = min(live)
                 try:
                     events = await stored_events(self.pool, kind, key[1], after)
                 except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:

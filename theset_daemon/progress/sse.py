@@ -21,7 +21,7 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.http import HttpVersion11
 
 from theset_daemon.progress.broker import ProgressBroker, Stream, encode
-from theset_daemon.progress.store import Kind, latest_event, stored_events
+from theset_daemon.progress.store import Kind, StoredEvent, latest_event, stored_events
 
 RETRY_MS = 2000
 HEADERS = {
@@ -37,42 +37,42 @@ def last_event_id(request: web.Request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-async def _start_after(
+async def _read_log(
     broker: ProgressBroker, kind: Kind, job_id: UUID, last_id: int | None
-) -> int | None:
-    """The seq the stream starts after, or None for the 204 (at or past the terminal event).
+) -> list[StoredEvent] | None:
+    """What the stream replays, or None for the 204 (at or past the terminal event).
 
-    A helper, so the decoded payload does not stay referenced by the long-lived handler frame.
+    One query in the common cases: it runs for every connect, and at thousands of connects its
+    garbage is a visible part of the RSS per stream.
     """
-    latest = await latest_event(broker.pool, kind, job_id)
-    if latest is not None and latest.terminal and last_id is not None and last_id >= latest.seq:
-        return None
-    if last_id is not None:
-        return last_id
-    return latest.seq - 1 if latest is not None else 0
+    if last_id is None:
+        latest = await latest_event(broker.pool, kind, job_id)
+        return [latest] if latest is not None else []
+    events = await stored_events(broker.pool, kind, job_id, last_id)
+    if not events:
+        latest = await latest_event(broker.pool, kind, job_id)
+        if latest is not None and latest.terminal and last_id >= latest.seq:
+            return None
+    return events
 
 
 async def _replay(
-    response: web.StreamResponse,
-    broker: ProgressBroker,
-    kind: Kind,
-    job_id: UUID,
-    start_after: int,
-    stream: Stream,
+    response: web.StreamResponse, broker: ProgressBroker, events: list[StoredEvent], stream: Stream
 ) -> bool:
-    """Send the stored events after ``start_after``; then hand the stream to the broker.
+    """Send the replay; then hand the stream to the broker.
 
     Returns False when the replay reached the terminal event (the stream is over).
     """
     # Through aiohttp's writer: it sends the buffered headers with this first chunk.
     await response.write(b"retry: %d\n\n" % RETRY_MS)
-    sent = start_after
-    for event in await stored_events(broker.pool, kind, job_id, start_after):
+    sent = stream.last_seq
+    for event in events:
         await response.write(encode(event))
         sent = event.seq
         if event.terminal:
             broker.detach(stream)
             return False
+    events.clear()  # no payload stays referenced while the stream waits
     broker.go_live(stream, sent)
     return True
 
@@ -82,22 +82,22 @@ async def sse_response(
 ) -> web.StreamResponse:
     """The whole SSE exchange for one stream (the route has already answered 404 if unknown)."""
     last_id = last_event_id(request)
-    start_after = await _start_after(broker, kind, job_id, last_id)
-    if start_after is None:
-        return web.Response(status=204)
-
-    response = web.StreamResponse(headers=HEADERS)
-    if request.version >= HttpVersion11:
-        response.enable_chunked_encoding()
-    await response.prepare(request)
     transport = request.transport
     if transport is None or transport.is_closing():
-        return response
-    # Attach before reading the log: an event recorded in between waits in the stream's
-    # backlog, and the seq bookkeeping drops whatever the replay already sent.
-    stream = broker.attach(kind, job_id, transport, response.chunked, start_after)
+        return web.Response(status=204)
+    chunked = request.version >= HttpVersion11
+    response = web.StreamResponse(headers=HEADERS)
+    # Attach before reading the log: the broker then notes any event recorded meanwhile, and
+    # the stream re-reads the log after its replay (the seq bookkeeping drops repeats).
+    stream = broker.attach(kind, job_id, transport, chunked, last_id or 0)
     try:
-        if await _replay(response, broker, kind, job_id, start_after, stream):
+        if (events := await _read_log(broker, kind, job_id, last_id)) is None:
+            return web.Response(status=204)
+        if chunked:
+            response.enable_chunked_encoding()
+        await response.prepare(request)
+        if await _replay(response, broker, events, stream):
+            del events
             await stream.done
     except (ConnectionResetError, ClientConnectionResetError):
         return response
