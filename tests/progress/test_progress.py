@@ -322,3 +322,21 @@ async def test_run_streams_use_the_cron_tables(
     events = await asyncio.wait_for(reader, 5)
     assert [(s, n) for s, n, _ in events] == [(1, "progress"), (2, "failed")]
     assert (await client.get(f"/s/{run}", headers={"Last-Event-ID": "2"})).status == 204
+
+
+async def test_events_during_a_long_replay_arrive_once_in_order(
+    stack: Any, aiohttp_client: Any, database_url: str
+) -> None:
+    one = await make_instance(stack, aiohttp_client, database_url)
+    job = await new_job(one.database)
+    async with one.database.pool.acquire() as conn, conn.transaction():
+        for i in range(300):
+            await record_event(conn, "import", job, "progress", {"n": i, "pad": "x" * 500})
+    readers = [
+        asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"})) for _ in range(20)
+    ]
+    for i in range(20):  # recorded while the readers replay the 300 stored events
+        await emit(one.database, job, n=i)
+    await emit(one.database, job, "complete")
+    for events in await asyncio.gather(*readers):
+        assert [seq for seq, _, _ in events] == list(range(1, 322))
