@@ -397,15 +397,15 @@ async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
 
 
 async def artist_counts(conn: Connection, artist_id: UUID) -> dict[str, int]:
-    """The counts an ImportStatus reports, read back from what is stored."""
+    """Shows, venues and songs as stored (an ImportStatus's album count is the releases fetched,
+    which stored songs cannot tell: an album of duplicates leaves no song of its own)."""
     row = await conn.fetchrow(
         """SELECT
              (SELECT count(*) FROM shows WHERE headliner_artist_id = $1) AS shows,
              (SELECT count(DISTINCT venue_id) FROM shows
                WHERE headliner_artist_id = $1 AND venue_id IS NOT NULL) AS venues,
-             (SELECT count(DISTINCT album_id) FROM songs WHERE artist_id = $1) AS albums,
              (SELECT count(*) FROM songs WHERE artist_id = $1) AS songs""",
         artist_id,
     )
     assert row is not None
-    return {key: int(row[key]) for key in ("shows", "venues", "albums", "songs")}
+    return {key: int(row[key]) for key in ("shows", "venues", "songs")}

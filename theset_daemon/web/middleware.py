@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from theset_daemon.appkeys import SETTINGS
 from theset_daemon.log import get_logger
-from theset_daemon.web.api import PREFLIGHT_METHODS, Auth, spec_of
+from theset_daemon.web.api import PREFLIGHT_METHODS, Auth, RouteSpec, spec_of
 from theset_daemon.web.errors import CODES, ApiError, error_response
 
 log = get_logger(__name__)
@@ -28,6 +28,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # An id we echo goes into our logs and headers: keep it short and printable.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 REQUEST_ID = web.RequestKey("request_id", str)
+#: The matched route's declaration, looked up once per request (auth and CORS both need it).
+ROUTE = web.RequestKey("route_spec", RouteSpec)
 
 
 def middlewares() -> list[Middleware]:
@@ -47,6 +49,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         _check_body_size(request)
         spec = spec_of(request)
+        if spec is not None:
+            request[ROUTE] = spec
         if spec is not None and spec.auth is not None:
             check_auth(request, spec.auth, allow_basic=False)
         return await handler(request)
@@ -144,7 +148,7 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     """Headers every response gets, streams included (they are sent before a handler returns)."""
     if REQUEST_ID in request:
         response.headers[REQUEST_ID_HEADER] = request[REQUEST_ID]
-    spec = spec_of(request)
+    spec = request.get(ROUTE)
     preflight = request.get(PREFLIGHT_METHODS)
     if (spec is None or not spec.cors) and preflight is None:
         return
