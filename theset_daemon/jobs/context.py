@@ -1,0 +1,119 @@
+"""What a job sees of the daemon, and what it hands back to the runner.
+
+A job function is ``async def run(ctx: JobContext) -> JobResult``. It reads its validated
+parameters from ``ctx.params``, the reloadable knobs (``batch_size``, ``delay_s``) from
+``ctx.job_settings()`` each time it needs them (a SIGHUP may change them mid-run), reports
+progress and per-item failures through ``ctx.reporter``, and saves a checkpoint whenever a unit of
+work is durably written, so a run cut short by SIGTERM or a crash resumes from there. It stops
+taking new items once ``ctx.stopping`` is set and returns what it has; the runner then marks the
+run ``interrupted`` instead of ending it.
+
+The runner turns the result into a status (CONTRACT.md section 8): ``failed`` when the job raised
+or when every item failed, ``partial`` when some failed, ``succeeded`` otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from theset_daemon.cache import Cache
+from theset_daemon.config import JobSettings, SettingsHolder
+from theset_daemon.db.pool import Database
+from theset_daemon.upstream.clients import Upstreams
+
+JobName = Literal[
+    "update-active-artists", "trending-artist-sync", "complete-catalog-sync", "calculate-trending"
+]
+JOB_NAMES: tuple[JobName, ...] = (
+    "update-active-artists",
+    "trending-artist-sync",
+    "complete-catalog-sync",
+    "calculate-trending",
+)
+Trigger = Literal["schedule", "http", "cli"]
+
+MAX_REPORTED_ERRORS = 50  # a Run's ``errors`` list is capped (CONTRACT.md section 4)
+
+
+# --- request bodies (CONTRACT.md section 4): every field optional, defaults from [jobs.<job>] --
+
+
+class JobParams(BaseModel):
+    """A job's parameters, camelCase on the wire. Unknown fields are a 400, naming the field."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class UpdateActiveArtistsParams(JobParams):
+    limit: int = Field(50, ge=1, le=1000)
+    force_sync: bool = Field(False, alias="forceSync")
+
+
+class TrendingArtistSyncParams(JobParams):
+    limit: int = Field(100, ge=1, le=1000)
+    skip_recently_updated: bool = Field(True, alias="skipRecentlyUpdated")
+
+
+class CompleteCatalogSyncParams(JobParams):
+    max_artists: int = Field(500, ge=1, le=100_000, alias="maxArtists")
+    include_data_cleanup: bool = Field(True, alias="includeDataCleanup")
+    perform_integrity_checks: bool = Field(True, alias="performIntegrityChecks")
+
+
+class CalculateTrendingParams(JobParams):
+    pass
+
+
+# --- what the runner gives a job ---------------------------------------------------------------
+
+
+class RunReporter(Protocol):
+    """The runner's side of a run: every call is durable once it returns."""
+
+    async def progress(
+        self, done: int, total: int, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record progress (and optionally the summary so far) and publish a ``progress`` event.
+        Cheap to call often: the runner coalesces writes to a few per second."""
+
+    async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
+        """Persist the resume point (JSON-serialisable); a resumed run gets it as
+        ``ctx.checkpoint``."""
+
+    def item_failed(self, artist_id: UUID | str | None, message: str) -> None:
+        """Count one failed item; the first ``MAX_REPORTED_ERRORS`` go into the Run's ``errors``."""
+
+
+@dataclass(slots=True)
+class JobContext:
+    run_id: UUID
+    job: JobName
+    params: JobParams
+    database: Database
+    upstreams: Upstreams
+    cache: Cache
+    holder: SettingsHolder
+    reporter: RunReporter
+    stopping: asyncio.Event
+    checkpoint: dict[str, Any] = field(default_factory=dict)  # {} unless this run is resumed
+
+    def job_settings(self) -> JobSettings:
+        """This job's ``[jobs.<job>]`` section as of now (reloadable)."""
+        jobs = self.holder.current.jobs
+        return getattr(jobs, self.job.replace("-", "_"))  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    summary: dict[str, Any]  # the job's summary, in the contract's shape for that job
+    items_total: int  # items attempted (artists, usually); 0 for jobs with no per-item work
+    items_failed: int  # of those, how many failed (each also reported via item_failed)
+
+
+JobFunction = Callable[[JobContext], Awaitable[JobResult]]
