@@ -1,0 +1,184 @@
+"""What the sync-job tests share: the real database, cache and simulated upstreams, a context for
+driving a job function directly, and helpers to seed the catalog and read the simulator.
+
+``Recorder`` stands in for the job runner's reporter (the runner is tested on its own); it
+records what a job reports so a test can look at progress, checkpoints and failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import aiohttp
+from prometheus_client import CollectorRegistry
+
+from theset_daemon import config
+from theset_daemon.cache import Cache, open_cache
+from theset_daemon.config import SettingsHolder
+from theset_daemon.db.pool import Database, open_database
+from theset_daemon.importer import phases
+from theset_daemon.jobs.context import JobContext, JobName, JobParams
+from theset_daemon.upstream.clients import Upstreams, open_upstreams
+
+BASE_CONFIG = """
+[log]
+level = "warning"
+[upstream.simulator]
+artists = {artists}
+latency_ms = 0
+[upstream.spotify]
+max_rate_per_s = 50
+[upstream.ticketmaster]
+max_rate_per_s = 50
+[upstream.spotify.retry]
+base_delay_s = 0.05
+[upstream.ticketmaster.retry]
+base_delay_s = 0.05
+"""
+
+
+@dataclass
+class Recorder:
+    progress: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[tuple[UUID | str | None, str]] = field(default_factory=list)
+
+    async def progress_(self, done: int, total: int, summary: Mapping[str, Any] | None) -> None:
+        self.progress.append((done, total, dict(summary or {})))
+
+    async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
+        self.checkpoints.append(dict(checkpoint))
+
+    def item_failed(self, artist_id: UUID | str | None, message: str) -> None:
+        self.failures.append((artist_id, message))
+
+
+class _Reporter:
+    """The RunReporter protocol over a Recorder (``progress`` is both a method and a list)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    async def progress(
+        self, done: int, total: int, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        await self.recorder.progress_(done, total, summary)
+
+    async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
+        await self.recorder.checkpoint(checkpoint)
+
+    def item_failed(self, artist_id: UUID | str | None, message: str) -> None:
+        self.recorder.item_failed(artist_id, message)
+
+
+@dataclass
+class SyncEnv:
+    holder: SettingsHolder
+    database: Database
+    cache: Cache
+    upstreams: Upstreams
+    control: aiohttp.ClientSession
+
+    @property
+    def sim_url(self) -> str:
+        assert self.upstreams.simulator_url is not None
+        return self.upstreams.simulator_url
+
+    def context(
+        self,
+        job: JobName,
+        params: JobParams,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        stopping: asyncio.Event | None = None,
+    ) -> tuple[JobContext, Recorder]:
+        recorder = Recorder()
+        ctx = JobContext(
+            run_id=uuid.uuid4(),
+            job=job,
+            params=params,
+            database=self.database,
+            upstreams=self.upstreams,
+            cache=self.cache,
+            holder=self.holder,
+            reporter=_Reporter(recorder),
+            stopping=stopping or asyncio.Event(),
+            checkpoint=dict(checkpoint or {}),
+        )
+        return ctx, recorder
+
+    def set_job(self, job: str, **values: Any) -> None:
+        """Change ``[jobs.<job>]`` the way a SIGHUP would: a new settings object swapped in."""
+        current = self.holder.current
+        attr = job.replace("-", "_")
+        section = getattr(current.jobs, attr).model_copy(update=values)
+        jobs = current.jobs.model_copy(update={attr: section})
+        self.holder.current = current.model_copy(update={"jobs": jobs})
+
+    async def sim_get(self, path: str) -> Any:
+        async with self.control.get(self.sim_url + path) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async def sim_post(self, path: str, body: Any) -> Any:
+        async with self.control.post(self.sim_url + path, json=body) as response:
+            assert response.status < 300, await response.text()
+            return await response.json() if response.content_length != 0 else None
+
+    async def sim_catalog(self, limit: int = 100) -> list[dict[str, Any]]:
+        artists: list[dict[str, Any]] = (await self.sim_get(f"/_sim/catalog?limit={limit}"))[
+            "artists"
+        ]
+        return artists
+
+    async def stats(self) -> dict[str, Any]:
+        providers: dict[str, Any] = (await self.sim_get("/_sim/stats"))["providers"]
+        return providers
+
+    async def reset_stats(self) -> None:
+        async with self.control.delete(self.sim_url + "/_sim/stats") as response:
+            assert response.status < 300
+
+    async def import_artist(self, spotify_id: str) -> UUID:
+        """An artist imported the way the importer does it (phases 1-3, no HTTP)."""
+        artist, tm_id = await phases.resolve_artist(
+            self.upstreams, phases.ImportRequest(spotify_id=spotify_id)
+        )
+        from theset_daemon.db import catalog as store
+
+        async with self.database.pool.acquire() as conn:
+            artist_id, _slug = await store.upsert_artist(conn, phases.artist_row(artist, tm_id))
+        pool = self.database.pool
+        await phases.import_shows(self.upstreams, pool, artist_id, artist.name)
+        await phases.import_songs(self.upstreams, pool, artist_id, artist.id)
+        return artist_id
+
+
+@contextlib.asynccontextmanager
+async def sync_env(
+    database_url: str, *, artists: int = 12, extra: str = ""
+) -> AsyncIterator[SyncEnv]:
+    text = BASE_CONFIG.format(artists=artists) + extra
+    holder = SettingsHolder(config.parse(text, {"DATABASE_URL": database_url}), Path("unused.toml"))
+    registry = CollectorRegistry()
+    async with (
+        open_database(holder.current.database) as database,
+        open_cache(holder, registry) as cache,
+        open_upstreams(holder, registry) as upstreams,
+        aiohttp.ClientSession() as control,
+    ):
+        yield SyncEnv(holder, database, cache, upstreams, control)
+
+
+def requests_of(stats: Mapping[str, Any], provider: str, endpoint: str | None = None) -> int:
+    section = stats[provider]
+    if endpoint is None:
+        return int(section["requests"])
+    return int(section["by_endpoint"].get(endpoint, 0))

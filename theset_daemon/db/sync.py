@@ -1,0 +1,184 @@
+"""Reads of the sync jobs: which artists to work on, a page at a time.
+
+Every selection is a keyset page (``WHERE (key) > cursor ORDER BY key LIMIT n``), so a job over
+the whole table holds one page in memory and a resumed run starts after its checkpoint's cursor
+(see ``jobs/pipeline.py``). Cursors are JSON values: an artist id as text, or ``[rank, id]`` for
+rankings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from theset_daemon.catalog.activity import (
+    MAX_UPCOMING_SHOWS,
+    RECENT_WINDOW,
+    W_FOLLOWS,
+    W_PAGE_VIEWS,
+    W_UPCOMING_SHOW,
+    W_VOTES,
+    W_VOTES_RECENT,
+    WINDOW,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncArtist:
+    """What a sync needs of an artist row."""
+
+    id: UUID
+    name: str
+    spotify_id: str | None
+    ticketmaster_id: str | None
+    popularity: int | None
+    followers: int | None
+    total_albums: int
+    last_synced_at: dt.datetime | None
+    song_catalog_synced_at: dt.datetime | None
+    rank: float = 0.0  # the score the selection ordered by (activity, trending), when any
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> SyncArtist:
+        return cls(
+            id=row["id"],
+            name=row["name"],
+            spotify_id=row["spotify_id"],
+            ticketmaster_id=row["ticketmaster_id"],
+            popularity=row["popularity"],
+            followers=row["followers"],
+            total_albums=row["total_albums"],
+            last_synced_at=row["last_synced_at"],
+            song_catalog_synced_at=row["song_catalog_synced_at"],
+            rank=float(row["rank"]),
+        )
+
+    def rank_cursor(self) -> list[Any]:
+        return [self.rank, str(self.id)]
+
+
+_COLUMNS = """a.id, a.name, a.spotify_id, a.ticketmaster_id, a.popularity, a.followers,
+              a.total_albums, a.last_synced_at, a.song_catalog_synced_at"""
+
+
+async def artists_by_id(
+    pool: asyncpg.Pool, cursor: str | None, limit: int, *, with_spotify_id: bool = True
+) -> list[SyncArtist]:
+    """Artists in id order after ``cursor`` (an id as text); only those with a Spotify id unless
+    ``with_spotify_id`` is False."""
+    rows = await pool.fetch(
+        f"""SELECT {_COLUMNS}, 0::float8 AS rank FROM artists a
+            WHERE ($1::uuid IS NULL OR a.id > $1::uuid)
+              AND (NOT $3 OR a.spotify_id IS NOT NULL)
+            ORDER BY a.id LIMIT $2""",
+        UUID(cursor) if cursor else None,
+        limit,
+        with_spotify_id,
+    )
+    return [SyncArtist.from_record(r) for r in rows]
+
+
+async def count_artists(pool: asyncpg.Pool, *, with_spotify_id: bool = True) -> int:
+    value = await pool.fetchval(
+        "SELECT count(*) FROM artists WHERE (NOT $1 OR spotify_id IS NOT NULL)", with_spotify_id
+    )
+    return int(value)
+
+
+def _after(cursor: Sequence[Any] | None) -> tuple[float | None, UUID | None]:
+    if not cursor:
+        return None, None
+    return float(cursor[0]), UUID(str(cursor[1]))
+
+
+def _activity_sql(recent: str, window: str) -> str:
+    """The activity score of catalog/activity.py in SQL, per artist with a Spotify id, as the CTE
+    ``scored(id, rank)``; ``recent`` and ``window`` are the placeholders of the two intervals. The
+    weights are the module's constants, so the two cannot drift (tests/jobs checks them)."""
+    return f"""
+    WITH recent_votes AS (
+        SELECT s.headliner_artist_id AS artist_id,
+               count(*) FILTER (WHERE v.created_at >= now() - {recent}::interval) AS recent,
+               count(*) AS windowed
+        FROM votes v JOIN shows s ON s.id = v.show_id
+        WHERE v.created_at >= now() - {window}::interval
+        GROUP BY 1
+    ), recent_follows AS (
+        SELECT artist_id, count(*) AS n FROM user_follows_artists
+        WHERE created_at >= now() - {window}::interval GROUP BY 1
+    ), recent_views AS (
+        SELECT artist_id, count(*) AS n FROM page_views
+        WHERE artist_id IS NOT NULL AND viewed_at >= now() - {window}::interval GROUP BY 1
+    ), upcoming AS (
+        SELECT headliner_artist_id AS artist_id, count(*) AS n FROM shows
+        WHERE status = 'upcoming' AND date >= current_date GROUP BY 1
+    ), scored AS (
+        SELECT a.id,
+               {W_VOTES_RECENT} * coalesce(v.recent, 0) + {W_VOTES} * coalesce(v.windowed, 0)
+               + {W_FOLLOWS} * coalesce(f.n, 0) + {W_PAGE_VIEWS} * coalesce(p.n, 0)
+               + {W_UPCOMING_SHOW} * least(coalesce(u.n, 0), {MAX_UPCOMING_SHOWS}) AS rank
+        FROM artists a
+        LEFT JOIN recent_votes v ON v.artist_id = a.id
+        LEFT JOIN recent_follows f ON f.artist_id = a.id
+        LEFT JOIN recent_views p ON p.artist_id = a.id
+        LEFT JOIN upcoming u ON u.artist_id = a.id
+        WHERE a.spotify_id IS NOT NULL
+    )
+"""
+
+
+async def most_active_artists(
+    pool: asyncpg.Pool, cursor: Sequence[Any] | None, limit: int
+) -> list[SyncArtist]:
+    """The next ``limit`` artists (with a Spotify id) by activity, highest first, then by id;
+    an artist with no activity at all is not active and never selected."""
+    rank, after = _after(cursor)
+    rows = await pool.fetch(
+        _activity_sql("$3", "$4")
+        + f"""SELECT {_COLUMNS}, s.rank::float8 AS rank
+              FROM scored s JOIN artists a ON a.id = s.id
+              WHERE s.rank > 0
+                AND ($1::float8 IS NULL OR (s.rank, a.id) < ($1::float8, $2::uuid))
+              ORDER BY s.rank DESC, a.id DESC LIMIT $5""",
+        rank,
+        after,
+        RECENT_WINDOW,
+        WINDOW,
+        limit,
+    )
+    return [SyncArtist.from_record(r) for r in rows]
+
+
+async def count_active_artists(pool: asyncpg.Pool) -> int:
+    value = await pool.fetchval(
+        _activity_sql("$1", "$2") + "SELECT count(*) FROM scored WHERE rank > 0",
+        RECENT_WINDOW,
+        WINDOW,
+    )
+    return int(value)
+
+
+async def top_trending_artists(
+    pool: asyncpg.Pool, cursor: Sequence[Any] | None, limit: int
+) -> list[SyncArtist]:
+    """The next ``limit`` artists (with a Spotify id) by ``trending_score``, highest first."""
+    rank, after = _after(cursor)
+    rows = await pool.fetch(
+        f"""SELECT {_COLUMNS}, a.trending_score AS rank FROM artists a
+            WHERE a.spotify_id IS NOT NULL
+              AND ($1::float8 IS NULL OR (a.trending_score, a.id) < ($1::float8, $2::uuid))
+            ORDER BY a.trending_score DESC, a.id DESC LIMIT $3""",
+        rank,
+        after,
+        limit,
+    )
+    return [SyncArtist.from_record(r) for r in rows]
+
+
+async def count_spotify_artists(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM artists WHERE spotify_id IS NOT NULL"))
