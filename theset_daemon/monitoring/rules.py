@@ -1,0 +1,91 @@
+"""The alert rules (the seed's four, thresholds from ``[monitoring]``): which hold for a job now.
+
+A rule that holds is an *active condition*; the monitor keeps at most one open alert per
+(job, rule) in ``cron_alerts``, fires it when the condition appears and resolves it when the
+condition is gone. So each rule is written as "does it hold now", and firing once, resolving once
+and re-notifying on an interval are the monitor's business, not the rule's.
+
+| rule                   | holds when                                                  | severity |
+|------------------------|-------------------------------------------------------------|----------|
+| `error_rate`           | over `error_rate_threshold` of the runs that finished in    | warning  |
+|                        | the last 24 h failed, counting at least 3 runs              |          |
+| `slow_run`             | the running run is past `slow_run_s`, or the last finished  | warning  |
+|                        | run took longer (a later quick run clears it)               |          |
+| `consecutive_failures` | the last `consecutive_failures` finished runs all failed    | critical |
+| `missed_execution`     | the job's state is `missed` (the dead man's switch)         | critical |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from theset_daemon.monitoring.health import JobHealth
+
+Rule = Literal["error_rate", "slow_run", "consecutive_failures", "missed_execution"]
+Severity = Literal["warning", "critical"]
+RULES: tuple[Rule, ...] = ("error_rate", "slow_run", "consecutive_failures", "missed_execution")
+MIN_RUNS_FOR_ERROR_RATE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RuleThresholds:
+    error_rate_threshold: float = 0.10
+    slow_run_s: float = 300
+    consecutive_failures: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    rule: Rule
+    severity: Severity
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def conditions(job: str, health: JobHealth, limits: RuleThresholds) -> dict[Rule, Condition]:
+    """Every rule that holds for ``job`` now, by rule."""
+    found: list[Condition] = []
+    if (
+        health.runs_24h >= MIN_RUNS_FOR_ERROR_RATE
+        and health.error_rate_24h > limits.error_rate_threshold
+    ):
+        found.append(
+            Condition(
+                "error_rate",
+                "warning",
+                f"{job}: {health.failures_24h} of {health.runs_24h} runs failed in the last 24 h "
+                f"({health.error_rate_24h:.0%}, threshold {limits.error_rate_threshold:.0%})",
+                {"runs": health.runs_24h, "failures": health.failures_24h},
+            )
+        )
+    if health.slow and health.last_run is not None:
+        run = health.last_run
+        what = "is still running" if run.status == "running" else "took longer than"
+        found.append(
+            Condition(
+                "slow_run",
+                "warning",
+                f"{job}: a run {what} {limits.slow_run_s:.0f} s",
+                {"startedAt": run.started_at.isoformat(), "slowRunS": limits.slow_run_s},
+            )
+        )
+    if health.consecutive_failures >= limits.consecutive_failures:
+        found.append(
+            Condition(
+                "consecutive_failures",
+                "critical",
+                f"{job}: the last {health.consecutive_failures} runs failed",
+                {"consecutiveFailures": health.consecutive_failures},
+            )
+        )
+    if health.state == "missed" and health.overdue_fire is not None:
+        found.append(
+            Condition(
+                "missed_execution",
+                "critical",
+                f"{job}: the run scheduled for {health.overdue_fire.isoformat()} did not start",
+                {"scheduledFor": health.overdue_fire.isoformat()},
+            )
+        )
+    return {condition.rule: condition for condition in found}
