@@ -323,11 +323,27 @@ class PagerDutySettings(_Section):
     _urls = field_validator("events_url")(_http_url)
 
 
+NotifyChannel = Literal["email", "slack", "pagerduty"]
+AlertRule = Literal["error_rate", "slow_run", "consecutive_failures", "missed_execution"]
+
+
+class RoutingSettings(_Section):
+    """Which channels each severity goes to; some rules also page PagerDuty (the seed's routing)."""
+
+    critical: tuple[NotifyChannel, ...] = ("email",)
+    warning: tuple[NotifyChannel, ...] = ("slack",)
+    pagerduty_rules: tuple[AlertRule, ...] = ("consecutive_failures",)
+
+
 class MonitoringSettings(_Section):
     error_rate_threshold: float = Field(0.10, gt=0, le=1)
     slow_run_s: float = Field(300, gt=0)
     consecutive_failures: int = Field(3, ge=1, le=1000)
     missed_grace_s: float = Field(600, ge=0)
+    # An alert still active this long after its last notification is sent again; 0 never.
+    renotify_interval_s: float = Field(14_400, ge=0)
+    routing: RoutingSettings = RoutingSettings()
+    notify_retry: RetrySettings = RetrySettings(max_attempts=5, base_delay_s=1, max_delay_s=60)
     email: EmailSettings = EmailSettings()
     slack: SlackSettings = SlackSettings()
     pagerduty: PagerDutySettings = PagerDutySettings()
