@@ -1,15 +1,24 @@
 """Writes of the catalog aggregate: artists, venues, shows, songs and predicted setlists.
 
-Every write is an idempotent upsert keyed by the provider's id, sent in bulk (one pipelined
-``executemany`` per table), so a resumed or repeated import converges on the same rows and never
-duplicates one.
+Every write is an idempotent upsert keyed by the provider's id, so a resumed or repeated import or
+sync converges on the same rows and never duplicates one.
+
+Songs, venues and shows go in bulk (:func:`bulk_upsert`): the rows are COPied (binary) into a
+temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` writes them. The SELECT
+joins the stored rows and keeps only the new ones and those where some column IS DISTINCT FROM the
+stored value, and the DO UPDATE repeats the test (a concurrent writer may have changed the row in
+between). So an unchanged re-sync rewrites nothing: no new row versions, no dead tuples, no index
+churn, no ``updated_at`` bump, and it costs a COPY plus a join (``make bench``: well over 100,000
+unchanged rows/s, against about 2,000/s for per-row upserts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time
+from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -82,6 +91,117 @@ class SongRow:
     is_explicit: bool
     is_live: bool
     is_remix: bool
+
+
+# --- bulk upsert -------------------------------------------------------------------------------
+
+_TEMP_PREFIX = "_bulk_"
+
+
+@dataclass(frozen=True, slots=True)
+class BulkTable:
+    """How one table takes bulk upserts: its conflict key, the columns we write, and which of
+    those an existing row takes from the new one (``keep_when_null`` ones only when the new value
+    is known: a development-mode sync has no popularity and must not erase a stored one)."""
+
+    table: str
+    key: str
+    columns: tuple[str, ...]
+    updated: tuple[str, ...]
+    keep_when_null: tuple[str, ...] = ()
+
+    def _new_value(self, column: str, new: str, old: str) -> str:
+        if column in self.keep_when_null:
+            return f"coalesce({new}.{column}, {old}.{column})"
+        return f"{new}.{column}"
+
+    def _changed(self, new: str, old: str) -> str:
+        left = ", ".join(f"{old}.{c}" for c in self.updated)
+        right = ", ".join(self._new_value(c, new, old) for c in self.updated)
+        return f"({left}) IS DISTINCT FROM ({right})"
+
+    def statements(self) -> tuple[str, str, str]:
+        """(create the temp table, upsert from it, drop it)."""
+        temp = _TEMP_PREFIX + self.table
+        cols = ", ".join(self.columns)
+        create = (
+            f"CREATE TEMP TABLE IF NOT EXISTS {temp} AS SELECT {cols} FROM {self.table} "
+            f"WITH NO DATA"
+        )
+        sets = ", ".join(
+            f"{c} = {self._new_value(c, 'EXCLUDED', self.table)}" for c in self.updated
+        )
+        upsert = f"""
+            INSERT INTO {self.table} ({cols})
+            SELECT {", ".join(f"t.{c}" for c in self.columns)}
+            FROM {temp} t LEFT JOIN {self.table} s ON s.{self.key} = t.{self.key}
+            WHERE s.{self.key} IS NULL OR {self._changed("t", "s")}
+            ON CONFLICT ({self.key}) DO UPDATE SET {sets}
+            WHERE {self._changed("EXCLUDED", self.table)}"""
+        return create, upsert, f"TRUNCATE {temp}"
+
+
+async def bulk_upsert(conn: Connection, spec: BulkTable, records: Iterable[tuple[Any, ...]]) -> int:
+    """Upsert ``records`` (tuples in ``spec.columns`` order, keys unique) into ``spec.table``;
+    returns how many rows were inserted or changed (unchanged ones are not written)."""
+    rows = list(records)
+    if not rows:
+        return 0
+    create, upsert, clear = spec.statements()
+    async with conn.transaction():
+        # One temp table per connection and table, kept and emptied rather than created and
+        # dropped per call: creating one writes the system catalogs every time (bloat, and a
+        # few hundred microseconds that dominate small batches).
+        await conn.execute(create)
+        await conn.execute(clear)
+        await conn.copy_records_to_table(
+            _TEMP_PREFIX + spec.table, records=rows, columns=list(spec.columns)
+        )
+        status = await conn.execute(upsert)
+        await conn.execute(clear)
+    return int(status.split()[-1])
+
+
+VENUES = BulkTable(
+    table="venues",
+    key="ticketmaster_id",
+    columns=(
+        "ticketmaster_id", "name", "slug", "city", "state", "state_code", "country",
+        "country_code", "postal_code", "address", "timezone", "latitude", "longitude",
+    ),
+    updated=(
+        "name", "city", "state", "state_code", "country", "country_code", "postal_code",
+        "address", "timezone", "latitude", "longitude",
+    ),
+)  # fmt: skip
+SHOWS = BulkTable(
+    table="shows",
+    key="ticketmaster_id",
+    columns=(
+        "headliner_artist_id", "venue_id", "ticketmaster_id", "slug", "name", "date",
+        "start_time", "status", "ticket_url", "min_price", "max_price", "currency",
+    ),
+    updated=(
+        "venue_id", "name", "date", "start_time", "status", "ticket_url", "min_price",
+        "max_price", "currency",
+    ),
+)  # fmt: skip
+SONGS = BulkTable(
+    table="songs",
+    key="spotify_id",
+    columns=(
+        "spotify_id", "artist_id", "name", "normalized_title", "album_name", "album_id",
+        "album_type", "album_image_url", "release_date", "track_number", "disc_number",
+        "duration_ms", "popularity", "preview_url", "spotify_uri", "is_explicit", "is_live",
+        "is_remix",
+    ),
+    updated=(
+        "name", "normalized_title", "album_name", "album_id", "album_type", "album_image_url",
+        "release_date", "track_number", "disc_number", "duration_ms", "popularity",
+        "preview_url", "spotify_uri", "is_explicit", "is_live", "is_remix",
+    ),
+    keep_when_null=("popularity",),
+)  # fmt: skip
 
 
 async def upsert_artist(conn: Connection, artist: ArtistRow) -> tuple[UUID, str]:
@@ -168,17 +288,10 @@ async def upsert_venues(conn: Connection, venues: Sequence[VenueRow]) -> dict[st
     """ticketmaster id -> venue id, for every venue given."""
     if not venues:
         return {}
-    await conn.executemany(
-        """INSERT INTO venues (ticketmaster_id, name, slug, city, state, state_code, country,
-                               country_code, postal_code, address, timezone, latitude, longitude)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (ticketmaster_id) DO UPDATE SET
-               name = EXCLUDED.name, city = EXCLUDED.city, state = EXCLUDED.state,
-               state_code = EXCLUDED.state_code, country = EXCLUDED.country,
-               country_code = EXCLUDED.country_code, postal_code = EXCLUDED.postal_code,
-               address = EXCLUDED.address, timezone = EXCLUDED.timezone,
-               latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude""",
-        [
+    await bulk_upsert(
+        conn,
+        VENUES,
+        (
             (
                 v.ticketmaster_id,
                 v.name,
@@ -194,8 +307,8 @@ async def upsert_venues(conn: Connection, venues: Sequence[VenueRow]) -> dict[st
                 v.latitude,
                 v.longitude,
             )
-            for v in venues
-        ],
+            for v in {v.ticketmaster_id: v for v in venues}.values()
+        ),
     )
     rows = await conn.fetch(
         "SELECT ticketmaster_id, id FROM venues WHERE ticketmaster_id = ANY($1::text[])",
@@ -231,16 +344,11 @@ async def upsert_shows(
     """Upsert the artist's shows and their bills; returns how many shows were written."""
     if not shows:
         return 0
-    await conn.executemany(
-        """INSERT INTO shows (headliner_artist_id, venue_id, ticketmaster_id, slug, name, date,
-                              start_time, status, ticket_url, min_price, max_price, currency)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-           ON CONFLICT (ticketmaster_id) DO UPDATE SET
-               venue_id = EXCLUDED.venue_id, name = EXCLUDED.name, date = EXCLUDED.date,
-               start_time = EXCLUDED.start_time, status = EXCLUDED.status,
-               ticket_url = EXCLUDED.ticket_url, min_price = EXCLUDED.min_price,
-               max_price = EXCLUDED.max_price, currency = EXCLUDED.currency""",
-        [
+    unique = list({s.ticketmaster_id: s for s in shows}.values())
+    await bulk_upsert(
+        conn,
+        SHOWS,
+        (
             (
                 headliner_id,
                 venue_ids.get(s.venue_ticketmaster_id or ""),
@@ -251,12 +359,12 @@ async def upsert_shows(
                 s.start_time,
                 s.status,
                 s.ticket_url,
-                s.min_price,
-                s.max_price,
+                None if s.min_price is None else Decimal(str(s.min_price)),
+                None if s.max_price is None else Decimal(str(s.max_price)),
                 s.currency,
             )
-            for s in shows
-        ],
+            for s in unique
+        ),
     )
     show_ids = {
         r["ticketmaster_id"]: r["id"]
@@ -286,58 +394,56 @@ async def upsert_shows(
     return len(show_ids)
 
 
+def song_record(artist_id: UUID, s: SongRow) -> tuple[Any, ...]:
+    """A song as a row of :data:`SONGS` (column order)."""
+    return (
+        s.spotify_id,
+        artist_id,
+        s.name,
+        s.normalized_title,
+        s.album_name,
+        s.album_id,
+        s.album_type,
+        s.album_image_url,
+        s.release_date,
+        s.track_number,
+        s.disc_number,
+        s.duration_ms,
+        s.popularity,
+        s.preview_url,
+        s.spotify_uri,
+        s.is_explicit,
+        s.is_live,
+        s.is_remix,
+    )
+
+
 async def upsert_songs(conn: Connection, artist_id: UUID, songs: Sequence[SongRow]) -> int:
+    """Upsert the artist's songs and their primary credits; returns how many song rows were
+    inserted or changed (an unchanged song is not rewritten)."""
+    return await upsert_songs_of(conn, [(artist_id, s) for s in songs])
+
+
+async def upsert_songs_of(conn: Connection, songs: Sequence[tuple[UUID, SongRow]]) -> int:
+    """:func:`upsert_songs` for the songs of several artists at once (one COPY for a page)."""
     if not songs:
         return 0
-    await conn.executemany(
-        """INSERT INTO songs (spotify_id, artist_id, name, normalized_title, album_name, album_id,
-                              album_type, album_image_url, release_date, track_number,
-                              disc_number, duration_ms, popularity, preview_url, spotify_uri,
-                              is_explicit, is_live, is_remix)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                   $18)
-           ON CONFLICT (spotify_id) DO UPDATE SET
-               name = EXCLUDED.name, normalized_title = EXCLUDED.normalized_title,
-               album_name = EXCLUDED.album_name, album_id = EXCLUDED.album_id,
-               album_type = EXCLUDED.album_type, album_image_url = EXCLUDED.album_image_url,
-               release_date = EXCLUDED.release_date, track_number = EXCLUDED.track_number,
-               disc_number = EXCLUDED.disc_number, duration_ms = EXCLUDED.duration_ms,
-               popularity = coalesce(EXCLUDED.popularity, songs.popularity),
-               preview_url = EXCLUDED.preview_url, spotify_uri = EXCLUDED.spotify_uri,
-               is_explicit = EXCLUDED.is_explicit, is_live = EXCLUDED.is_live,
-               is_remix = EXCLUDED.is_remix""",
-        [
-            (
-                s.spotify_id,
-                artist_id,
-                s.name,
-                s.normalized_title,
-                s.album_name,
-                s.album_id,
-                s.album_type,
-                s.album_image_url,
-                s.release_date,
-                s.track_number,
-                s.disc_number,
-                s.duration_ms,
-                s.popularity,
-                s.preview_url,
-                s.spotify_uri,
-                s.is_explicit,
-                s.is_live,
-                s.is_remix,
-            )
-            for s in songs
-        ],
-    )
-    await conn.execute(
-        """INSERT INTO artist_songs (artist_id, song_id, is_primary)
-           SELECT $1, id, true FROM songs WHERE spotify_id = ANY($2::text[])
-           ON CONFLICT DO NOTHING""",
-        artist_id,
-        [s.spotify_id for s in songs],
-    )
-    return len(songs)
+    unique = {s.spotify_id: (artist_id, s) for artist_id, s in songs}
+    async with conn.transaction():
+        written = await bulk_upsert(
+            conn, SONGS, (song_record(artist_id, s) for artist_id, s in unique.values())
+        )
+        # Credits only for songs without one yet: a re-sync of unchanged songs writes nothing.
+        await conn.execute(
+            """INSERT INTO artist_songs (artist_id, song_id, is_primary)
+               SELECT s.artist_id, s.id, true FROM songs s
+               WHERE s.spotify_id = ANY($1::text[])
+                 AND NOT EXISTS (SELECT 1 FROM artist_songs a
+                                 WHERE a.artist_id = s.artist_id AND a.song_id = s.id)
+               ON CONFLICT DO NOTHING""",
+            list(unique),
+        )
+    return written
 
 
 async def drop_superseded_songs(
