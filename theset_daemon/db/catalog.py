@@ -321,11 +321,13 @@ async def upsert_support_acts(conn: Connection, acts: Sequence[tuple[str, str]])
     """Artist rows for the other acts on a bill, by attraction id (created bare when new)."""
     if not acts:
         return {}
-    await conn.executemany(
+    await conn.execute(
         """INSERT INTO artists (name, slug, ticketmaster_id)
-           VALUES ($2, $3, $1)
+           SELECT n, s, t FROM unnest($1::text[], $2::text[], $3::text[]) AS a (t, n, s)
            ON CONFLICT DO NOTHING""",
-        [(tm_id, name, f"{slugify(name)}-{tm_id[-8:].lower()}") for tm_id, name in acts],
+        [tm_id for tm_id, _ in acts],
+        [name for _, name in acts],
+        [f"{slugify(name)}-{tm_id[-8:].lower()}" for tm_id, name in acts],
     )
     rows = await conn.fetch(
         "SELECT ticketmaster_id, id FROM artists WHERE ticketmaster_id = ANY($1::text[])",
@@ -341,11 +343,12 @@ async def upsert_shows(
     shows: Sequence[ShowRow],
     venue_ids: dict[str, UUID],
 ) -> int:
-    """Upsert the artist's shows and their bills; returns how many shows were written."""
+    """Upsert the artist's shows and their bills; returns how many shows were inserted or
+    changed (an unchanged show is not rewritten)."""
     if not shows:
         return 0
     unique = list({s.ticketmaster_id: s for s in shows}.values())
-    await bulk_upsert(
+    written = await bulk_upsert(
         conn,
         SHOWS,
         (
@@ -384,14 +387,22 @@ async def upsert_shows(
             if tm_id != headliner_tm_id and tm_id in act_ids:
                 bill.append((show_id, act_ids[tm_id], order, False))
                 order += 1
-    await conn.executemany(
+    # One statement for the whole bill; a slot that did not change is not rewritten. An act
+    # listed twice on one bill keeps its first slot (one statement may not update a row twice).
+    bill = list({(b[0], b[1]): b for b in reversed(bill)}.values())
+    await conn.execute(
         """INSERT INTO show_artists (show_id, artist_id, order_index, is_headliner)
-           VALUES ($1, $2, $3, $4)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::bool[])
            ON CONFLICT (show_id, artist_id) DO UPDATE SET
-               order_index = EXCLUDED.order_index, is_headliner = EXCLUDED.is_headliner""",
-        bill,
+               order_index = EXCLUDED.order_index, is_headliner = EXCLUDED.is_headliner
+           WHERE (show_artists.order_index, show_artists.is_headliner)
+                 IS DISTINCT FROM (EXCLUDED.order_index, EXCLUDED.is_headliner)""",
+        [b[0] for b in bill],
+        [b[1] for b in bill],
+        [b[2] for b in bill],
+        [b[3] for b in bill],
     )
-    return len(show_ids)
+    return written
 
 
 def song_record(artist_id: UUID, s: SongRow) -> tuple[Any, ...]:

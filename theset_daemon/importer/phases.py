@@ -35,7 +35,7 @@ from theset_daemon.db import catalog as store
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
 from theset_daemon.upstream.errors import UpstreamError, UpstreamNotFound
-from theset_daemon.upstream.spotify import Album, AlbumSummary, Artist
+from theset_daemon.upstream.spotify import Album, AlbumSummary, Artist, Image
 from theset_daemon.upstream.ticketmaster import Event, name_key
 
 log = get_logger(__name__)
@@ -45,6 +45,7 @@ T = TypeVar("T")
 ALBUMS_PER_STEP = 20
 TRACKS_PER_STEP = 50  # one /tracks?ids= batch
 PREDICTED_SETLIST_SIZE = 10  # within the 8-12 the product asks for
+ALBUM_ART_MAX_WIDTH_PX = 640
 
 
 class ArtistNotFound(Exception):
@@ -140,7 +141,7 @@ async def import_shows(
                 events.setdefault(event.id, event)
     if not events and len(result.warnings) == len(queries):
         raise UpstreamErrorGroup("every Ticketmaster query failed", result.warnings)
-    venues, shows = _show_rows(artist_name, events.values())
+    venues, shows = show_rows(artist_name, events.values())
     async with pool.acquire() as conn, conn.transaction():
         venue_ids = await store.upsert_venues(conn, venues)
         await store.upsert_shows(conn, artist_id, tm_id, shows, venue_ids)
@@ -173,9 +174,10 @@ async def _find_attraction(up: Upstreams, name: str, result: PhaseResult) -> str
     return next((a.id for a in attractions if name_key(a.name) == wanted), None)
 
 
-def _show_rows(
+def show_rows(
     artist_name: str, events: Iterable[Event]
 ) -> tuple[list[store.VenueRow], list[store.ShowRow]]:
+    """Venue and show rows for an artist's events (the import's and the syncs' one mapping)."""
     venues: dict[str, store.VenueRow] = {}
     shows: list[store.ShowRow] = []
     today = datetime.now(UTC).date()
@@ -260,7 +262,7 @@ def choose_songs(
             summary.album_type if summary.album_type in ("album", "single", "compilation") else None
         )
         released = _release_date(summary.release_date)
-        image = summary.images[0].url if summary.images else None
+        image = best_image_url(summary.images)
         for track in album.tracks.items:
             live = is_live(track.name, summary.name, summary.album_type)
             pop = popularity.get(track.id, track.popularity)
@@ -300,6 +302,22 @@ def choose_songs(
     return chosen
 
 
+def best_image_url(
+    images: Sequence[Image], max_width_px: int = ALBUM_ART_MAX_WIDTH_PX
+) -> str | None:
+    """The album art to store: the largest image no wider than ``max_width_px`` (Spotify sends
+    640, 300 and 64 px; 640 is what a phone's full-width cover needs, anything larger is bytes
+    nobody sees); when every image is wider, the narrowest; an image of unknown width only when
+    none has one."""
+    sized = [i for i in images if i.width is not None]
+    if not sized:
+        return images[0].url if images else None
+    fitting = [i for i in sized if i.width is not None and i.width <= max_width_px]
+    if fitting:
+        return max(fitting, key=lambda i: i.width or 0).url
+    return min(sized, key=lambda i: i.width or 0).url
+
+
 def _release_date(text: str | None) -> date | None:
     """Spotify's release_date has year, month or day precision."""
     if not text:
@@ -315,11 +333,20 @@ def _release_date(text: str | None) -> date | None:
         return None
 
 
-async def import_songs(
-    up: Upstreams, pool: asyncpg.Pool, artist_id: UUID, spotify_id: str
-) -> PhaseResult:
-    result = PhaseResult()
-    albums = await fetch_albums(up, spotify_id, result)
+@dataclass(slots=True)
+class CatalogScan:
+    """An artist's whole song catalog as the import's rules choose it."""
+
+    albums: list[tuple[AlbumSummary, Album]]
+    songs: list[store.SongRow]
+    tracks_seen: int  # tracks on every fetched release, before the dedup
+    result: PhaseResult
+
+
+async def track_popularity(
+    up: Upstreams, albums: Sequence[tuple[AlbumSummary, Album]], result: PhaseResult
+) -> dict[str, int | None]:
+    """Popularity of the albums' tracks (full track objects, extended mode only)."""
     track_ids = [t.id for _, album in albums for t in album.tracks.items]
     popularity: dict[str, int | None] = {}
     chunks = [track_ids[i : i + TRACKS_PER_STEP] for i in range(0, len(track_ids), TRACKS_PER_STEP)]
@@ -328,7 +355,25 @@ async def import_songs(
             result.warnings.append(f"track popularity partly unavailable: {answer}")
         else:
             popularity.update((t.id, t.popularity) for t in answer)
+    return popularity
+
+
+async def scan_catalog(up: Upstreams, spotify_id: str) -> CatalogScan:
+    """Every release, every track, the dedup: what :func:`import_songs` and the discography
+    sync store."""
+    result = PhaseResult()
+    albums = await fetch_albums(up, spotify_id, result)
+    popularity = await track_popularity(up, albums, result)
     songs = choose_songs(albums, popularity)
+    seen = sum(len(album.tracks.items) for _, album in albums)
+    return CatalogScan(albums=albums, songs=songs, tracks_seen=seen, result=result)
+
+
+async def import_songs(
+    up: Upstreams, pool: asyncpg.Pool, artist_id: UUID, spotify_id: str
+) -> PhaseResult:
+    scan = await scan_catalog(up, spotify_id)
+    result, songs = scan.result, scan.songs
     async with pool.acquire() as conn, conn.transaction():
         await store.upsert_songs(conn, artist_id, songs)
         if not result.warnings:  # only a complete catalog may retire earlier choices
