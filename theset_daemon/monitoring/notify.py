@@ -110,10 +110,10 @@ class Notifier:
         self._senders: dict[Channel, Callable[[Notification, MonitoringSettings], Awaitable[None]]]
         self._senders = {"email": self._email, "slack": self._slack, "pagerduty": self._pagerduty}
 
-    def send(self, notification: Notification) -> list[asyncio.Task[bool]]:
+    def send(self, notification: Notification) -> dict[Channel, asyncio.Task[bool]]:
         """Start sending to every routed channel; returns the tasks (True when delivered)."""
         settings = self._holder.current.monitoring
-        started = []
+        started: dict[Channel, asyncio.Task[bool]] = {}
         for channel in channels_for(notification, settings):
             task = asyncio.create_task(
                 self._deliver(channel, notification, settings),
@@ -121,7 +121,7 @@ class Notifier:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            started.append(task)
+            started[channel] = task
         return started
 
     async def _deliver(

@@ -1,0 +1,183 @@
+"""The monitor against a real Postgres and real receivers: each rule fires once, notifies each of
+its channels once (also with two monitors on one database), and resolves when the condition goes.
+Runs are planted as ``cron_logs`` rows: the monitor judges rows, whoever wrote them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+
+from tests.monitoring.conftest import Channels, holder_for
+from theset_daemon.config import SettingsHolder
+from theset_daemon.db.pool import Database, open_database
+from theset_daemon.monitoring.notify import Notifier
+from theset_daemon.monitoring.service import Monitor
+
+JOB = "update-active-artists"  # "0 */6 * * *"
+START = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)  # the daemon starts at 00:30
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def database(channels: Channels, database_url: str) -> AsyncIterator[Database]:
+    holder = holder_for(channels, env={"DATABASE_URL": database_url})
+    async with open_database(holder.current.database) as database:
+        yield database
+
+
+async def plant_run(database: Database, status: str, started: datetime, minutes: float = 1) -> None:
+    finished = None if status == "running" else started + timedelta(minutes=minutes)
+    await database.pool.execute(
+        """INSERT INTO cron_logs (job_name, trigger, status, started_at, finished_at, duration_ms)
+           VALUES ($1, 'schedule', $2, $3, $4, $5)""",
+        JOB,
+        status,
+        started,
+        finished,
+        None if finished is None else int(minutes * 60_000),
+    )
+
+
+async def settle(monitor: Monitor) -> None:
+    """Let the notification tasks (and their bookkeeping) finish."""
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if not monitor._notifier._tasks and not monitor._noting:
+            return
+
+
+MonitorFactory = Callable[[Clock], Monitor]
+
+
+@pytest.fixture
+async def monitors(
+    channels: Channels, database: Database, database_url: str
+) -> AsyncIterator[MonitorFactory]:
+    made: list[Monitor] = []
+    async with aiohttp.ClientSession() as session:
+
+        def make(clock: Clock) -> Monitor:
+            holder: SettingsHolder = holder_for(channels, env={"DATABASE_URL": database_url})
+            notifier = Notifier(holder, session)
+            monitor = Monitor(database, holder, notifier, f"test:{len(made)}", clock)
+            made.append(monitor)
+            return monitor
+
+        yield make
+        for monitor in made:
+            await monitor.close()
+
+
+async def test_a_failure_streak_fires_once_per_channel_then_resolves(
+    channels: Channels, database: Database, monitors: MonitorFactory
+) -> None:
+    clock = Clock(START)
+    first, second = monitors(clock), monitors(clock)  # two daemons on one database
+    for n in range(3):
+        await plant_run(database, "failed", START + timedelta(minutes=1 + n))
+    clock.now = START + timedelta(minutes=10)
+
+    alerts = (await asyncio.gather(first.check(JOB), second.check(JOB)))[0]
+    await asyncio.gather(settle(first), settle(second))
+    assert {a["rule"] for a in alerts} == {"consecutive_failures", "error_rate"}
+    assert len(channels.inbox.messages) == 1  # critical -> email, once
+    assert [b["event_action"] for b in channels.pagerduty.bodies] == ["trigger"]
+    assert len(channels.slack.bodies) == 1  # the error rate is a warning -> Slack, once
+    # Judging again changes nothing and sends nothing.
+    await first.check(JOB)
+    await settle(first)
+    assert len(channels.inbox.messages) == 1 and len(channels.pagerduty.bodies) == 1
+
+    streak = next(a for a in alerts if a["rule"] == "consecutive_failures")
+    stored = await database.pool.fetchrow(
+        "SELECT channels FROM cron_alerts WHERE id = $1::uuid", streak["id"]
+    )
+    assert stored is not None and sorted(stored["channels"]) == ["email", "pagerduty"]
+
+    # A successful run ends the streak: resolved once, PagerDuty resolve with the same dedup_key.
+    await plant_run(database, "succeeded", START + timedelta(minutes=20))
+    clock.now = START + timedelta(minutes=30)
+    after = (await asyncio.gather(first.check(JOB), second.check(JOB)))[0]
+    await asyncio.gather(settle(first), settle(second))
+    assert {a["rule"] for a in after} == {"error_rate"}  # 3 of 4 runs failed: still over 10%
+    trigger, resolve = channels.pagerduty.bodies
+    assert resolve["event_action"] == "resolve" and resolve["dedup_key"] == trigger["dedup_key"]
+    assert "RESOLVED" in channels.inbox.messages[1]["Subject"]
+
+
+async def test_a_missed_run_fires_and_a_run_resolves_it(
+    channels: Channels, database: Database, monitors: MonitorFactory
+) -> None:
+    clock = Clock(START)
+    monitor = monitors(clock)
+    clock.now = START + timedelta(hours=5, minutes=39)  # 06:09: the 06:00 fire is late
+    assert await monitor.check(JOB) == []
+    clock.now = START + timedelta(hours=5, minutes=40)  # 06:10: the 10-minute grace is over
+    (missed,) = await monitor.check(JOB)
+    await settle(monitor)
+    assert missed["rule"] == "missed_execution" and missed["severity"] == "critical"
+    assert len(channels.inbox.messages) == 1
+
+    await plant_run(database, "succeeded", START + timedelta(hours=5, minutes=42))
+    clock.now = START + timedelta(hours=5, minutes=45)
+    assert await monitor.check(JOB) == []
+    await settle(monitor)
+    assert "RESOLVED" in channels.inbox.messages[1]["Subject"]
+
+
+async def test_fires_before_the_daemon_started_are_never_missed(
+    database: Database, monitors: MonitorFactory
+) -> None:
+    clock = Clock(START + timedelta(hours=6, minutes=30))  # started 06:30, after the 06:00 fire
+    monitor = monitors(clock)
+    clock.now += timedelta(minutes=30)
+    assert await monitor.check(JOB) == []
+    (report,) = await monitor.report(JOB)
+    assert report.health.state == "never_run"
+    assert report.health.next_run_at == datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+async def test_a_stall_covering_a_fire_is_reported_not_missed(
+    database: Database, monitors: MonitorFactory
+) -> None:
+    clock = Clock(START)
+    monitor = monitors(clock)
+    await database.pool.execute(
+        """INSERT INTO daemon_gaps (holder, kind, started_at, ended_at)
+           VALUES ('test', 'stall', $1, $2)""",
+        datetime(2026, 11, 28, 5, 59, tzinfo=UTC),
+        datetime(2026, 11, 28, 6, 1, tzinfo=UTC),
+    )
+    clock.now = START + timedelta(hours=6)
+    assert await monitor.check(JOB) == []
+    (report,) = await monitor.report(JOB)
+    assert report.health.fires_in_gaps == (datetime(2026, 11, 28, 6, tzinfo=UTC),)
+
+
+async def test_a_restart_after_downtime_records_the_gap(
+    database: Database, monitors: MonitorFactory
+) -> None:
+    first = monitors(Clock(START))
+    await first.start()
+    await first.close()  # stopped: its last beat is now
+    await database.pool.execute(
+        "UPDATE daemon_instances SET last_beat_at = last_beat_at - interval '1 hour',"
+        " started_at = started_at - interval '2 hours'"
+    )
+    second = monitors(Clock(START))
+    await second.start()
+    (gap,) = await database.pool.fetch(
+        "SELECT kind, ended_at - started_at AS length FROM daemon_gaps"
+    )
+    assert gap["kind"] == "down" and gap["length"] >= timedelta(minutes=59)

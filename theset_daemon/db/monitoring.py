@@ -1,0 +1,173 @@
+"""Queries of the monitor: alerts (``cron_alerts``), the runs it judges, and the daemon's own
+liveness (``daemon_instances``, ``daemon_gaps``).
+
+Firing and resolving are single statements that only one instance can win: the partial unique
+index ``cron_alerts_one_active_per_job_rule`` lets one INSERT through, and ``resolved_at IS NULL``
+lets one UPDATE through. The winner sends the notification, so an alert notifies once however
+many daemons share the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from theset_daemon.db.conn import Connection
+
+Executor = Connection | asyncpg.Pool
+RUNS_JUDGED = 500  # newest runs per job the rules look at (8 days of an hourly job)
+
+_ALERT_COLUMNS = """id, job_name, rule, severity, message, details, channels, fired_at,
+                    resolved_at, last_notified_at, notify_count"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def render_alert(row: asyncpg.Record) -> dict[str, Any]:
+    """A ``cron_alerts`` row as the contract's Alert (CONTRACT.md section 5)."""
+    details = row["details"]
+    return {
+        "id": str(row["id"]),
+        "rule": row["rule"],
+        "job": row["job_name"],
+        "severity": row["severity"],
+        "message": row["message"],
+        "details": json.loads(details) if isinstance(details, str) else details,
+        "firedAt": _iso(row["fired_at"]),
+        "resolvedAt": _iso(row["resolved_at"]),
+        "channels": list(row["channels"]),
+    }
+
+
+async def active_alerts(conn: Executor, job: str | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_ALERT_COLUMNS} FROM cron_alerts
+            WHERE resolved_at IS NULL AND ($1::text IS NULL OR job_name = $1)
+            ORDER BY fired_at DESC""",
+        job,
+    )
+
+
+async def fire_alert(
+    conn: Executor, job: str, rule: str, severity: str, message: str, details: dict[str, Any]
+) -> asyncpg.Record | None:
+    """The new alert, or None when one is already active for (job, rule)."""
+    return await conn.fetchrow(
+        f"""INSERT INTO cron_alerts (job_name, rule, severity, message, details, last_notified_at)
+            VALUES ($1, $2, $3, $4, $5::jsonb, now())
+            ON CONFLICT (job_name, rule) WHERE resolved_at IS NULL DO NOTHING
+            RETURNING {_ALERT_COLUMNS}""",
+        job,
+        rule,
+        severity,
+        message,
+        json.dumps(details),
+    )
+
+
+async def resolve_alert(conn: Executor, alert_id: UUID) -> asyncpg.Record | None:
+    """The resolved alert, or None when another instance resolved it first."""
+    return await conn.fetchrow(
+        f"""UPDATE cron_alerts SET resolved_at = now()
+            WHERE id = $1 AND resolved_at IS NULL RETURNING {_ALERT_COLUMNS}""",
+        alert_id,
+    )
+
+
+async def claim_renotify(conn: Executor, interval_s: float) -> list[asyncpg.Record]:
+    """Active alerts last notified over ``interval_s`` ago, stamped now (so one instance sends)."""
+    return await conn.fetch(
+        f"""UPDATE cron_alerts SET last_notified_at = now()
+            WHERE resolved_at IS NULL
+              AND last_notified_at < now() - make_interval(secs => $1)
+            RETURNING {_ALERT_COLUMNS}""",
+        interval_s,
+    )
+
+
+async def note_notified(conn: Executor, alert_id: UUID, channels: Sequence[str]) -> None:
+    await conn.execute(
+        """UPDATE cron_alerts
+           SET channels = ARRAY(SELECT DISTINCT c FROM unnest(channels || $2::text[]) AS c
+                                ORDER BY c),
+               notify_count = notify_count + 1
+           WHERE id = $1""",
+        alert_id,
+        list(channels),
+    )
+
+
+async def runs_judged(conn: Executor, job: str) -> list[asyncpg.Record]:
+    """The job's newest runs, newest first: what the health state and the rules judge."""
+    return await conn.fetch(
+        """SELECT id, status, trigger, started_at, finished_at, duration_ms
+           FROM cron_logs WHERE job_name = $1 ORDER BY started_at DESC LIMIT $2""",
+        job,
+        RUNS_JUDGED,
+    )
+
+
+# --- the daemon's own liveness -------------------------------------------------------------
+
+
+async def register_instance(conn: Connection, holder: str, stale_after_s: float) -> None:
+    """Record this process; when no other instance beat within ``stale_after_s``, the time since
+    the last beat of any instance is a 'down' gap (the first start ever records none)."""
+    async with conn.transaction():
+        await conn.execute("LOCK TABLE daemon_instances IN SHARE ROW EXCLUSIVE MODE")
+        row = await conn.fetchrow(
+            """SELECT max(last_beat_at) AS last_beat,
+                      bool_or(stopped_at IS NULL
+                              AND last_beat_at > now() - make_interval(secs => $1)) AS alive
+               FROM daemon_instances""",
+            stale_after_s,
+        )
+        if row is not None and row["last_beat"] is not None and not row["alive"]:
+            await conn.execute(
+                """INSERT INTO daemon_gaps (holder, kind, started_at, ended_at)
+                   VALUES ($1, 'down', $2, greatest($2, now()))""",
+                holder,
+                row["last_beat"],
+            )
+        await conn.execute(
+            """INSERT INTO daemon_instances (holder) VALUES ($1)
+               ON CONFLICT (holder) DO UPDATE SET last_beat_at = now(), stopped_at = NULL""",
+            holder,
+        )
+
+
+async def beat(conn: Executor, holder: str) -> None:
+    await conn.execute("UPDATE daemon_instances SET last_beat_at = now() WHERE holder = $1", holder)
+
+
+async def stop_instance(conn: Executor, holder: str) -> None:
+    await conn.execute(
+        """UPDATE daemon_instances SET last_beat_at = now(), stopped_at = now()
+           WHERE holder = $1""",
+        holder,
+    )
+
+
+async def record_stall(conn: Executor, holder: str, started: datetime, ended: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO daemon_gaps (holder, kind, started_at, ended_at)
+           VALUES ($1, 'stall', $2, $3)""",
+        holder,
+        started,
+        ended,
+    )
+
+
+async def gaps_since(conn: Executor, since: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT kind, started_at, ended_at FROM daemon_gaps
+           WHERE ended_at >= $1 ORDER BY started_at""",
+        since,
+    )

@@ -1,0 +1,253 @@
+"""The monitor: judges every job from its runs, keeps ``cron_alerts`` in step with the rules, and
+sends each alert's notifications once.
+
+When it judges. After every run (the job runner's monitor hook), every ``CHECK_INTERVAL_S`` (a
+missed run produces no event, so the dead man's switch needs a clock), and on demand
+(``triggerHealthCheck``).
+
+How an alert lives. A rule that holds and has no active alert fires one (one INSERT wins across
+instances; the winner notifies). An active alert whose rule no longer holds is resolved (one
+UPDATE wins; the winner notifies). An alert still active ``renotify_interval_s`` after its last
+notification is sent again. A successful run resolves what it clears: the failure streak, a
+missed execution, a slow run; the error rate resolves when the last 24 h fall under the threshold.
+
+The daemon's own gaps. Each process registers in ``daemon_instances`` and beats every
+``BEAT_INTERVAL_S``; a start that finds no live instance records the downtime since the last
+beat. A loop-lag sampler records stalls longer than ``STALL_THRESHOLD_S``. Fires that fell in
+either are the daemon's fault, not the job's: they are reported, never "missed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from theset_daemon.config import SettingsHolder
+from theset_daemon.db import monitoring as store
+from theset_daemon.db.pool import Database
+from theset_daemon.jobs.context import JOB_NAMES
+from theset_daemon.jobs.scheduler import cron_trigger
+from theset_daemon.log import get_logger
+from theset_daemon.monitoring.health import Gap, JobHealth, RunFacts, Thresholds, evaluate
+from theset_daemon.monitoring.notify import Notification, Notifier
+from theset_daemon.monitoring.rules import Condition, RuleThresholds, conditions
+
+log = get_logger(__name__)
+
+CHECK_INTERVAL_S = 30.0
+BEAT_INTERVAL_S = 10.0
+STALE_AFTER_S = 3 * BEAT_INTERVAL_S  # no beat for this long: that instance is gone
+LAG_SAMPLE_S = 0.5
+STALL_THRESHOLD_S = 5.0
+
+
+class CronSchedule:
+    """A job's cron schedule as the health machine's :class:`~.health.Schedule`."""
+
+    def __init__(self, expression: str) -> None:
+        self._trigger = cron_trigger(expression)
+
+    def next_fire_after(self, moment: datetime) -> datetime | None:
+        # APScheduler answers "at or after"; cron fires on whole seconds, so 1 µs makes it "after".
+        fire: datetime | None = self._trigger.get_next_fire_time(
+            None, moment + timedelta(microseconds=1)
+        )
+        return fire
+
+
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    name: str
+    schedule: str
+    enabled: bool
+    health: JobHealth
+    active: list[asyncpg.Record]
+
+
+class Monitor:
+    def __init__(
+        self,
+        database: Database,
+        holder: SettingsHolder,
+        notifier: Notifier,
+        instance: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._database = database
+        self._holder = holder
+        self._notifier = notifier
+        self._instance = instance
+        self._clock = clock
+        self.watching_since = clock()
+        self.loop_lag_s = 0.0  # the latest event-loop lag sample (a /metrics gauge)
+        self._check_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._noting: set[asyncio.Task[None]] = set()
+
+    # --- judging --------------------------------------------------------------------------
+
+    async def report(self, job: str | None = None) -> list[JobReport]:
+        """Every job's health now (read-only: no alert changes)."""
+        pool = self._database.pool
+        now = self._clock()
+        gaps = [
+            Gap(row["started_at"], row["ended_at"], row["kind"])
+            for row in await store.gaps_since(pool, now - timedelta(days=8))
+        ]
+        active = await store.active_alerts(pool, job)
+        settings = self._holder.current
+        thresholds = Thresholds(
+            missed_grace_s=settings.monitoring.missed_grace_s,
+            slow_run_s=settings.monitoring.slow_run_s,
+        )
+        reports = []
+        for name in JOB_NAMES:
+            if job is not None and name != job:
+                continue
+            section = getattr(settings.jobs, name.replace("-", "_"))
+            runs = [
+                RunFacts(row["status"], row["started_at"], row["finished_at"])
+                for row in await store.runs_judged(pool, name)
+            ]
+            health = evaluate(
+                schedule=CronSchedule(section.schedule),
+                enabled=section.enabled,
+                runs=runs,
+                now=now,
+                watching_since=self.watching_since,
+                gaps=gaps,
+                thresholds=thresholds,
+            )
+            mine = [row for row in active if row["job_name"] == name]
+            reports.append(JobReport(name, section.schedule, section.enabled, health, mine))
+        return reports
+
+    async def check(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Judge, fire and resolve alerts, notify; returns every alert active afterwards."""
+        async with self._check_lock:  # one judgement at a time in this process
+            monitoring = self._holder.current.monitoring
+            limits = RuleThresholds(
+                error_rate_threshold=monitoring.error_rate_threshold,
+                slow_run_s=monitoring.slow_run_s,
+                consecutive_failures=monitoring.consecutive_failures,
+            )
+            pool = self._database.pool
+            for report in await self.report(job):
+                holding = conditions(report.name, report.health, limits)
+                open_rules = {row["rule"]: row for row in report.active}
+                for rule, condition in holding.items():
+                    if rule not in open_rules:
+                        await self._fire(report.name, condition)
+                for rule, row in open_rules.items():
+                    if rule not in holding:
+                        await self._resolve(row["id"])
+            if monitoring.renotify_interval_s > 0:
+                for row in await store.claim_renotify(pool, monitoring.renotify_interval_s):
+                    self._notify("fire", row)
+            return [store.render_alert(row) for row in await store.active_alerts(pool, job)]
+
+    async def _fire(self, job: str, condition: Condition) -> None:
+        row = await store.fire_alert(
+            self._database.pool,
+            job,
+            condition.rule,
+            condition.severity,
+            condition.message,
+            condition.details,
+        )
+        if row is not None:  # None: another instance fired it first, and notifies
+            log.warning("alert_fired", job=job, rule=condition.rule, alert_id=str(row["id"]))
+            self._notify("fire", row)
+
+    async def _resolve(self, alert_id: UUID) -> None:
+        row = await store.resolve_alert(self._database.pool, alert_id)
+        if row is not None:
+            log.info(
+                "alert_resolved", job=row["job_name"], rule=row["rule"], alert_id=str(alert_id)
+            )
+            self._notify("resolve", row)
+
+    def _notify(self, action: str, row: asyncpg.Record) -> None:
+        notification = Notification(
+            action="fire" if action == "fire" else "resolve",
+            alert_id=str(row["id"]),
+            job=row["job_name"],
+            rule=row["rule"],
+            severity=row["severity"],
+            message=row["message"],
+            fired_at=row["fired_at"],
+            resolved_at=row["resolved_at"],
+        )
+        for channel, task in self._notifier.send(notification).items():
+            task.add_done_callback(functools.partial(self._noted, row["id"], channel))
+
+    def _noted(self, alert_id: UUID, channel: str, task: asyncio.Task[bool]) -> None:
+        """Record a delivered channel on the alert (its ``channels`` list)."""
+        if task.cancelled() or not task.result():
+            return
+        noting = asyncio.create_task(
+            store.note_notified(self._database.pool, alert_id, [channel]),
+            name=f"note-notified-{alert_id}",
+        )
+        self._noting.add(noting)
+        noting.add_done_callback(self._noting.discard)
+
+    async def on_run_finished(self, run: dict[str, Any]) -> None:
+        """The job runner's monitor hook."""
+        await self.check(run.get("job"))
+
+    # --- the clock and the daemon's own liveness --------------------------------------------
+
+    async def start(self) -> None:
+        async with self._database.pool.acquire() as conn:
+            await store.register_instance(conn, self._instance, STALE_AFTER_S)
+        self._tasks.append(asyncio.create_task(self._check_forever(), name="monitor-check"))
+        self._tasks.append(asyncio.create_task(self._beat_forever(), name="monitor-beat"))
+        self._tasks.append(asyncio.create_task(self._sample_lag_forever(), name="monitor-lag"))
+
+    async def _check_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_INTERVAL_S)
+            try:
+                await self.check()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("monitor_check_failed", error=str(exc))
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(BEAT_INTERVAL_S)
+            try:
+                await store.beat(self._database.pool, self._instance)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("monitor_beat_failed", error=str(exc))
+
+    async def _sample_lag_forever(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(LAG_SAMPLE_S)
+            self.loop_lag_s = max(0.0, time.monotonic() - before - LAG_SAMPLE_S)
+            if self.loop_lag_s >= STALL_THRESHOLD_S:
+                ended = self._clock()
+                started = ended - timedelta(seconds=self.loop_lag_s)
+                log.warning("event_loop_stalled", stall_s=round(self.loop_lag_s, 3))
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await store.record_stall(self._database.pool, self._instance, started, ended)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self._notifier.close()
+        await asyncio.gather(*self._noting, return_exceptions=True)
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await store.stop_instance(self._database.pool, self._instance)
