@@ -6,7 +6,7 @@ One cleanup context per long-lived resource, in dependency order (settings holde
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -19,6 +19,8 @@ from theset_daemon.appkeys import (
     METRICS,
     PROGRESS,
     READINESS,
+    RUNNER,
+    SCHEDULER,
     SETTINGS,
     UPSTREAMS,
 )
@@ -27,21 +29,29 @@ from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.health import Check, ReadinessChecks
 from theset_daemon.importer.service import open_importer
+from theset_daemon.jobs.context import JobName
+from theset_daemon.jobs.registry import JOBS, JobSpec
+from theset_daemon.jobs.runner import open_runner
+from theset_daemon.jobs.scheduler import open_scheduler
 from theset_daemon.log import get_logger
 from theset_daemon.progress import open_broker
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
-from theset_daemon.web import api, routes_import, routes_reads, routes_system
+from theset_daemon.web import api, routes_cron, routes_import, routes_reads, routes_system
 from theset_daemon.web.middleware import middlewares, on_response_prepare
 from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 
-ROUTE_TABLES = (routes_system.routes, routes_reads.routes, routes_import.routes)
+ROUTE_TABLES = (routes_system.routes, routes_reads.routes, routes_import.routes, routes_cron.routes)
 
 
 def build_app(
-    holder: SettingsHolder, route_tables: tuple[api.RouteTable, ...] = ROUTE_TABLES
+    holder: SettingsHolder,
+    route_tables: tuple[api.RouteTable, ...] = ROUTE_TABLES,
+    *,
+    jobs: Mapping[JobName, JobSpec] = JOBS,
 ) -> web.Application:
+    """The application; ``jobs`` is the runner's job table (tests pass their own functions)."""
     settings = holder.current
     app = web.Application(
         middlewares=middlewares(),
@@ -56,8 +66,13 @@ def build_app(
     app.cleanup_ctx.append(cache_ctx)
     app.cleanup_ctx.append(upstreams_ctx)
     app.cleanup_ctx.append(importer_ctx)
-    # Streams end before aiohttp waits for in-flight handlers, or they would hold shutdown open.
+    app.cleanup_ctx.append(_runner_ctx(jobs))
+    # The scheduler starts last and stops first, so a fire never meets a closed runner.
+    app.cleanup_ctx.append(scheduler_ctx)
+    # Streams end before aiohttp waits for in-flight handlers, or they would hold shutdown open;
+    # jobs are asked to stop then too, so a ?wait=true request ends within the jobs' drain.
     app.on_shutdown.append(_close_streams)
+    app.on_shutdown.append(_stop_jobs)
     api.install(app, route_tables, title="theset-daemon", version=__version__)
     _warn_missing_secrets(holder)
     return app
@@ -86,6 +101,32 @@ async def importer_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_importer(app[DATABASE], app[UPSTREAMS], app[SETTINGS], app[CACHE]) as imp:
         app[IMPORTER] = imp
         yield
+
+
+def _runner_ctx(
+    jobs: Mapping[JobName, JobSpec],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def runner_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_runner(
+            app[DATABASE], app[UPSTREAMS], app[CACHE], app[SETTINGS], jobs=jobs
+        ) as runner:
+            app[RUNNER] = runner
+            yield
+
+    return runner_ctx
+
+
+async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_scheduler(app[RUNNER], app[SETTINGS]) as scheduler:
+        app[SCHEDULER] = scheduler
+        yield
+
+
+async def _stop_jobs(app: web.Application) -> None:
+    if SCHEDULER in app:
+        app[SCHEDULER].pause_all()
+    if RUNNER in app:
+        app[RUNNER].begin_shutdown()
 
 
 async def cache_ctx(app: web.Application) -> AsyncIterator[None]:

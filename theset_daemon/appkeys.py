@@ -14,6 +14,8 @@ from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database
 from theset_daemon.health import ReadinessChecks
 from theset_daemon.importer.service import Importer
+from theset_daemon.jobs.runner import JobRunner
+from theset_daemon.jobs.scheduler import JobScheduler
 from theset_daemon.progress import ProgressBroker
 from theset_daemon.upstream.clients import Upstreams
 
@@ -27,3 +29,7 @@ CACHE = web.AppKey("cache", Cache)
 #: Fans progress events out to SSE streams (LISTEN/NOTIFY between instances).
 PROGRESS = web.AppKey("progress", ProgressBroker)
 IMPORTER = web.AppKey("importer", Importer)
+#: Runs the cron jobs: leases, run rows, progress, metrics, monitor hooks.
+RUNNER = web.AppKey("runner", JobRunner)
+#: Fires the cron jobs on their schedules (APScheduler in this loop).
+SCHEDULER = web.AppKey("scheduler", JobScheduler)

@@ -1,0 +1,368 @@
+"""The scheduler: APScheduler 3's ``AsyncIOScheduler`` in the daemon's loop, one cron per job.
+
+Schedules come from ``[jobs.<job>] schedule`` (5-field cron, UTC) and follow SIGHUP: a task
+watches the settings holder (the reload swaps its value in one assignment) and reschedules,
+pauses or resumes what changed, without a restart. ``enabled = false`` pauses the schedule only;
+HTTP and CLI triggers still run the job.
+
+Every fire goes to the runner with its ``scheduled_for``, the trigger's fire time (not "now"):
+the runner keys the run by ``(job, scheduled_for)``, so the same fire from two instances, or
+again after a restart, runs once. A fire that finds the job running is skipped and logged
+(``job_fire_skipped``). To see the fire time, fires go through a small executor of our own
+(APScheduler's extension point: ``BaseExecutor._do_submit_job`` receives the run times); the
+stock executors call the function without them.
+
+Cron day-of-week. APScheduler 3's ``CronTrigger.from_crontab`` numbers weekdays from Monday = 0
+(its own docs call this a historical mistake, fixed only in 4.x), so the contract's
+``0 3 * * 0`` would run on Mondays. :func:`cron_trigger` reads the field the standard way
+(0 and 7 = Sunday, names allowed, ranges and steps) and hands APScheduler weekday names, which
+it cannot misread. (Where a schedule restricts both day-of-month and day-of-week, APScheduler
+requires both to match, as 4.x and most modern crons do; classic cron fires when either does.)
+
+Misfire policy per job (:data:`MISFIRE_POLICIES`, in the README):
+
+* every job coalesces: fires that piled up (a blocked loop, a clock jump) run once, as the
+  latest of them;
+* a fire found later than its ``misfire_grace_s`` is skipped and logged (``job_fire_missed``);
+* the daily and weekly jobs catch up at start-up: if the job's most recent expected fire has no
+  run, and the job ran at some point before that fire (a time before the job ever ran is never
+  "missed"), that fire runs once now, keyed by its own ``scheduled_for``. The hourly and 6-hourly
+  jobs do not: their next fire comes soon enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from theset_daemon.config import JobSettings, Settings, SettingsHolder
+from theset_daemon.jobs.context import JobName
+from theset_daemon.jobs.runner import AlreadyRunning, FireTaken, JobRunner, ShuttingDown
+from theset_daemon.log import get_logger
+
+log = get_logger(__name__)
+
+#: How often the scheduler looks for a reloaded settings object (a reload is one assignment).
+RELOAD_POLL_S = 1.0
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # standard cron order: 0 = Sunday
+
+
+@dataclass(frozen=True, slots=True)
+class MisfirePolicy:
+    misfire_grace_s: int  # a fire found later than this is skipped
+    catch_up_at_start: bool  # run the most recent missed fire once at start-up
+    catch_up_lookback_s: int = 0  # how far back to look for it (a bit over one period)
+
+
+MISFIRE_POLICIES: dict[JobName, MisfirePolicy] = {
+    "calculate-trending": MisfirePolicy(misfire_grace_s=15 * 60, catch_up_at_start=False),
+    "update-active-artists": MisfirePolicy(misfire_grace_s=60 * 60, catch_up_at_start=False),
+    "trending-artist-sync": MisfirePolicy(
+        misfire_grace_s=6 * 3600, catch_up_at_start=True, catch_up_lookback_s=2 * 86400
+    ),
+    "complete-catalog-sync": MisfirePolicy(
+        misfire_grace_s=24 * 3600, catch_up_at_start=True, catch_up_lookback_s=8 * 86400
+    ),
+}
+
+
+# --- cron expressions (pure) -------------------------------------------------------------------
+
+
+def _weekday(text: str) -> int:
+    if text.isdigit():
+        number = int(text)
+        if not 0 <= number <= 7:
+            raise ValueError(f"day of week {text!r} is not 0-7")
+        return number
+    try:
+        return _WEEKDAYS.index(text.lower())
+    except ValueError:
+        raise ValueError(f"day of week {text!r} is not 0-7 or sun-sat") from None
+
+
+def standard_day_of_week(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler weekday names."""
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for part in field.split(","):
+        base, slash, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else 0
+        if slash and step < 1:
+            raise ValueError(f"day of week step in {part!r} must be a positive number")
+        if base in ("*", "?"):
+            first, last = 0, 6
+        elif "-" in base:
+            low, high = base.split("-", 1)
+            first, last = _weekday(low), _weekday(high)
+        else:
+            first = _weekday(base)
+            last = 7 if slash else first  # "n/step": from n to the end of the week
+        if first > last:
+            raise ValueError(f"day of week range {base!r} runs backwards")
+        days.update(day % 7 for day in range(first, last + 1, step or 1))
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """A 5-field crontab expression (UTC) as a trigger, with the standard day-of-week."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"{expression!r}: a cron schedule has 5 fields, not {len(fields)}")
+    minute, hour, day, month, day_of_week = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=standard_day_of_week(day_of_week),
+        timezone=UTC,
+    )
+
+
+def previous_fire_time(trigger: CronTrigger, now: datetime, lookback_s: float) -> datetime | None:
+    """The trigger's latest fire time at or before ``now``, within ``lookback_s``
+    (APScheduler 3 only computes forwards)."""
+    latest: datetime | None = None
+    candidate = trigger.get_next_fire_time(None, now - timedelta(seconds=lookback_s))
+    while candidate is not None and candidate <= now:
+        latest = candidate
+        candidate = trigger.get_next_fire_time(latest, latest + timedelta(seconds=1))
+    return latest
+
+
+def _job_settings(settings: Settings, job: str) -> JobSettings:
+    return getattr(settings.jobs, job.replace("-", "_"))  # type: ignore[no-any-return]
+
+
+# --- the executor that hands fire times over -------------------------------------------------
+
+
+class _FireExecutor(BaseExecutor):  # type: ignore[misc]
+    """Runs each due fire as ``fire(job_id, run_times)`` on the loop (see the module docstring)."""
+
+    def __init__(self, fire: Callable[[str, list[datetime]], Coroutine[Any, Any, None]]) -> None:
+        super().__init__()
+        self._fire = fire
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def shutdown(self, wait: bool = True) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._fire(job.id, list(run_times)), name=f"fire-{job.id}"
+        )
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            error = None if finished.cancelled() else finished.exception()
+            if error is not None:
+                self._run_job_error(job.id, error, error.__traceback__)
+            else:
+                self._run_job_success(job.id, [])
+
+        task.add_done_callback(done)
+
+
+async def _never_called() -> None:
+    """APScheduler wants a callable per job; our executor fires through the runner instead."""
+
+
+# --- the scheduler -----------------------------------------------------------------------------
+
+
+class JobScheduler:
+    """Use :func:`open_scheduler`; tests drive :meth:`fire`, :meth:`apply` and :meth:`catch_up`."""
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        holder: SettingsHolder,
+        *,
+        policies: Mapping[JobName, MisfirePolicy] = MISFIRE_POLICIES,
+        reload_poll_s: float = RELOAD_POLL_S,
+    ) -> None:
+        self.runner = runner
+        self.settings = holder
+        self.policies = dict(policies)
+        self.reload_poll_s = reload_poll_s
+        self._executor = _FireExecutor(self._fire_due)
+        self._scheduler = AsyncIOScheduler(
+            timezone=UTC, executors={"default": self._executor}
+        )  # fmt: skip
+        self._applied: dict[str, tuple[str, bool]] = {}
+        self._seen: Settings | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def jobs(self) -> list[JobName]:
+        return list(self.runner.jobs)
+
+    def next_run_times(self) -> dict[str, datetime | None]:
+        """Each job's next fire (None while paused)."""
+        out: dict[str, datetime | None] = {}
+        for job in self.jobs:
+            scheduled = self._scheduler.get_job(job)
+            out[job] = scheduled.next_run_time if scheduled is not None else None
+        return out
+
+    async def start(self) -> None:
+        settings = self.settings.current
+        self._scheduler.start()
+        for job in self.jobs:
+            policy = self.policies[job]
+            self._scheduler.add_job(
+                _never_called, trigger=cron_trigger(_job_settings(settings, job).schedule),
+                id=job, name=job, coalesce=True, max_instances=1,
+                misfire_grace_time=policy.misfire_grace_s, replace_existing=True,
+            )  # fmt: skip
+        self.apply(settings, initial=True)
+        await self.catch_up()
+        self._watch = asyncio.create_task(self._watch_reloads(), name="scheduler-reload-watch")
+
+    def pause_all(self) -> None:
+        """No more fires (shutdown has begun); what is running finishes through the runner."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        await self._executor.drain()
+
+    # --- reload -------------------------------------------------------------------------------
+
+    def apply(self, settings: Settings, *, initial: bool = False) -> list[str]:
+        """Bring every job's schedule and switch in line with ``settings``; the changed jobs."""
+        self._seen = settings
+        changed: list[str] = []
+        for job in self.jobs:
+            section = _job_settings(settings, job)
+            wanted = (section.schedule, section.enabled)
+            before = self._applied.get(job)
+            if before == wanted:
+                continue
+            if before is not None and before[0] != section.schedule:
+                # (reschedule_job also un-pauses; the switch below pauses again if need be)
+                self._scheduler.reschedule_job(job, trigger=cron_trigger(section.schedule))
+            if not section.enabled:
+                self._scheduler.pause_job(job)
+            elif before is not None and not before[1]:
+                self._scheduler.resume_job(job)
+            self._applied[job] = wanted
+            changed.append(job)
+            next_run = self._scheduler.get_job(job).next_run_time
+            log.info(
+                "job_scheduled" if initial else "job_rescheduled", job=job,
+                schedule=section.schedule, enabled=section.enabled,
+                next_run_at=next_run.isoformat() if next_run else None,
+            )  # fmt: skip
+        return changed
+
+    async def _watch_reloads(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_poll_s)
+            current = self.settings.current
+            if current is not self._seen:
+                try:
+                    self.apply(current)
+                except Exception:  # validated config never gets here; never kill the watch
+                    log.exception("job_reschedule_failed")
+                    self._seen = current
+
+    # --- fires ----------------------------------------------------------------------------------
+
+    async def _fire_due(self, job: str, run_times: list[datetime]) -> None:
+        policy = self.policies[job]  # type: ignore[index]
+        for scheduled_for in run_times:  # one, since every job coalesces
+            late_s = (datetime.now(UTC) - scheduled_for).total_seconds()
+            if late_s > policy.misfire_grace_s:
+                log.warning(
+                    "job_fire_missed", job=job, scheduled_for=scheduled_for.isoformat(),
+                    late_s=round(late_s), misfire_grace_s=policy.misfire_grace_s,
+                )  # fmt: skip
+                continue
+            await self.fire(job, scheduled_for)
+
+    async def fire(self, job: str, scheduled_for: datetime) -> Any:
+        """Start the run of one scheduled fire; its run id, or None when skipped (running,
+        already fired, stopping). Never raises: a fire's trouble is logged."""
+        when = scheduled_for.isoformat()
+        try:
+            return await self.runner.trigger(job, trigger="schedule", scheduled_for=scheduled_for)
+        except AlreadyRunning as exc:
+            log.info(
+                "job_fire_skipped", job=job, scheduled_for=when, reason="already_running",
+                running_run_id=str(exc.run_id) if exc.run_id else None,
+            )  # fmt: skip
+        except FireTaken:
+            log.info("job_fire_skipped", job=job, scheduled_for=when, reason="already_fired")
+        except ShuttingDown:
+            log.info("job_fire_skipped", job=job, scheduled_for=when, reason="shutting_down")
+        except Exception:
+            log.exception("job_fire_failed", job=job, scheduled_for=when)
+        return None
+
+    async def catch_up(self, now: datetime | None = None) -> list[str]:
+        """Fire, once, the most recent missed fire of each catch-up job (see the module
+        docstring); the jobs fired."""
+        now = now or datetime.now(UTC)
+        fired: list[str] = []
+        pool = self.runner.database.pool
+        for job in self.jobs:
+            policy = self.policies[job]
+            section = _job_settings(self.settings.current, job)
+            if not policy.catch_up_at_start or not section.enabled:
+                continue
+            expected = previous_fire_time(
+                cron_trigger(section.schedule), now, policy.catch_up_lookback_s
+            )
+            if expected is None:
+                continue
+            row = await pool.fetchrow(
+                """SELECT max(started_at) AS last_started,
+                          coalesce(bool_or(scheduled_for = $2), false) AS fired
+                   FROM cron_logs WHERE job_name = $1""",
+                job,
+                expected,
+            )
+            last_started = row["last_started"] if row is not None else None
+            if last_started is None or row is None or row["fired"] or last_started >= expected:
+                continue  # never ran (nothing to miss), fired already, or ran since
+            log.info(
+                "job_catch_up", job=job, scheduled_for=expected.isoformat(),
+                last_started=last_started.isoformat(),
+            )  # fmt: skip
+            if await self.fire(job, expected) is not None:
+                fired.append(job)
+        return fired
+
+
+@contextlib.asynccontextmanager
+async def open_scheduler(runner: JobRunner, holder: SettingsHolder) -> AsyncIterator[JobScheduler]:
+    scheduler = JobScheduler(runner, holder)
+    await scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        await scheduler.close()
