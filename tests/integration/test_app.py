@@ -14,6 +14,7 @@ from pydantic import Field
 from theset_daemon import config
 from theset_daemon.app import ROUTE_TABLES, build_app
 from theset_daemon.config import SettingsHolder
+from theset_daemon.db.migrate import discover
 from theset_daemon.web.api import RouteTable, read_body
 from theset_daemon.web.models import RequestModel
 
@@ -92,11 +93,12 @@ async def test_readyz_is_503_while_a_migration_is_missing(
         await conn.close()
     response = await client.get("/readyz")
     body = await response.json()
+    expected = len(discover())
     assert response.status == 503
     assert body["components"]["database"] == {
         "status": "down",
         "message": "migrations pending",
-        "details": {"migrationsApplied": 2, "migrationsExpected": 3},
+        "details": {"migrationsApplied": expected - 1, "migrationsExpected": expected},
     }
 
 
