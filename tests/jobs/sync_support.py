@@ -34,9 +34,7 @@ level = "warning"
 artists = {artists}
 latency_ms = 0
 [upstream.spotify]
-max_rate_per_s = 50
-[upstream.ticketmaster]
-max_rate_per_s = 50
+max_rate_per_s = 20
 [upstream.spotify.retry]
 base_delay_s = 0.05
 [upstream.ticketmaster.retry]

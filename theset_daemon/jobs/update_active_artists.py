@@ -1,9 +1,303 @@
-"""`update-active-artists` (CONTRACT.md section 4). Being written; see issue 6."""
+"""`update-active-artists` (CONTRACT.md section 4): keep the artists fans are busy with fresh.
+
+**Selection.** The top ``limit`` artists by activity (``catalog/activity.py``: votes, follows and
+page views of the last 24 h / 7 days plus upcoming shows; an artist with none is not selected),
+streamed through the bounded pipeline a page at a time. An artist synced within the stale window
+(:data:`~theset_daemon.catalog.activity.STALE_AFTER`, 6 h) is counted ``skipped`` unless
+``forceSync``.
+
+**Per artist, cheaply.** An unchanged artist costs two upstream requests of its own:
+
+1. Spotify: the newest page of its releases (``/artists/{id}/albums``, album+single+compilation,
+   newest first within each group), whose ``total`` says whether anything was released or
+   removed since we stored ``artists.total_albums``. When the total moved, only the releases we
+   have no song from are fetched (``/albums?ids=``), paging further down the list only while
+   the new ones are not all found; their songs go through the import's rules, and a song we
+   already hold (same dedup key) is left to the full discography sync to re-decide.
+2. Ticketmaster: the upcoming events of its attraction (by name when no attraction id is
+   known), upserted in bulk (an unchanged show is not rewritten); new upcoming shows get a
+   predicted setlist.
+
+Plus its share of one batched ``/artists?ids=`` per page of 50 (popularity, followers, image,
+genres), in Spotify's extended mode only: development mode has neither the endpoint nor the
+fields, and then nothing is asked.
+
+Afterwards ``last_synced_at`` and ``shows_synced_at`` are set, and every artist whose row, songs
+or shows changed has its cached pages invalidated (``cache.reads.artists_changed``).
+
+Summary: ``{"selected", "synced", "skipped", "failed", "newReleases", "showsUpserted",
+"songsUpserted", "apiCalls": {"spotify", "ticketmaster", "setlistfm"}}``; ``newReleases`` counts
+the releases fetched as new, ``showsUpserted`` and ``songsUpserted`` the rows inserted or changed.
+"""
 
 from __future__ import annotations
 
-from theset_daemon.jobs.context import JobContext, JobResult
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from theset_daemon.cache.reads import artists_changed
+from theset_daemon.catalog.activity import is_stale
+from theset_daemon.db import catalog as store
+from theset_daemon.db import sync as sync_db
+from theset_daemon.db.sync import SyncArtist
+from theset_daemon.importer import phases
+from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtistsParams
+from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+from theset_daemon.log import get_logger
+from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.upstream.spotify import AlbumSummary, Artist
+from theset_daemon.upstream.ticketmaster import Event
+
+log = get_logger(__name__)
+
+PAGE_SIZE = 50  # one /artists?ids= batch per page
+PROVIDERS = ("spotify", "ticketmaster", "setlistfm")
+
+
+@dataclass(slots=True)
+class Tally:
+    selected: int = 0
+    synced: int = 0
+    skipped: int = 0
+    failed: int = 0
+    new_releases: int = 0
+    shows_upserted: int = 0
+    songs_upserted: int = 0
+    api_calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROVIDERS, 0))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "selected": self.selected,
+            "synced": self.synced,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "newReleases": self.new_releases,
+            "showsUpserted": self.shows_upserted,
+            "songsUpserted": self.songs_upserted,
+            "apiCalls": dict(self.api_calls),
+        }
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> Tally:
+        tally = cls()
+        tally.selected = int(saved.get("selected", 0))
+        tally.synced = int(saved.get("synced", 0))
+        tally.skipped = int(saved.get("skipped", 0))
+        tally.failed = int(saved.get("failed", 0))
+        tally.new_releases = int(saved.get("newReleases", 0))
+        tally.shows_upserted = int(saved.get("showsUpserted", 0))
+        tally.songs_upserted = int(saved.get("songsUpserted", 0))
+        for provider, calls in dict(saved.get("apiCalls", {})).items():
+            tally.api_calls[provider] = int(calls)
+        return tally
+
+
+class ApiCalls:
+    """Requests sent per provider since this run started (on top of a resumed run's count)."""
+
+    def __init__(self, upstreams: Upstreams, already: dict[str, int]) -> None:
+        self._providers = upstreams.providers
+        self._already = dict(already)
+        self._start = {name: p.sent for name, p in self._providers.items()}
+
+    def now(self) -> dict[str, int]:
+        return {
+            name: self._already.get(name, 0)
+            + (self._providers[name].sent - self._start[name] if name in self._providers else 0)
+            for name in PROVIDERS
+        }
 
 
 async def run(ctx: JobContext) -> JobResult:
-    raise NotImplementedError("update-active-artists is not written yet")
+    params = ctx.params
+    assert isinstance(params, UpdateActiveArtistsParams)
+    pool = ctx.database.pool
+    tally = Tally.from_json(resumed_summary(ctx))
+    calls = ApiCalls(ctx.upstreams, tally.api_calls)
+    total = min(params.limit, await sync_db.count_active_artists(pool))
+    now = dt.datetime.now(dt.UTC)
+    profiles: dict[str, Artist] = {}
+
+    def snapshot() -> dict[str, Any]:
+        tally.api_calls = calls.now()
+        return tally.as_json()
+
+    def due(artist: SyncArtist) -> bool:
+        return params.force_sync or is_stale(artist.last_synced_at, now)
+
+    async def prepare(page: Sequence[SyncArtist]) -> None:
+        profiles.clear()
+        wanted = [a.spotify_id for a in page if a.spotify_id and due(a)]
+        if wanted:
+            profiles.update(await ctx.upstreams.spotify.several_artists(wanted))
+
+    async def process(artist: SyncArtist) -> None:
+        tally.selected += 1
+        if not due(artist):
+            tally.skipped += 1
+            return
+        try:
+            profile = profiles.get(artist.spotify_id or "")
+            outcome = await sync_artist(ctx.upstreams, ctx, artist, profile)
+        except Exception:
+            tally.failed += 1
+            raise
+        tally.synced += 1
+        tally.new_releases += outcome.new_releases
+        tally.shows_upserted += outcome.shows_written
+        tally.songs_upserted += outcome.songs_written
+        if outcome.changed:
+            await artists_changed(ctx.cache, [artist.id])
+
+    result = await run_pipeline(
+        ctx,
+        fetch_page=lambda cursor, n: sync_db.most_active_artists(
+            pool, cursor if isinstance(cursor, list) else None, n
+        ),
+        process=process,
+        cursor_of=lambda a: a.rank_cursor(),
+        id_of=lambda a: a.id,
+        total=total,
+        snapshot=snapshot,
+        prepare=prepare,
+        limit=params.limit,
+        page_size=PAGE_SIZE,
+    )
+    tally.selected, tally.failed = result.done, result.failed  # page lookups that failed too
+    summary = snapshot()
+    return JobResult(summary=summary, items_total=result.done, items_failed=result.failed)
+
+
+@dataclass(slots=True)
+class Outcome:
+    new_releases: int = 0
+    songs_written: int = 0
+    shows_written: int = 0
+    changed: bool = False
+
+
+async def sync_artist(
+    up: Upstreams, ctx: JobContext, artist: SyncArtist, profile: Artist | None
+) -> Outcome:
+    """Refresh one artist (see the module docstring); raises on an upstream failure."""
+    assert artist.spotify_id is not None
+    pool = ctx.database.pool
+    outcome = Outcome()
+    first = await up.spotify.artist_albums_page(artist.spotify_id)
+    events = await _upcoming_events(up, artist)
+
+    new_albums: list[AlbumSummary] = []
+    if first.total != artist.total_albums:
+        new_albums = await _new_releases(up, pool, artist, first.items, first.total)
+    songs: list[store.SongRow] = []
+    if new_albums:
+        result = phases.PhaseResult()
+        fetched = await up.spotify.albums_with_tracks(new_albums)
+        by_id = {a.id: a for a in new_albums}
+        pairs = [(by_id.get(a.id, a), a) for a in fetched]
+        popularity = await phases.track_popularity(up, pairs, result)
+        songs = phases.choose_songs(pairs, popularity)
+        outcome.new_releases = len(fetched)
+    venues, shows = phases.show_rows(artist.name, events)
+
+    async with pool.acquire() as conn, conn.transaction():
+        if songs:
+            held = {
+                r["normalized_title"]
+                for r in await conn.fetch(
+                    "SELECT normalized_title FROM songs WHERE artist_id = $1 AND NOT is_live",
+                    artist.id,
+                )
+            }
+            # A studio song we already hold stays as chosen; the discography sync re-decides.
+            fresh = [s for s in songs if s.is_live or s.normalized_title not in held]
+            outcome.songs_written = await store.upsert_songs(conn, artist.id, fresh)
+        venue_ids = await store.upsert_venues(conn, venues)
+        outcome.shows_written = await store.upsert_shows(
+            conn, artist.id, artist.ticketmaster_id, shows, venue_ids
+        )
+        if outcome.shows_written or outcome.songs_written:
+            await store.predict_setlists(conn, artist.id, phases.PREDICTED_SETLIST_SIZE)
+        row = await conn.fetchrow(
+            """UPDATE artists a SET
+                   popularity = coalesce($2, a.popularity),
+                   followers = coalesce($3, a.followers),
+                   image_url = coalesce($4, a.image_url),
+                   genres = coalesce($5, a.genres),
+                   total_albums = $6,
+                   total_songs = (SELECT count(*) FROM songs WHERE artist_id = $1),
+                   upcoming_shows = (SELECT count(*) FROM shows WHERE headliner_artist_id = $1
+                                     AND status = 'upcoming' AND date >= current_date),
+                   last_synced_at = now(), shows_synced_at = now()
+               FROM (SELECT popularity, followers, image_url, genres, total_songs,
+                            upcoming_shows FROM artists WHERE id = $1) old
+               WHERE a.id = $1
+               RETURNING (old.popularity, old.followers, old.image_url, old.genres,
+                          old.total_songs, old.upcoming_shows)
+                         IS DISTINCT FROM
+                         (a.popularity, a.followers, a.image_url, a.genres,
+                          a.total_songs, a.upcoming_shows) AS changed""",
+            artist.id,
+            profile.popularity if profile else None,
+            profile.followers.total if profile and profile.followers else None,
+            profile.images[0].url if profile and profile.images else None,
+            list(profile.genres) if profile else None,
+            first.total,
+        )
+    outcome.changed = bool(
+        outcome.songs_written or outcome.shows_written or (row is not None and row["changed"])
+    )
+    return outcome
+
+
+async def _upcoming_events(up: Upstreams, artist: SyncArtist) -> list[Event]:
+    if artist.ticketmaster_id:
+        return await up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
+    return await up.ticketmaster.events_by_keyword(artist.name)
+
+
+async def _new_releases(
+    up: Upstreams,
+    pool: Any,
+    artist: SyncArtist,
+    first_page: list[AlbumSummary],
+    total: int,
+) -> list[AlbumSummary]:
+    """The ``total - total_albums`` newest releases on the artist's list that we hold no song
+    from, looked for from the top of the list down, no further than needed (a removal reads
+    just the first page).
+
+    "No song from" is not "new" on its own: a compilation of songs we already have leaves no song
+    row of its own, so among the releases we hold nothing from, the newest (by release date) are
+    taken as the new ones. The daily discography sync re-reads everything, so a rare wrong guess
+    (an old release re-dated, say) lasts a day at most.
+    """
+    assert artist.spotify_id is not None
+    known = {
+        r["album_id"]
+        for r in await pool.fetch(
+            "SELECT DISTINCT album_id FROM songs WHERE artist_id = $1 AND album_id IS NOT NULL",
+            artist.id,
+        )
+    }
+    wanted = max(0, total - artist.total_albums)
+    found = [a for a in first_page if a.id not in known]
+    offset = len(first_page)
+    while len(found) < wanted and offset < total:
+        page = await up.spotify.artist_albums_page(artist.spotify_id, offset=offset)
+        if not page.items:
+            break
+        found.extend(a for a in page.items if a.id not in known)
+        offset += len(page.items)
+    found.sort(key=lambda a: _release_key(a.release_date), reverse=True)
+    return found[:wanted]
+
+
+def _release_key(text: str | None) -> str:
+    """Spotify's release date ("2024", "2024-05" or "2024-05-17") as a sortable day; unknown
+    sorts oldest."""
+    if not text:
+        return "0000-01-01"
+    return text + "-01-01"[len(text) - 4 :] if len(text) in (4, 7) else text
