@@ -16,6 +16,8 @@ from theset_daemon.config import ConfigError, SimulatorSettings
 from theset_daemon.db.migrate import MigrationError
 from theset_daemon.db.pool import DatabaseUnavailable, open_database
 from theset_daemon.importer.follow import follow_import
+from theset_daemon.jobs.context import JOB_NAMES
+from theset_daemon.jobs.remote import parse_sets, trigger_remote
 from theset_daemon.sim.serve import run_simulator
 
 
@@ -53,6 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     import_parser.add_argument("what", metavar="NAME_OR_SPOTIFY_ID")
 
+    trigger_parser = command(
+        "trigger", "run a cron job on the running daemon (with CRON_SECRET; trigger = cli)"
+    )
+    trigger_parser.add_argument("job", choices=JOB_NAMES, metavar="JOB", help=", ".join(JOB_NAMES))
+    trigger_parser.add_argument(
+        "--wait", action="store_true", help="wait for the run to end, print its summary"
+    )
+    trigger_parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a body field, e.g. --set limit=10 (JSON when it parses, else a string)",
+    )
+
     args = parser.parse_args(argv)
     path = config.resolve_path(args.config, os.environ)
     if args.command == "run":
@@ -61,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return migrate(path)
     if args.command == "import":
         return import_artist(path, args.what)
+    if args.command == "trigger":
+        try:
+            body = parse_sets(args.sets)
+        except ValueError as exc:
+            trigger_parser.error(str(exc))
+        return trigger_job(path, args.job, body, wait=args.wait)
     if args.command == "simulate":
         if not 0 <= args.port <= 65535:
             simulate_parser.error(f"--port {args.port}: must be 0-65535")
@@ -76,6 +100,15 @@ def import_artist(path: Path, what: str) -> int:
         print(exc, file=sys.stderr)
         return runtime.EXIT_CONFIG
     return asyncio.run(follow_import(settings, what))
+
+
+def trigger_job(path: Path, job: str, body: dict[str, object], *, wait: bool) -> int:
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return runtime.EXIT_CONFIG
+    return asyncio.run(trigger_remote(settings, job, body, wait=wait))
 
 
 def check_config(path: Path) -> int:
