@@ -17,6 +17,7 @@ from theset_daemon.appkeys import (
     DATABASE,
     IMPORTER,
     METRICS,
+    MONITOR,
     PROGRESS,
     READINESS,
     RUNNER,
@@ -34,15 +35,29 @@ from theset_daemon.jobs.registry import JOBS, JobSpec
 from theset_daemon.jobs.runner import open_runner
 from theset_daemon.jobs.scheduler import open_scheduler
 from theset_daemon.log import get_logger
+from theset_daemon.monitoring.service import open_monitor
 from theset_daemon.progress import open_broker
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
-from theset_daemon.web import api, routes_cron, routes_import, routes_reads, routes_system
+from theset_daemon.web import (
+    api,
+    routes_cron,
+    routes_import,
+    routes_monitoring,
+    routes_reads,
+    routes_system,
+)
 from theset_daemon.web.middleware import middlewares, on_response_prepare
 from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 
-ROUTE_TABLES = (routes_system.routes, routes_reads.routes, routes_import.routes, routes_cron.routes)
+ROUTE_TABLES = (
+    routes_system.routes,
+    routes_reads.routes,
+    routes_import.routes,
+    routes_cron.routes,
+    routes_monitoring.routes,
+)
 
 
 def build_app(
@@ -67,6 +82,7 @@ def build_app(
     app.cleanup_ctx.append(upstreams_ctx)
     app.cleanup_ctx.append(importer_ctx)
     app.cleanup_ctx.append(_runner_ctx(jobs))
+    app.cleanup_ctx.append(monitor_ctx)
     # The scheduler starts last and stops first, so a fire never meets a closed runner.
     app.cleanup_ctx.append(scheduler_ctx)
     # Streams end before aiohttp waits for in-flight handlers, or they would hold shutdown open;
@@ -114,6 +130,15 @@ def _runner_ctx(
             yield
 
     return runner_ctx
+
+
+async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
+    runner = app[RUNNER]
+    async with open_monitor(app[DATABASE], app[SETTINGS], runner.holder_id) as monitor:
+        app[MONITOR] = monitor
+        runner.monitor_hooks.append(monitor.on_run_finished)
+        yield
+        runner.monitor_hooks.remove(monitor.on_run_finished)
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from theset_daemon.health import ReadinessChecks
 from theset_daemon.importer.service import Importer
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.jobs.scheduler import JobScheduler
+from theset_daemon.monitoring.service import Monitor
 from theset_daemon.progress import ProgressBroker
 from theset_daemon.upstream.clients import Upstreams
 
@@ -33,3 +34,5 @@ IMPORTER = web.AppKey("importer", Importer)
 RUNNER = web.AppKey("runner", JobRunner)
 #: Fires the cron jobs on their schedules (APScheduler in this loop).
 SCHEDULER = web.AppKey("scheduler", JobScheduler)
+#: Judges job health, keeps cron_alerts, sends notifications.
+MONITOR = web.AppKey("monitor", Monitor)

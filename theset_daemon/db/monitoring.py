@@ -171,3 +171,59 @@ async def gaps_since(conn: Executor, since: datetime) -> list[asyncpg.Record]:
            WHERE ended_at >= $1 ORDER BY started_at""",
         since,
     )
+
+
+# --- figures for the health API --------------------------------------------------------------
+
+
+async def job_metrics(conn: Executor, since: datetime, job: str | None) -> list[asyncpg.Record]:
+    """Per job, over the runs that ended since ``since``: counts, durations, and the
+    ``cron_metrics`` totals (memory, cache, API calls by provider, 429s)."""
+    return await conn.fetch(
+        """WITH ended AS (
+               SELECT l.job_name, l.status, l.duration_ms, m.peak_memory_bytes, m.api_calls,
+                      m.rate_limited, m.cache_hits, m.cache_misses
+               FROM cron_logs l LEFT JOIN cron_metrics m ON m.run_id = l.id
+               WHERE l.finished_at >= $1 AND ($2::text IS NULL OR l.job_name = $2)
+           ),
+           calls AS (
+               SELECT job_name, coalesce(jsonb_object_agg(key, total), '{}'::jsonb) AS api_calls
+               FROM (SELECT e.job_name, c.key, sum(c.value::bigint) AS total
+                     FROM ended e, jsonb_each_text(coalesce(e.api_calls, '{}'::jsonb)) c
+                     GROUP BY e.job_name, c.key) per_provider
+               GROUP BY job_name
+           )
+           SELECT e.job_name,
+                  count(*) AS runs,
+                  count(*) FILTER (WHERE e.status = 'failed') AS failures,
+                  avg(e.duration_ms)::float8 AS avg_duration_ms,
+                  percentile_cont(0.95) WITHIN GROUP (ORDER BY e.duration_ms)::float8
+                      AS p95_duration_ms,
+                  max(e.duration_ms) AS max_duration_ms,
+                  max(e.peak_memory_bytes) AS peak_memory_bytes,
+                  coalesce(sum(e.cache_hits), 0) AS cache_hits,
+                  coalesce(sum(e.cache_misses), 0) AS cache_misses,
+                  coalesce(sum(e.rate_limited), 0) AS rate_limited,
+                  coalesce(max(c.api_calls::text), '{}') AS api_calls
+           FROM ended e LEFT JOIN calls c USING (job_name)
+           GROUP BY e.job_name""",
+        since,
+        job,
+    )
+
+
+async def job_report(conn: Executor, since: datetime) -> list[asyncpg.Record]:
+    """Per job and status, the runs started since ``since``, and the alerts fired since."""
+    return await conn.fetch(
+        """SELECT job_name, status, count(*) AS runs, avg(duration_ms)::float8 AS avg_duration_ms
+           FROM cron_logs WHERE started_at >= $1 GROUP BY job_name, status""",
+        since,
+    )
+
+
+async def alerts_fired_since(conn: Executor, since: datetime) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT job_name, rule, count(*) AS fired FROM cron_alerts
+           WHERE fired_at >= $1 GROUP BY job_name, rule""",
+        since,
+    )

@@ -43,6 +43,7 @@ class RunFacts:
     status: Literal["running", "succeeded", "partial", "failed", "interrupted"]
     started_at: datetime
     finished_at: datetime | None = None
+    run_id: str | None = None
 
     @property
     def duration(self) -> timedelta | None:

@@ -23,12 +23,13 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import aiohttp
 import asyncpg
 
 from theset_daemon.config import SettingsHolder
@@ -115,7 +116,7 @@ class Monitor:
                 continue
             section = getattr(settings.jobs, name.replace("-", "_"))
             runs = [
-                RunFacts(row["status"], row["started_at"], row["finished_at"])
+                RunFacts(row["status"], row["started_at"], row["finished_at"], str(row["id"]))
                 for row in await store.runs_judged(pool, name)
             ]
             health = evaluate(
@@ -251,3 +252,18 @@ class Monitor:
         await asyncio.gather(*self._noting, return_exceptions=True)
         with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             await store.stop_instance(self._database.pool, self._instance)
+
+
+@contextlib.asynccontextmanager
+async def open_monitor(
+    database: Database, holder: SettingsHolder, instance: str
+) -> AsyncIterator[Monitor]:
+    """The monitor with its own HTTP session for the webhooks (never the upstreams' session:
+    a notification must not wait behind a rate limiter)."""
+    async with aiohttp.ClientSession() as session:
+        monitor = Monitor(database, holder, Notifier(holder, session), instance)
+        await monitor.start()
+        try:
+            yield monitor
+        finally:
+            await monitor.close()
