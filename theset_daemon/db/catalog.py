@@ -474,6 +474,25 @@ async def drop_superseded_songs(
     return int(status.split()[-1])
 
 
+async def remove_stale_songs(
+    conn: Connection, artist_id: UUID, keep_spotify_ids: Sequence[str]
+) -> int:
+    """Delete the artist's songs that are not in ``keep_spotify_ids`` (its catalog as just
+    scanned), except those a setlist lists (predicted or actual) or a vote refers to (votes hang
+    off setlist songs, so the setlist test covers them; the vote test guards a vote whose setlist
+    song a future schema might detach); returns how many were deleted."""
+    status = await conn.execute(
+        """DELETE FROM songs s
+           WHERE s.artist_id = $1 AND NOT (s.spotify_id = ANY($2::text[]))
+             AND NOT EXISTS (SELECT 1 FROM setlist_songs ss WHERE ss.song_id = s.id)
+             AND NOT EXISTS (SELECT 1 FROM votes v JOIN setlist_songs ss
+                             ON ss.id = v.setlist_song_id WHERE ss.song_id = s.id)""",
+        artist_id,
+        list(keep_spotify_ids),
+    )
+    return int(status.split()[-1])
+
+
 async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
     """One predicted setlist of ``size`` songs (most popular studio songs first, then by title)
     for each of the artist's upcoming shows that has none; returns how many were created."""

@@ -1,9 +1,134 @@
-"""`trending-artist-sync` (CONTRACT.md section 4). Being written; see issue 6."""
+"""`trending-artist-sync` (CONTRACT.md section 4): a complete discography refresh for the artists
+people are looking at.
+
+**Selection.** The top ``limit`` artists (with a Spotify id) by ``artists.trending_score``
+(written hourly by ``calculate-trending``), highest first, streamed a page at a time through the
+bounded pipeline. The keyset follows the score as it stands when each page is read; a re-score in
+the middle of a run can move an artist across a page boundary, which at worst syncs it twice or
+leaves it to tomorrow's run.
+
+**Skipped recently updated.** With ``skipRecentlyUpdated`` (the default), an artist whose whole
+catalog was stored within :data:`RECENT_WINDOW` (12 h: an import, or yesterday's run if it ran
+late) is counted ``skippedRecent`` and costs nothing.
+
+**The refresh** is the import's own scan (``importer.phases.scan_catalog``): every release
+(album, single, compilation), every track, the same live detection and cross-release dedup
+(``catalog.song_key`` and ``choose_canonical``), and the album art whose width fits best
+(``importer.phases.best_image_url``: the largest no wider than 640 px). Songs are written in bulk
+(an unchanged song is not rewritten).
+
+**Stale data.** When the scan was complete (no release batch failed), the artist's songs that are
+no longer in its catalog (withdrawn releases, or a copy that lost the dedup choice to a better
+one) are deleted, unless a setlist (predicted or actual) lists them or a vote refers to them:
+fans' history is never rewritten by a sync. A partial scan removes nothing.
+
+Summary: ``{"selected", "synced", "skippedRecent", "failed", "albumsScanned", "songsUpserted",
+"liveTracksFlagged", "duplicatesMerged", "staleRemoved"}``: releases read, song rows inserted or
+changed, live recordings in the stored catalogs, track copies merged into another song by the
+dedup, and songs removed.
+"""
 
 from __future__ import annotations
 
-from theset_daemon.jobs.context import JobContext, JobResult
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from theset_daemon.cache.reads import artists_changed
+from theset_daemon.db import catalog as store
+from theset_daemon.db import sync as sync_db
+from theset_daemon.db.sync import SyncArtist
+from theset_daemon.importer import phases
+from theset_daemon.jobs.context import JobContext, JobResult, TrendingArtistSyncParams
+from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+
+RECENT_WINDOW = dt.timedelta(hours=12)
+PAGE_SIZE = 50
+
+
+@dataclass(slots=True)
+class Tally:
+    selected: int = 0
+    synced: int = 0
+    skippedRecent: int = 0  # camelCase: the contract's keys, serialised as they are
+    failed: int = 0
+    albumsScanned: int = 0
+    songsUpserted: int = 0
+    liveTracksFlagged: int = 0
+    duplicatesMerged: int = 0
+    staleRemoved: int = 0
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> Tally:
+        return cls(**{k: int(v) for k, v in saved.items() if k in cls.__dataclass_fields__})
+
+
+def recently_updated(artist: SyncArtist, now: dt.datetime) -> bool:
+    synced = artist.song_catalog_synced_at
+    return synced is not None and now - synced < RECENT_WINDOW
 
 
 async def run(ctx: JobContext) -> JobResult:
-    raise NotImplementedError("trending-artist-sync is not written yet")
+    params = ctx.params
+    assert isinstance(params, TrendingArtistSyncParams)
+    pool = ctx.database.pool
+    tally = Tally.from_json(resumed_summary(ctx))
+    total = min(params.limit, await sync_db.count_spotify_artists(pool))
+    now = dt.datetime.now(dt.UTC)
+
+    async def process(artist: SyncArtist) -> None:
+        tally.selected += 1
+        if params.skip_recently_updated and recently_updated(artist, now):
+            tally.skippedRecent += 1
+            return
+        try:
+            changed = await refresh_discography(ctx, artist, tally)
+        except Exception:
+            tally.failed += 1
+            raise
+        tally.synced += 1
+        if changed:
+            await artists_changed(ctx.cache, [artist.id])
+
+    result = await run_pipeline(
+        ctx,
+        fetch_page=lambda cursor, n: sync_db.top_trending_artists(
+            pool, cursor if isinstance(cursor, list) else None, n
+        ),
+        process=process,
+        cursor_of=lambda a: a.rank_cursor(),
+        id_of=lambda a: a.id,
+        total=total,
+        snapshot=lambda: asdict(tally),
+        limit=params.limit,
+        page_size=PAGE_SIZE,
+    )
+    tally.selected, tally.failed = result.done, result.failed
+    return JobResult(summary=asdict(tally), items_total=result.done, items_failed=result.failed)
+
+
+async def refresh_discography(ctx: JobContext, artist: SyncArtist, tally: Tally) -> bool:
+    """Scan and store the artist's whole catalog; True when a stored row changed."""
+    assert artist.spotify_id is not None
+    scan = await phases.scan_catalog(ctx.upstreams, artist.spotify_id)
+    if scan.result.warnings and not scan.albums:
+        raise RuntimeError("; ".join(scan.result.warnings))
+    songs = scan.songs
+    async with ctx.database.pool.acquire() as conn, conn.transaction():
+        written = await store.upsert_songs(conn, artist.id, songs)
+        removed = 0
+        if not scan.result.warnings:  # only a complete catalog may retire songs
+            removed = await store.remove_stale_songs(conn, artist.id, [s.spotify_id for s in songs])
+        await conn.execute(
+            """UPDATE artists SET song_catalog_synced_at = now(), total_albums = $2,
+                   total_songs = (SELECT count(*) FROM songs WHERE artist_id = $1)
+               WHERE id = $1""",
+            artist.id,
+            scan.result.albums,
+        )
+    tally.albumsScanned += len(scan.albums)
+    tally.songsUpserted += written
+    tally.liveTracksFlagged += sum(1 for s in songs if s.is_live)
+    tally.duplicatesMerged += scan.tracks_seen - len(songs)
+    tally.staleRemoved += removed
+    return bool(written or removed)
