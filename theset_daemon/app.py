@@ -35,6 +35,7 @@ from theset_daemon.jobs.registry import JOBS, JobSpec
 from theset_daemon.jobs.runner import open_runner
 from theset_daemon.jobs.scheduler import open_scheduler
 from theset_daemon.log import get_logger
+from theset_daemon.monitoring.metrics import JobRunMetrics, LiveStateCollector
 from theset_daemon.monitoring.service import open_monitor
 from theset_daemon.progress import open_broker
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
@@ -133,12 +134,24 @@ def _runner_ctx(
 
 
 async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
-    runner = app[RUNNER]
+    runner, registry = app[RUNNER], app[METRICS]
     async with open_monitor(app[DATABASE], app[SETTINGS], runner.holder_id) as monitor:
         app[MONITOR] = monitor
-        runner.monitor_hooks.append(monitor.on_run_finished)
+        run_metrics = JobRunMetrics(registry)
+        live = LiveStateCollector(
+            app[DATABASE],
+            sse_streams_open=lambda: app[PROGRESS].open_streams,
+            loop_lag_s=lambda: monitor.loop_lag_s,
+            imports_running=lambda: app[IMPORTER].running,
+            jobs_running=lambda: len(runner.running),
+        )
+        registry.register(live)
+        hooks = (run_metrics.record, monitor.on_run_finished)
+        runner.monitor_hooks.extend(hooks)
         yield
-        runner.monitor_hooks.remove(monitor.on_run_finished)
+        for hook in hooks:
+            runner.monitor_hooks.remove(hook)
+        registry.unregister(live)
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitoring.conftest import Channels, holder_for
 from theset_daemon.app import build_app
@@ -131,3 +132,35 @@ async def test_bad_actions_are_400_naming_the_field(
         assert error["message"].startswith(field), error
     response = await client.get("/api/monitoring/cron-health?includeMetrics=maybe", headers=ADMIN)
     assert response.status == 400
+
+
+async def test_metrics_parse_and_count_what_happened(
+    aiohttp_client: Any, channels: Channels, database_url: str
+) -> None:
+    client = await make_client(aiohttp_client, channels, database_url)
+    assert (await client.get("/metrics")).status == 401
+    ran = await client.post(
+        f"/api/cron/{JOB}?wait=true", headers={"Authorization": "Bearer cron-secret"}
+    )
+    assert ran.status == 200, await ran.text()
+    response = await client.get("/metrics", headers=ADMIN)
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+    for name in (
+        "theset_upstream_requests",
+        "theset_sse_streams_open",
+        "theset_event_loop_lag_seconds",
+        "theset_db_pool_connections",
+        "theset_job_run_duration_seconds",
+        "theset_cache_hit_ratio",
+    ):
+        assert name in families, sorted(families)
+    runs = {
+        (s.labels["job"], s.labels["status"]): s.value
+        for s in families["theset_job_runs"].samples
+        if s.name == "theset_job_runs_total"
+    }
+    assert runs == {(JOB, "succeeded"): 1.0}
+    pool = {s.labels["state"]: s.value for s in families["theset_db_pool_connections"].samples}
+    assert pool["max"] == 10 and pool["in_use"] >= 0

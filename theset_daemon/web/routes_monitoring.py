@@ -1,4 +1,4 @@
-"""The cron health API (CONTRACT.md section 5), admin only.
+"""The cron health API and ``/metrics`` (CONTRACT.md section 5), admin only.
 
 ``GET /api/monitoring/cron-health`` reads: each job's state from the monitor's state machine, the
 active alerts, and on request the per-job metrics and a 7-day report. It changes nothing.
@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, RootModel
 
-from theset_daemon.appkeys import DATABASE, MONITOR
+from theset_daemon.appkeys import DATABASE, METRICS, MONITOR
 from theset_daemon.db import monitoring as store
 from theset_daemon.jobs.context import JOB_NAMES, JobName
 from theset_daemon.monitoring.health import JobState
@@ -312,3 +313,19 @@ async def post_cron_health(request: web.Request) -> web.Response:
         alerts=[Alert.model_validate(alert) for alert in alerts],
     )
     return web.json_response(checked.model_dump())
+
+
+@routes.route(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics: jobs, upstreams, breakers, quota, cache, SSE, loop lag, DB pool",
+    responses={
+        200: ("text/plain; version=0.0.4", "the Prometheus text exposition format"),
+        401: ErrorEnvelope,
+    },
+    auth="admin",
+    tags=("monitoring",),
+)
+async def get_metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
