@@ -1,8 +1,9 @@
 """What the sync-job tests share: the real database, cache and simulated upstreams, a context for
 driving a job function directly, and helpers to seed the catalog and read the simulator.
 
-``Recorder`` stands in for the job runner's reporter (the runner is tested on its own); it
-records what a job reports so a test can look at progress, checkpoints and failures.
+End-to-end tests go through the real job runner (:meth:`SyncEnv.run_job`). ``Recorder`` stands
+in for the runner's reporter where a test drives a job function or the pipeline directly, to look
+at each progress call, checkpoint and failure.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.importer import phases
 from theset_daemon.jobs.context import JobContext, JobName, JobParams
+from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 
 BASE_CONFIG = """
@@ -143,6 +145,15 @@ class SyncEnv:
     async def reset_stats(self) -> None:
         async with self.control.delete(self.sim_url + "/_sim/stats") as response:
             assert response.status < 300
+
+    async def run_job(self, job: JobName, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One run through the real job runner (lease, cron_logs row, status); the ended Run."""
+        runner = JobRunner(self.database, self.upstreams, self.cache, self.holder)
+        await runner.start()
+        try:
+            return await runner.run(job, body, trigger="cli")
+        finally:
+            await runner.close()
 
     async def import_artist(self, spotify_id: str) -> UUID:
         """An artist imported the way the importer does it (phases 1-3, no HTTP)."""

@@ -15,8 +15,6 @@ import pytest
 from tests.jobs.sync_support import SyncEnv, requests_of, sync_env
 from theset_daemon.catalog.activity import activity_score
 from theset_daemon.db import sync as sync_db
-from theset_daemon.jobs import update_active_artists
-from theset_daemon.jobs.context import UpdateActiveArtistsParams
 
 JOB = "update-active-artists"
 SUMMARY_KEYS = {
@@ -63,11 +61,14 @@ async def add_views(env: SyncEnv, artist_id: UUID, views: int, follows: int = 0)
 
 
 async def run_job(env: SyncEnv, **params: Any) -> dict[str, Any]:
-    ctx, recorder = env.context(JOB, UpdateActiveArtistsParams(**params))
-    result = await update_active_artists.run(ctx)
-    assert set(result.summary) == SUMMARY_KEYS
-    assert result.items_failed == 0, recorder.failures
-    return result.summary
+    """A run through the job runner; it must succeed, with the contract's summary."""
+    run = await env.run_job(JOB, params)
+    assert run["status"] == "succeeded", run
+    assert run["errors"] == []
+    summary: dict[str, Any] = run["summary"]
+    assert set(summary) == SUMMARY_KEYS
+    assert run["progress"]["done"] == summary["selected"]
+    return summary
 
 
 async def test_new_releases_are_found_and_stored_like_an_import(env: SyncEnv) -> None:
@@ -176,3 +177,16 @@ async def test_the_sql_ranking_is_the_formula(env: SyncEnv) -> None:
             artist_id,
         )
         assert ranked[artist_id] == pytest.approx(activity_score(0, 0, follows, views, upcoming))
+
+
+async def test_a_broken_artist_fails_alone_and_the_run_is_partial(env: SyncEnv) -> None:
+    await imported(env, 2)
+    ghost: UUID = await env.database.pool.fetchval(
+        """INSERT INTO artists (name, slug, spotify_id, total_albums)
+           VALUES ('Ghost', 'ghost', '0000000000000000000000', 3) RETURNING id"""
+    )
+    await add_views(env, ghost, 1000)  # the most active: it goes first
+    run = await env.run_job(JOB, {"forceSync": True})
+    assert run["status"] == "partial", run
+    assert run["summary"]["failed"] == 1 and run["summary"]["synced"] == 2
+    assert [e["artistId"] for e in run["errors"]] == [str(ghost)]
