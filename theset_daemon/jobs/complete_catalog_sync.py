@@ -1,9 +1,514 @@
-"""`complete-catalog-sync` (CONTRACT.md section 4). Being written; see issue 6."""
+"""``complete-catalog-sync`` (CONTRACT.md section 4): the weekly walk over the whole catalog.
+
+Four phases, in order, each recorded as ``{"name", "status", "durationMs"}`` in the summary:
+
+1. **artist-sync**: up to ``maxArtists`` artists, stalest ``last_synced_at`` first, get their
+   Spotify artist data again (name, image, genres; popularity and followers where the API mode
+   reports them). Items go through the bounded pipeline (``jobs/pipeline.py``); in extended mode
+   a page's artists are fetched 50 a request (``/artists?ids=``), else one by one; the fetched
+   rows of the items in flight are written together, one ``UPDATE`` per batch
+   (:class:`BulkWriter`).
+2. **show-sync**: up to ``maxArtists`` artists, stalest ``shows_synced_at`` first: upcoming shows
+   and venues from Ticketmaster (the importer's phase 2, :func:`import_shows`), then the newest
+   page of the artist's setlist.fm setlists, stored as ``actual`` setlists of the shows that have
+   happened (``db/catalog_sync.py``). The artist's MusicBrainz id, which setlist.fm keys on, is
+   looked up once by name and kept.
+3. **data-cleanup** (``includeDataCleanup``): duplicate songs merged into the catalog's canonical
+   row with every vote kept (``db/maintenance.py``), orphans removed (venues without shows, bare
+   support acts nothing refers to; songs never), artist totals recounted, and retention
+   (``cleanup_old_data()``).
+4. **integrity-checks** (``performIntegrityChecks``): every check of
+   :data:`~theset_daemon.db.maintenance.INTEGRITY_CHECKS` on one snapshot; ``violations`` lists
+   each check with its count (0 included, so the report shows what was checked), ``ok`` is true
+   when every count is 0.
+
+Pacing: ``batch_size`` artists at a time, with ``delay_s`` between batches (5 s by default, the
+seed's conservative pause, kept: this job walks everything, and shares the providers' quotas with
+the imports). Both are re-read from ``[jobs.complete-catalog-sync]`` as the run goes.
+
+Failures: an artist that fails (an upstream error, a bad answer) is reported with
+``item_failed`` and the run goes on; a cleanup or integrity phase that raises is marked
+``failed`` and counted as one failed item. Either way the run ends ``partial``, not ``failed``,
+unless nothing at all succeeded.
+
+Resume: the checkpoint holds the run's cut-off time, the finished phases with their results, and
+each pipeline's cursor, so an interrupted run continues in the phase and at the page where it
+stopped. Artists the run already synced are past the cut-off and are not taken again.
+
+Cache: every artist whose stored data changed is invalidated (``artists_changed``) once its
+write has committed.
+"""
 
 from __future__ import annotations
 
-from theset_daemon.jobs.context import JobContext, JobResult
+import asyncio
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import asyncpg
+
+from theset_daemon.cache.reads import artists_changed
+from theset_daemon.catalog import normalize_title, show_slug, venue_slug
+from theset_daemon.db import catalog_sync as store
+from theset_daemon.db import maintenance
+from theset_daemon.importer.phases import import_shows
+from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
+from theset_daemon.jobs.pipeline import run_pipeline
+from theset_daemon.log import get_logger
+from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.upstream.setlistfm import Setlist
+from theset_daemon.upstream.spotify import Artist
+from theset_daemon.upstream.ticketmaster import name_key
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+PHASES = ("artist-sync", "show-sync", "data-cleanup", "integrity-checks")
+#: setlist.fm pages read per artist and run: the newest 20 setlists; older ones were stored by
+#: earlier runs (or are too old to matter for predictions), and this bounds the quota spent.
+SETLIST_PAGES = 1
+#: How long a partly filled batch of artist rows waits for more before it is written.
+WRITE_LINGER_S = 0.05
+#: Artist ids per cache invalidation call.
+INVALIDATE_CHUNK = 500
+
+
+# --- batching the writes of concurrent items ---------------------------------------------------
+
+
+class BulkWriter(Generic[T]):
+    """Collects the rows of the items in flight and writes them together.
+
+    ``submit(row)`` returns once the row is durably written (so the pipeline's checkpoint, taken
+    after its items return, never runs ahead of the data), or raises the write's error. A batch
+    goes out when ``max_rows()`` rows are waiting, or ``linger_s`` after its first row.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[None]],
+        max_rows: Callable[[], int],
+        linger_s: float = WRITE_LINGER_S,
+    ) -> None:
+        self._write = write
+        self._max_rows = max_rows
+        self._linger_s = linger_s
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._timer: asyncio.Task[None] | None = None
+
+    async def submit(self, row: T) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if len(self._pending) >= max(1, self._max_rows()):
+            await self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._linger(), name="bulk-writer-linger")
+        await done
+
+    async def _linger(self) -> None:
+        await asyncio.sleep(self._linger_s)
+        self._timer = None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            await self._write([row for row, _ in batch])
+        except Exception as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+        else:
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def aclose(self) -> None:
+        """Cancel a waiting timer and fail what is left unwritten (only after a cancellation)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+            self._timer = None
+        for _, done in self._pending:
+            if not done.done():
+                done.cancel()
+        self._pending = []
+
+
+# --- the run's state ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Phase:
+    name: str
+    status: str  # succeeded | partial | failed | skipped | interrupted
+    duration_ms: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "durationMs": self.duration_ms}
+
+
+@dataclass(slots=True)
+class RunState:
+    cutoff: dt.datetime
+    phases: list[Phase] = field(default_factory=list)
+    duplicates_removed: int = 0
+    orphans_removed: int = 0
+    integrity: dict[str, Any] | None = None
+    items_total: int = 0
+    items_failed: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "phases": [p.as_json() for p in self.phases],
+            "duplicatesRemoved": self.duplicates_removed,
+            "orphansRemoved": self.orphans_removed,
+            "integrity": self.integrity
+            if self.integrity is not None
+            else {
+                "ok": True,
+                "violations": [],
+            },
+        }
+
+    def as_checkpoint(self) -> dict[str, Any]:
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "phases": [p.as_json() for p in self.phases],
+            "duplicatesRemoved": self.duplicates_removed,
+            "orphansRemoved": self.orphans_removed,
+            "integrity": self.integrity,
+            "itemsTotal": self.items_total,
+            "itemsFailed": self.items_failed,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, saved: Mapping[str, Any] | None) -> RunState:
+        if not saved or "cutoff" not in saved:
+            return cls(cutoff=dt.datetime.now(dt.UTC))
+        return cls(
+            cutoff=dt.datetime.fromisoformat(saved["cutoff"]),
+            phases=[
+                Phase(p["name"], p["status"], int(p["durationMs"])) for p in saved.get("phases", [])
+            ],
+            duplicates_removed=int(saved.get("duplicatesRemoved", 0)),
+            orphans_removed=int(saved.get("orphansRemoved", 0)),
+            integrity=saved.get("integrity"),
+            items_total=int(saved.get("itemsTotal", 0)),
+            items_failed=int(saved.get("itemsFailed", 0)),
+        )
+
+    def finished(self, name: str) -> bool:
+        return any(p.name == name for p in self.phases)
+
+
+class _OverallProgress:
+    """The reporter the phases see: progress is counted over the whole run (both artist phases'
+    items, then one step per maintenance phase), with the run's summary so far."""
+
+    def __init__(self, ctx: JobContext, state: RunState, totals: dict[str, int]) -> None:
+        self._inner = ctx.reporter
+        self._state = state
+        self._totals = totals
+        self.phase = PHASES[0]
+
+    def offset(self) -> int:
+        """Items of the phases before the current one."""
+        index = PHASES.index(self.phase)
+        return sum(self._totals[name] for name in PHASES[:index])
+
+    @property
+    def total(self) -> int:
+        return sum(self._totals.values())
+
+    async def progress(
+        self, done: int, total: int, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        await self._inner.progress(self.offset() + done, self.total, self._state.summary())
+
+    async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
+        await self._inner.checkpoint({**checkpoint, "run": self._state.as_checkpoint()})
+
+    def item_failed(self, artist_id: UUID | str | None, message: str) -> None:
+        self._inner.item_failed(artist_id, message)
+
+
+# --- the job -----------------------------------------------------------------------------------
 
 
 async def run(ctx: JobContext) -> JobResult:
-    raise NotImplementedError("complete-catalog-sync is not written yet")
+    params = ctx.params
+    assert isinstance(params, CompleteCatalogSyncParams)
+    state = RunState.from_checkpoint(ctx.checkpoint.get("run"))
+    pool = ctx.database.pool
+    totals = {"data-cleanup": 1, "integrity-checks": 1}
+    for name in ("artist-sync", "show-sync"):
+        stale = (
+            0 if state.finished(name) else await store.count_stale_artists(pool, name, state.cutoff)
+        )
+        # A resumed phase's pipeline counts its earlier items again: add them to its total.
+        saved = ctx.checkpoint.get(name, {}).get("pipeline", {})
+        totals[name] = min(params.max_artists, stale + int(saved.get("done", 0)))
+    reporter = _OverallProgress(ctx, state, totals)
+    phase_ctx = dataclasses.replace(ctx, reporter=reporter)
+    await ctx.reporter.progress(0, reporter.total, state.summary())
+
+    steps: dict[str, Callable[[], Awaitable[str]]] = {
+        "artist-sync": lambda: _artist_sync(phase_ctx, params, state, totals["artist-sync"]),
+        "show-sync": lambda: _show_sync(phase_ctx, params, state, totals["show-sync"]),
+        "data-cleanup": lambda: _data_cleanup(phase_ctx, params, state),
+        "integrity-checks": lambda: _integrity_checks(phase_ctx, params, state),
+    }
+    for name in PHASES:
+        if state.finished(name):
+            continue
+        if ctx.stopping.is_set():
+            break
+        reporter.phase = name
+        started = time.perf_counter()
+        status = await steps[name]()
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        log.info("catalog_sync_phase_finished", phase=name, status=status, duration_ms=duration_ms)
+        if status == "interrupted":
+            break  # the checkpoint holds its cursor; the resumed run continues this phase
+        state.phases.append(Phase(name, status, duration_ms))
+        await reporter.checkpoint(ctx.checkpoint)
+        offset_done = reporter.offset() + totals[name]
+        await ctx.reporter.progress(offset_done, reporter.total, state.summary())
+    return JobResult(
+        summary=state.summary(), items_total=state.items_total, items_failed=state.items_failed
+    )
+
+
+def _pipeline_status(failed: int, stopped: bool) -> str:
+    if stopped:
+        return "interrupted"
+    return "partial" if failed else "succeeded"
+
+
+async def _invalidate(ctx: JobContext, artist_ids: list[UUID]) -> None:
+    for start in range(0, len(artist_ids), INVALIDATE_CHUNK):
+        await artists_changed(ctx.cache, artist_ids[start : start + INVALIDATE_CHUNK])
+
+
+async def _artist_sync(
+    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState, total: int
+) -> str:
+    pool = ctx.database.pool
+    up = ctx.upstreams
+    cutoff = state.cutoff
+
+    async def write(rows: list[store.ArtistRefresh]) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            changed = await store.refresh_artists(conn, rows)
+        await _invalidate(ctx, changed)
+
+    writer: BulkWriter[store.ArtistRefresh] = BulkWriter(
+        write, lambda: int(getattr(ctx.job_settings(), "batch_size", 10))
+    )
+
+    # Extended mode answers 50 artists a request: the page is fetched up front, and an artist
+    # missing from the answer (or development mode, which has no batch endpoint) is asked alone.
+    page_answers: dict[str, Artist] = {}
+
+    async def prepare(page: Sequence[store.CatalogArtist]) -> None:
+        page_answers.clear()
+        page_answers.update(await up.spotify.several_artists([a.spotify_id for a in page]))
+
+    async def process(artist: store.CatalogArtist) -> None:
+        fetched = page_answers.pop(artist.spotify_id, None)
+        if fetched is None:
+            fetched = await up.spotify.artist(artist.spotify_id)
+        await writer.submit(
+            store.ArtistRefresh(
+                artist_id=artist.id,
+                name=fetched.name,
+                image_url=fetched.images[0].url if fetched.images else None,
+                genres=tuple(fetched.genres),
+                popularity=fetched.popularity,
+                followers=fetched.followers.total if fetched.followers else None,
+            )
+        )
+
+    try:
+        result = await run_pipeline(
+            ctx,
+            fetch_page=lambda cursor, n: store.stale_artists(
+                pool, "artist-sync", cutoff, cursor if isinstance(cursor, list) else None, n
+            ),
+            process=process,
+            prepare=prepare,
+            cursor_of=lambda a: a.cursor(),
+            id_of=lambda a: a.id,
+            total=total,
+            limit=params.max_artists,
+            state_key="artist-sync",
+        )
+    finally:
+        await writer.aclose()
+    if not result.stopped:
+        state.items_total += result.done
+        state.items_failed += result.failed
+    return _pipeline_status(result.failed, result.stopped)
+
+
+async def _show_sync(
+    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState, total: int
+) -> str:
+    pool = ctx.database.pool
+    up = ctx.upstreams
+    cutoff = state.cutoff
+
+    async def process(artist: store.CatalogArtist) -> None:
+        # Ticketmaster first: it marks the artist's shows synced (and the artist past the cut-off).
+        shows = await import_shows(up, pool, artist.id, artist.name)
+        for warning in shows.warnings:
+            log.warning("catalog_sync_show_warning", artist_id=str(artist.id), warning=warning)
+        await _past_setlists(up, pool, artist)
+        await artists_changed(ctx.cache, [artist.id])
+
+    result = await run_pipeline(
+        ctx,
+        fetch_page=lambda cursor, n: store.stale_artists(
+            pool, "show-sync", cutoff, cursor if isinstance(cursor, list) else None, n
+        ),
+        process=process,
+        cursor_of=lambda a: a.cursor(),
+        id_of=lambda a: a.id,
+        total=total,
+        limit=params.max_artists,
+        state_key="show-sync",
+    )
+    if not result.stopped:
+        state.items_total += result.done
+        state.items_failed += result.failed
+    return _pipeline_status(result.failed, result.stopped)
+
+
+async def _past_setlists(up: Upstreams, pool: asyncpg.Pool, artist: store.CatalogArtist) -> None:
+    mbid = artist.mbid
+    if mbid is None:
+        wanted = name_key(artist.name)
+        found = await up.setlistfm.search_artists(artist.name)
+        mbid = next((a.mbid for a in found if name_key(a.name) == wanted), None)
+        if mbid is None:
+            return  # setlist.fm does not know the artist: nothing to store
+        async with pool.acquire() as conn:
+            if not await store.set_mbid(conn, artist.id, mbid):
+                return  # another artist row holds this mbid: whose setlists these are is unclear
+    setlists = await up.setlistfm.artist_setlists(mbid, max_pages=SETLIST_PAGES)
+    today = dt.datetime.now(dt.UTC).date()
+    past = [_past_setlist(artist.name, s) for s in setlists if s.event_date < today]
+    if not past:
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        counts = await store.store_past_setlists(conn, artist.id, past)
+    log.debug(
+        "catalog_sync_setlists_stored",
+        artist_id=str(artist.id),
+        shows_created=counts.shows_created,
+        setlists_created=counts.setlists_created,
+        songs_matched=counts.songs_matched,
+    )
+
+
+def _past_setlist(artist_name: str, setlist: Setlist) -> store.PastSetlist:
+    venue = setlist.venue
+    venue_name = venue.name if venue is not None and venue.name else None
+    city = venue.city.name if venue is not None and venue.city is not None else None
+    # setlist.fm venue ids are not Ticketmaster's: the venue row is keyed by a slug carrying it.
+    slug = (
+        f"{venue_slug(venue_name, city)}-fm-{venue.id[-8:].lower()}"
+        if venue is not None and venue_name and venue.id
+        else None
+    )
+    return store.PastSetlist(
+        setlistfm_id=setlist.id,
+        date=setlist.event_date,
+        name=f"{artist_name} at {venue_name}" if venue_name else artist_name,
+        tour=setlist.tour.name if setlist.tour is not None else None,
+        venue_name=venue_name,
+        venue_slug=slug,
+        city=city,
+        titles=tuple(normalize_title(title) for title in setlist.songs_played),
+        show_slug=f"{show_slug(artist_name, venue_name, setlist.event_date)}"
+        f"-fm-{setlist.id[-8:].lower()}",
+    )
+
+
+async def _data_cleanup(ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState) -> str:
+    if not params.include_data_cleanup:
+        return "skipped"
+    pool = ctx.database.pool
+    state.items_total += 1
+    try:
+        merged = await maintenance.merge_duplicate_songs(pool)
+        async with pool.acquire() as conn, conn.transaction():
+            orphans = await maintenance.remove_orphans(conn)
+        async with pool.acquire() as conn, conn.transaction():
+            recounted = await maintenance.recount_artist_totals(conn)
+        async with pool.acquire() as conn, conn.transaction():
+            retention = await maintenance.cleanup_old_data(conn)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        state.items_failed += 1
+        log.warning("catalog_sync_cleanup_failed", error=repr(exc), exc_info=exc)
+        ctx.reporter.item_failed(None, f"data-cleanup: {type(exc).__name__}: {exc}"[:300])
+        return "failed"
+    state.duplicates_removed += merged.songs_removed
+    state.orphans_removed += orphans.removed
+    log.info(
+        "catalog_sync_cleaned",
+        duplicate_groups=merged.groups,
+        duplicates_removed=merged.songs_removed,
+        setlist_songs_merged=merged.setlist_songs_merged,
+        votes_moved=merged.votes_moved,
+        votes_collapsed=merged.votes_collapsed,
+        orphan_venues=orphans.venues,
+        orphan_artists=orphans.artists,
+        songs_relinked=orphans.songs_relinked,
+        totals_recounted=len(recounted),
+        retention=retention,
+    )
+    await _invalidate(ctx, sorted({*merged.artist_ids, *recounted}))
+    return "succeeded"
+
+
+async def _integrity_checks(
+    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState
+) -> str:
+    if not params.perform_integrity_checks:
+        return "skipped"
+    state.items_total += 1
+    try:
+        # One snapshot for every check, so counts taken at different instants never disagree.
+        async with (
+            ctx.database.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            checks = await maintenance.integrity_checks(conn)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        state.items_failed += 1
+        log.warning("catalog_sync_integrity_failed", error=repr(exc), exc_info=exc)
+        ctx.reporter.item_failed(None, f"integrity-checks: {type(exc).__name__}: {exc}"[:300])
+        return "failed"
+    violations = [{"check": name, "count": count} for name, count in checks]
+    state.integrity = {"ok": all(count == 0 for _, count in checks), "violations": violations}
+    found = {name: count for name, count in checks if count}
+    if found:
+        log.warning("catalog_integrity_violations", violations=found)
+    return "succeeded"
