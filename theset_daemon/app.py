@@ -6,6 +6,7 @@ One cleanup context per long-lived resource, in dependency order (settings holde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from theset_daemon.appkeys import (
     RUNNER,
     SCHEDULER,
     SETTINGS,
+    STOPPING,
     UPSTREAMS,
 )
 from theset_daemon.cache import Cache, open_cache
@@ -45,6 +47,7 @@ from theset_daemon.web import (
     routes_import,
     routes_monitoring,
     routes_reads,
+    routes_status,
     routes_system,
 )
 from theset_daemon.web.middleware import middlewares, on_response_prepare
@@ -58,6 +61,7 @@ ROUTE_TABLES = (
     routes_import.routes,
     routes_cron.routes,
     routes_monitoring.routes,
+    routes_status.routes,
 )
 
 
@@ -76,6 +80,7 @@ def build_app(
     app[SETTINGS] = holder
     app[READINESS] = ReadinessChecks()
     app[METRICS] = CollectorRegistry()
+    app[STOPPING] = asyncio.Event()
     app.on_response_prepare.append(on_response_prepare)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(progress_ctx)
@@ -110,6 +115,7 @@ async def progress_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_streams(app: web.Application) -> None:
+    app[STOPPING].set()
     if PROGRESS in app:
         await app[PROGRESS].close()
 

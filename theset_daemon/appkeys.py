@@ -6,6 +6,8 @@ them. Kept in their own module so route modules and the composition root can bot
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -36,3 +38,5 @@ RUNNER = web.AppKey("runner", JobRunner)
 SCHEDULER = web.AppKey("scheduler", JobScheduler)
 #: Judges job health, keeps cron_alerts, sends notifications.
 MONITOR = web.AppKey("monitor", Monitor)
+#: Set when the daemon starts to stop: long-lived handlers (the status stream) end on it.
+STOPPING = web.AppKey("stopping", asyncio.Event)

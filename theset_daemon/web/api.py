@@ -44,6 +44,8 @@ class RouteSpec:
     # Browsers on server.cors_origins may call it (the public routes: import, streams, reads).
     cors: bool = False
     tags: tuple[str, ...] = ()
+    # Also HTTP Basic with the secret as password (the status page, so a browser can open it).
+    basic_auth: bool = False
 
 
 @dataclass(slots=True)
@@ -62,11 +64,15 @@ class RouteTable:
         auth: Auth | None = None,
         cors: bool = False,
         tags: tuple[str, ...] = (),
+        basic_auth: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
-                RouteSpec(method, path, handler, summary, responses, body, query, auth, cors, tags)
-            )
+                RouteSpec(
+                    method, path, handler, summary, responses, body, query, auth, cors, tags,
+                    basic_auth,
+                )
+            )  # fmt: skip
             return handler
 
         return register
@@ -223,7 +229,9 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
                 "content": {"application/json": {"schema": refs[spec.body]}},
             }
         if spec.auth is not None:
-            operation["security"] = _SECURITY[spec.auth]
+            operation["security"] = _SECURITY[spec.auth] + (
+                [{"adminBasic": []}] if spec.basic_auth else []
+            )
             operation["responses"].setdefault("401", _response_doc(401, ErrorEnvelope, refs))
         paths.setdefault(path, {})[spec.method.lower()] = operation
 
@@ -236,6 +244,11 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
             "securitySchemes": {
                 "cronSecret": {"type": "http", "scheme": "bearer", "description": "CRON_SECRET"},
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "ADMIN_API_KEY"},
+                "adminBasic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "any user name, ADMIN_API_KEY as the password",
+                },
             },
         },
     }

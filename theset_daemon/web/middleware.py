@@ -52,7 +52,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         if spec is not None:
             request[ROUTE] = spec
         if spec is not None and spec.auth is not None:
-            check_auth(request, spec.auth, allow_basic=False)
+            check_auth(request, spec.auth, allow_basic=spec.basic_auth)
         return await handler(request)
     except ApiError as exc:
         return exc.response()

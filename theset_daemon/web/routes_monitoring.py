@@ -143,7 +143,7 @@ class HealthAction(RequestModel):
     jobName: JobName | None = None
 
 
-def _job_view(report: JobReport) -> JobHealthView:
+def job_view(report: JobReport) -> JobHealthView:
     health, run = report.health, report.health.last_run
     return JobHealthView(
         name=report.name,
@@ -167,7 +167,7 @@ def _job_view(report: JobReport) -> JobHealthView:
     )
 
 
-def _status(jobs: list[JobHealthView], alerts: list[dict[str, Any]]) -> Status:
+def overall(jobs: list[JobHealthView], alerts: list[dict[str, Any]]) -> Status:
     if any(a["severity"] == "critical" for a in alerts) or any(
         job.state in ("missed", "failing") for job in jobs
     ):
@@ -267,13 +267,13 @@ async def _report(request: web.Request) -> Report:
 async def get_cron_health(request: web.Request) -> web.Response:
     query = read_query(request, CronHealthQuery)
     monitor = request.app[MONITOR]
-    jobs = [_job_view(report) for report in await monitor.report(query.jobName)]
+    jobs = [job_view(report) for report in await monitor.report(query.jobName)]
     alerts = [
         store.render_alert(row)
         for row in await store.active_alerts(request.app[DATABASE].pool, query.jobName)
     ]
     body = CronHealth(
-        status=_status(jobs, alerts),
+        status=overall(jobs, alerts),
         checkedAt=_iso(datetime.now(UTC)) or "",
         jobs=jobs,
         activeAlerts=[Alert.model_validate(alert) for alert in alerts],
@@ -306,9 +306,9 @@ async def post_cron_health(request: web.Request) -> web.Response:
         return web.json_response(result.model_dump())
     monitor = request.app[MONITOR]
     alerts = await monitor.check(action.jobName)
-    jobs = [_job_view(report) for report in await monitor.report(action.jobName)]
+    jobs = [job_view(report) for report in await monitor.report(action.jobName)]
     checked = HealthCheckResult(
-        status=_status(jobs, alerts),
+        status=overall(jobs, alerts),
         checkedAt=_iso(datetime.now(UTC)) or "",
         alerts=[Alert.model_validate(alert) for alert in alerts],
     )

@@ -1,0 +1,199 @@
+"""``GET /status``: the operator's page (CONTRACT.md section 5), and the data it lives on.
+
+The page is one static file (``status.html``: plain HTML, CSS and a little JS, no build step).
+It opens ``/status/events``, an SSE stream of *snapshots*: the jobs with their health state, last
+and next run, the active alerts, the imports running or just finished, and the recent runs.
+``/status/snapshot`` answers the same JSON once (the terminal's ``theset-daemon status`` reads it).
+
+All three take the admin key as a bearer token or as the HTTP Basic password, so a browser can
+open the page: the first 401 makes it ask, and it then sends the credentials with the page's own
+requests, the stream included.
+
+Why snapshots and not the progress events. An operator page has a handful of viewers and wants
+the whole picture; the stream builds a snapshot every ``SNAPSHOT_INTERVAL_S`` and sends it only
+when it changed (a ``: ping`` comment keeps a quiet stream alive). That is a few small queries
+per second per open page, and an import or a run appears within a second of starting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime
+from importlib import resources
+
+from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
+from pydantic import BaseModel
+
+from theset_daemon import __version__
+from theset_daemon.appkeys import DATABASE, MONITOR, RUNNER, SETTINGS, STOPPING
+from theset_daemon.db import monitoring as alerts_db
+from theset_daemon.db import runs as runs_db
+from theset_daemon.web.api import RouteTable
+from theset_daemon.web.models import ErrorEnvelope
+from theset_daemon.web.routes_monitoring import Alert, JobHealthView, Status, job_view, overall
+
+routes = RouteTable()
+
+SNAPSHOT_INTERVAL_S = 1.0
+RECENT_RUNS = 15
+RECENT_IMPORTS_MINUTES = 10
+PAGE = resources.files("theset_daemon.web").joinpath("status.html").read_bytes()
+
+
+class StatusImport(BaseModel):
+    jobId: str
+    artist: str
+    status: str
+    stage: str
+    progress: int
+    message: str
+    startedAt: str
+
+
+class StatusRun(BaseModel):
+    runId: str
+    job: str
+    trigger: str
+    status: str
+    startedAt: str | None
+    durationMs: int | None
+    done: int
+    total: int
+    error: str | None
+
+
+class Snapshot(BaseModel):
+    status: Status
+    checkedAt: str
+    instance: str
+    version: str
+    jobs: list[JobHealthView]
+    activeAlerts: list[Alert]
+    imports: list[StatusImport]
+    recentRuns: list[StatusRun]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+async def snapshot(app: web.Application) -> Snapshot:
+    pool = app[DATABASE].pool
+    jobs = [job_view(report) for report in await app[MONITOR].report()]
+    alerts = [alerts_db.render_alert(row) for row in await alerts_db.active_alerts(pool)]
+    imports = await pool.fetch(
+        """SELECT i.job_id, a.name, i.status, i.stage, i.progress, i.message, i.started_at
+           FROM import_status i JOIN artists a ON a.id = i.artist_id
+           WHERE i.status IN ('running', 'interrupted')
+              OR i.updated_at > now() - make_interval(mins => $1)
+           ORDER BY i.started_at DESC LIMIT 20""",
+        RECENT_IMPORTS_MINUTES,
+    )
+    recent = [runs_db.render(row) for row in await runs_db.recent(pool, None, RECENT_RUNS)]
+    return Snapshot(
+        status=overall(jobs, alerts),
+        checkedAt=_iso(datetime.now(UTC)) or "",
+        instance=app[RUNNER].holder_id,
+        version=__version__,
+        jobs=jobs,
+        activeAlerts=[Alert.model_validate(alert) for alert in alerts],
+        imports=[
+            StatusImport(
+                jobId=str(row["job_id"]),
+                artist=row["name"],
+                status=row["status"],
+                stage=row["stage"],
+                progress=row["progress"],
+                message=row["message"],
+                startedAt=_iso(row["started_at"]) or "",
+            )
+            for row in imports
+        ],
+        recentRuns=[
+            StatusRun(
+                runId=run["runId"],
+                job=run["job"],
+                trigger=run["trigger"],
+                status=run["status"],
+                startedAt=run["startedAt"],
+                durationMs=run["durationMs"],
+                done=run["progress"]["done"],
+                total=run["progress"]["total"],
+                error=run["error"],
+            )
+            for run in recent
+        ],
+    )
+
+
+@routes.route(
+    "GET",
+    "/status",
+    summary="The operator's status page (HTML; live over SSE); admin bearer or Basic",
+    responses={200: ("text/html", "the status page"), 401: ErrorEnvelope},
+    auth="admin",
+    basic_auth=True,
+    tags=("monitoring",),
+)
+async def get_status_page(_request: web.Request) -> web.Response:
+    return web.Response(
+        body=PAGE,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.route(
+    "GET",
+    "/status/snapshot",
+    summary="What the status page shows, as JSON, once",
+    responses={200: Snapshot, 401: ErrorEnvelope},
+    auth="admin",
+    basic_auth=True,
+    tags=("monitoring",),
+)
+async def get_status_snapshot(request: web.Request) -> web.Response:
+    return web.json_response((await snapshot(request.app)).model_dump())
+
+
+@routes.route(
+    "GET",
+    "/status/events",
+    summary="SSE: a snapshot event whenever what the status page shows changes",
+    responses={200: ("text/event-stream", "snapshot events"), 401: ErrorEnvelope},
+    auth="admin",
+    basic_auth=True,
+    tags=("monitoring",),
+)
+async def get_status_events(request: web.Request) -> web.StreamResponse:
+    app = request.app
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    stopping = app[STOPPING]
+    heartbeat_s = app[SETTINGS].current.sse.heartbeat_seconds
+    last_sent, silent_since = "", asyncio.get_running_loop().time()
+    with contextlib.suppress(ConnectionResetError, ClientConnectionResetError):
+        await response.write(b"retry: 2000\n\n")
+        while not stopping.is_set():
+            current = json.dumps((await snapshot(app)).model_dump(exclude={"checkedAt"}))
+            now = asyncio.get_running_loop().time()
+            if current != last_sent:
+                await response.write(f"event: snapshot\ndata: {current}\n\n".encode())
+                last_sent, silent_since = current, now
+            elif now - silent_since >= heartbeat_s:
+                await response.write(b": ping\n\n")
+                silent_since = now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), SNAPSHOT_INTERVAL_S)
+        await response.write_eof()
+    return response
