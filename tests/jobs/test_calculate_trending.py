@@ -3,6 +3,7 @@ cache warmed."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from theset_daemon.catalog import trending
 from theset_daemon.catalog.trending import decay_weight, decayed_score
 from theset_daemon.db import maintenance
 from theset_daemon.jobs import calculate_trending
+from theset_daemon.jobs.runner import JobRunner
 
 from .catalog_support import (
     job_env,
@@ -193,3 +195,25 @@ async def test_an_empty_catalog_scores_nothing_and_succeeds(database_url: str) -
         assert result.summary["artistsScored"] == 0
         assert result.summary["showsScored"] == 0
         assert result.summary["refreshedViews"] == ["trending_artists_mv", "show_stats_mv"]
+
+
+async def test_through_the_runner_the_run_succeeds_with_the_summary(database_url: str) -> None:
+    async with job_env(database_url) as env:
+        async with env.pool.acquire() as conn:
+            artist = await plant_artist(conn, popularity=70)
+            await plant_show(conn, artist)
+            await plant_follow(conn, artist, age_s=HOUR_S)
+        runner = JobRunner(env.database, env.upstreams, env.cache, env.holder)
+        await runner.start()
+        try:
+            run = await asyncio.wait_for(runner.run("calculate-trending"), timeout=30)
+        finally:
+            await runner.close()
+        assert run["status"] == "succeeded", run
+        assert run["summary"] == {
+            "artistsScored": 1,
+            "showsScored": 1,
+            "refreshedViews": ["trending_artists_mv", "show_stats_mv"],
+        }
+        stored = await env.pool.fetchval("SELECT trending_score FROM artists WHERE id = $1", artist)
+        assert stored == pytest.approx(decayed_score([], [HOUR_S], [], 1, 70), rel=1e-4)
