@@ -18,6 +18,7 @@ from theset_daemon.db.pool import DatabaseUnavailable, open_database
 from theset_daemon.importer.follow import follow_import
 from theset_daemon.jobs.context import JOB_NAMES
 from theset_daemon.jobs.remote import parse_sets, trigger_remote
+from theset_daemon.monitoring.terminal import print_status
 from theset_daemon.sim.serve import run_simulator
 
 
@@ -71,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a body field, e.g. --set limit=10 (JSON when it parses, else a string)",
     )
 
+    command("status", "the cron health table of the running daemon (with ADMIN_API_KEY)")
+
     args = parser.parse_args(argv)
     path = config.resolve_path(args.config, os.environ)
     if args.command == "run":
@@ -85,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as exc:
             trigger_parser.error(str(exc))
         return trigger_job(path, args.job, body, wait=args.wait)
+    if args.command == "status":
+        return status(path)
     if args.command == "simulate":
         if not 0 <= args.port <= 65535:
             simulate_parser.error(f"--port {args.port}: must be 0-65535")
@@ -109,6 +114,15 @@ def trigger_job(path: Path, job: str, body: dict[str, object], *, wait: bool) ->
         print(exc, file=sys.stderr)
         return runtime.EXIT_CONFIG
     return asyncio.run(trigger_remote(settings, job, body, wait=wait))
+
+
+def status(path: Path) -> int:
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return runtime.EXIT_CONFIG
+    return asyncio.run(print_status(settings))
 
 
 def check_config(path: Path) -> int:

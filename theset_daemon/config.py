@@ -85,6 +85,12 @@ class ServerSettings(_Section):
                 raise ValueError(f"{origin!r} must not end with '/'")
         return origins
 
+    @property
+    def local_url(self) -> str:
+        """Where a command on this machine reaches the daemon (import, trigger, status)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
 
 class DatabaseSettings(_Section):
     url: SecretStr = SecretStr("")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,10 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.monitoring.conftest import Channels, holder_for
+from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import DATABASE
+from theset_daemon.monitoring.terminal import print_status
 
 ADMIN = {"Authorization": "Bearer admin-key-for-tests"}
 JOB = "calculate-trending"
@@ -164,3 +167,27 @@ async def test_metrics_parse_and_count_what_happened(
     assert runs == {(JOB, "succeeded"): 1.0}
     pool = {s.labels["state"]: s.value for s in families["theset_db_pool_connections"].samples}
     assert pool["max"] == 10 and pool["in_use"] >= 0
+
+
+async def test_the_status_command_prints_the_job_table(
+    aiohttp_client: Any, channels: Channels, database_url: str
+) -> None:
+    client = await make_client(aiohttp_client, channels, database_url)
+    await plant_failures(client, 3)
+    await client.post(
+        "/api/monitoring/cron-health", json={"action": "triggerHealthCheck"}, headers=ADMIN
+    )
+    settings = config.parse(
+        f'[server]\nport = {client.port}\n[auth]\nadmin_api_key = "admin-key-for-tests"\n', {}
+    )
+    out = io.StringIO()
+    assert await print_status(settings, out) == 1  # unhealthy: a failing job
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(": unhealthy")
+    assert lines[1].split()[:3] == ["JOB", "STATE", "LAST"]
+    row = next(line for line in lines if line.startswith(JOB))
+    assert row.split()[1:3] == ["failing", "failed"] and row.split()[-2:] == ["3", "100%"]
+    assert any("consecutive_failures" in line for line in lines)
+
+    wrong = config.parse(f'[server]\nport = {client.port}\n[auth]\nadmin_api_key = "nope"\n', {})
+    assert await print_status(wrong, io.StringIO()) == 2

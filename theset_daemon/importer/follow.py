@@ -29,8 +29,7 @@ def _bar(status: dict[str, Any]) -> str:
 
 
 async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr) -> int:
-    host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
-    base = f"http://{host}:{settings.server.port}"
+    base = settings.server.local_url
     body = {"spotifyId": what} if SPOTIFY_ID.match(what) else {"name": what}
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:

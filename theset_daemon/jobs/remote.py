@@ -41,11 +41,6 @@ def parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
     return body
 
 
-def _base_url(settings: Settings) -> str:
-    host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
-    return f"http://{host}:{settings.server.port}"
-
-
 def _describe(run: dict[str, Any], out: TextIO) -> None:
     took = f" in {run['durationMs']} ms" if run.get("durationMs") is not None else ""
     print(f"run {run['runId']} of {run['job']}: {run['status']}{took}", file=out)
@@ -68,7 +63,7 @@ async def trigger_remote(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    base = _base_url(settings)
+    base = settings.server.local_url
     secret = settings.auth.cron_secret.get_secret_value()
     if not secret:
         print("CRON_SECRET is not set (auth.cron_secret): the daemon refuses cron routes", file=err)
