@@ -122,6 +122,13 @@ class SyncEnv:
         jobs = current.jobs.model_copy(update={attr: section})
         self.holder.current = current.model_copy(update={"jobs": jobs})
 
+    def set_upstream_mode(self, api_mode: str) -> None:
+        """Spotify's access level in the daemon's settings (as after a SIGHUP)."""
+        current = self.holder.current
+        spotify = current.upstream.spotify.model_copy(update={"api_mode": api_mode})
+        upstream = current.upstream.model_copy(update={"spotify": spotify})
+        self.holder.current = current.model_copy(update={"upstream": upstream})
+
     async def sim_get(self, path: str) -> Any:
         async with self.control.get(self.sim_url + path) as response:
             assert response.status == 200, await response.text()

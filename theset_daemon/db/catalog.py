@@ -121,7 +121,9 @@ class BulkTable:
         return f"({left}) IS DISTINCT FROM ({right})"
 
     def statements(self) -> tuple[str, str, str]:
-        """(create the temp table, upsert from it, drop it)."""
+        """(create the temp table, upsert from it, empty it). Rows are written in key order, so
+        two transactions upserting overlapping rows (two artists' syncs sharing venues) take
+        their row locks in the same order and cannot deadlock."""
         temp = _TEMP_PREFIX + self.table
         cols = ", ".join(self.columns)
         create = (
@@ -136,6 +138,7 @@ class BulkTable:
             SELECT {", ".join(f"t.{c}" for c in self.columns)}
             FROM {temp} t LEFT JOIN {self.table} s ON s.{self.key} = t.{self.key}
             WHERE s.{self.key} IS NULL OR {self._changed("t", "s")}
+            ORDER BY t.{self.key}
             ON CONFLICT ({self.key}) DO UPDATE SET {sets}
             WHERE {self._changed("EXCLUDED", self.table)}"""
         return create, upsert, f"TRUNCATE {temp}"

@@ -14,13 +14,23 @@ streamed through the bounded pipeline a page at a time. An artist synced within 
    have no song from are fetched (``/albums?ids=``), paging further down the list only while
    the new ones are not all found; their songs go through the import's rules, and a song we
    already hold (same dedup key) is left to the full discography sync to re-decide.
-2. Ticketmaster: the upcoming events of its attraction (by name when no attraction id is
-   known), upserted in bulk (an unchanged show is not rewritten); new upcoming shows get a
-   predicted setlist.
+2. Ticketmaster: its upcoming events, upserted in bulk (an unchanged show is not rewritten); new
+   upcoming shows get a predicted setlist. Artists with an attraction id share event queries:
+   ``attractionId`` takes a list, so a page's artists go in groups of up to
+   :data:`ATTRACTIONS_PER_QUERY` whose stored upcoming shows add up to at most
+   :data:`EVENTS_PER_QUERY` (deep paging stops at 1,000 events a query); a group that still
+   matched more than can be read, or whose query failed, falls back to one query per artist.
+   Ticketmaster allows 5 requests a second against Spotify's 10-20, so this is what keeps the
+   job at Spotify's pace. An event goes to the first act of its bill that is in the group.
+   Artists without an attraction id are looked up by name, one query each.
 
-Plus its share of one batched ``/artists?ids=`` per page of 50 (popularity, followers, image,
-genres), in Spotify's extended mode only: development mode has neither the endpoint nor the
-fields, and then nothing is asked.
+Plus, in Spotify's extended mode, its share of one batched ``/artists?ids=`` per page of 50
+(popularity, followers, image, genres); development mode has neither the endpoint nor the
+fields, and then nothing is asked. So an unchanged artist costs at most two requests: one
+Spotify album page, plus shares of batched queries that are one request at most.
+
+The page's batched lookups start before its artists do and run beside them, so the per-artist
+album pages never wait for them.
 
 Afterwards ``last_synced_at`` and ``shows_synced_at`` are set, and every artist whose row, songs
 or shows changed has its cached pages invalidated (``cache.reads.artists_changed``).
@@ -32,10 +42,11 @@ the releases fetched as new, ``showsUpserted`` and ``songsUpserted`` the rows in
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from theset_daemon.cache.reads import artists_changed
 from theset_daemon.catalog.activity import is_stale
@@ -47,12 +58,16 @@ from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtist
 from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.upstream.errors import UpstreamError
 from theset_daemon.upstream.spotify import AlbumSummary, Artist
 from theset_daemon.upstream.ticketmaster import Event
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 PAGE_SIZE = 50  # one /artists?ids= batch per page
+ATTRACTIONS_PER_QUERY = 25  # keeps the URL short
+EVENTS_PER_QUERY = 600  # expected events per grouped query: room for new ones under 1,000
 PROVIDERS = ("spotify", "ticketmaster", "setlistfm")
 
 
@@ -110,6 +125,95 @@ class ApiCalls:
         }
 
 
+class PageLookups:
+    """The batched upstream calls of one page, started at once and awaited by each artist:
+    Spotify profiles (extended mode) and grouped Ticketmaster event queries. Owns its tasks:
+    :meth:`close` cancels whatever is left."""
+
+    def __init__(self, up: Upstreams, due: Sequence[SyncArtist]) -> None:
+        self._up = up
+        self._tasks: list[asyncio.Task[Any]] = []
+        spotify_ids = [a.spotify_id for a in due if a.spotify_id]
+        self._profiles = self._start(up.spotify.several_artists(spotify_ids))
+        self._groups: dict[str, asyncio.Task[dict[str, list[Event]]]] = {}
+        for group in _event_groups([a for a in due if a.ticketmaster_id]):
+            task = self._start(self._group_events(group))
+            for artist in group:
+                assert artist.ticketmaster_id is not None
+                self._groups[artist.ticketmaster_id] = task
+
+    def _start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        return task
+
+    async def _group_events(self, group: Sequence[SyncArtist]) -> dict[str, list[Event]]:
+        ids = [a.ticketmaster_id for a in group if a.ticketmaster_id]
+        if len(ids) > 1:
+            events, complete = await self._up.ticketmaster.events_for_attractions(ids)
+            if complete:
+                return _by_first_act(events, ids)
+            log.info("events_group_split", attractions=len(ids), events=len(events))
+        return {tm_id: await self._up.ticketmaster.events_for_attraction(tm_id) for tm_id in ids}
+
+    async def profile(self, artist: SyncArtist) -> Artist | None:
+        try:
+            profiles = await asyncio.shield(self._profiles)
+        except UpstreamError as exc:
+            log.warning("artist_profiles_unavailable", error=str(exc))
+            return None  # popularity waits for the next run; releases and shows go on
+        return profiles.get(artist.spotify_id or "")
+
+    async def events(self, artist: SyncArtist) -> list[Event]:
+        group = self._groups.get(artist.ticketmaster_id or "")
+        if group is None:
+            if artist.ticketmaster_id:
+                return await self._up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
+            return await self._up.ticketmaster.events_by_keyword(artist.name)
+        try:
+            return (await asyncio.shield(group)).get(artist.ticketmaster_id or "", [])
+        except UpstreamError:
+            assert artist.ticketmaster_id is not None
+            return await self._up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _event_groups(artists: Sequence[SyncArtist]) -> list[list[SyncArtist]]:
+    """Artists in groups for one events query each: at most ATTRACTIONS_PER_QUERY, their stored
+    upcoming shows (at least one counted each) adding up to at most EVENTS_PER_QUERY."""
+    groups: list[list[SyncArtist]] = []
+    current: list[SyncArtist] = []
+    expected = 0
+    for artist in artists:
+        weight = max(1, artist.shows_ahead)
+        if current and (
+            len(current) >= ATTRACTIONS_PER_QUERY or expected + weight > EVENTS_PER_QUERY
+        ):
+            groups.append(current)
+            current, expected = [], 0
+        current.append(artist)
+        expected += weight
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _by_first_act(events: Sequence[Event], attraction_ids: Sequence[str]) -> dict[str, list[Event]]:
+    """Each event under the first act of its bill that is one of ``attraction_ids`` (a show has
+    one headliner row, so an event two of them play goes to the one billed first)."""
+    wanted = set(attraction_ids)
+    found: dict[str, list[Event]] = {tm_id: [] for tm_id in attraction_ids}
+    for event in events:
+        owner = next((a.id for a in event.attractions if a.id in wanted), None)
+        if owner is not None:
+            found[owner].append(event)
+    return found
+
+
 async def run(ctx: JobContext) -> JobResult:
     params = ctx.params
     assert isinstance(params, UpdateActiveArtistsParams)
@@ -118,7 +222,7 @@ async def run(ctx: JobContext) -> JobResult:
     calls = ApiCalls(ctx.upstreams, tally.api_calls)
     total = min(params.limit, await sync_db.count_active_artists(pool))
     now = dt.datetime.now(dt.UTC)
-    profiles: dict[str, Artist] = {}
+    lookups: PageLookups | None = None
 
     def snapshot() -> dict[str, Any]:
         tally.api_calls = calls.now()
@@ -128,19 +232,19 @@ async def run(ctx: JobContext) -> JobResult:
         return params.force_sync or is_stale(artist.last_synced_at, now)
 
     async def prepare(page: Sequence[SyncArtist]) -> None:
-        profiles.clear()
-        wanted = [a.spotify_id for a in page if a.spotify_id and due(a)]
-        if wanted:
-            profiles.update(await ctx.upstreams.spotify.several_artists(wanted))
+        nonlocal lookups
+        if lookups is not None:
+            await lookups.close()
+        lookups = PageLookups(ctx.upstreams, [a for a in page if due(a)])
 
     async def process(artist: SyncArtist) -> None:
         tally.selected += 1
         if not due(artist):
             tally.skipped += 1
             return
+        assert lookups is not None
         try:
-            profile = profiles.get(artist.spotify_id or "")
-            outcome = await sync_artist(ctx.upstreams, ctx, artist, profile)
+            outcome = await sync_artist(ctx, artist, lookups)
         except Exception:
             tally.failed += 1
             raise
@@ -151,20 +255,24 @@ async def run(ctx: JobContext) -> JobResult:
         if outcome.changed:
             await artists_changed(ctx.cache, [artist.id])
 
-    result = await run_pipeline(
-        ctx,
-        fetch_page=lambda cursor, n: sync_db.most_active_artists(
-            pool, cursor if isinstance(cursor, list) else None, n
-        ),
-        process=process,
-        cursor_of=lambda a: a.rank_cursor(),
-        id_of=lambda a: a.id,
-        total=total,
-        snapshot=snapshot,
-        prepare=prepare,
-        limit=params.limit,
-        page_size=PAGE_SIZE,
-    )
+    try:
+        result = await run_pipeline(
+            ctx,
+            fetch_page=lambda cursor, n: sync_db.most_active_artists(
+                pool, cursor if isinstance(cursor, list) else None, n
+            ),
+            process=process,
+            cursor_of=lambda a: a.rank_cursor(),
+            id_of=lambda a: a.id,
+            total=total,
+            snapshot=snapshot,
+            prepare=prepare,
+            limit=params.limit,
+            page_size=PAGE_SIZE,
+        )
+    finally:
+        if lookups is not None:
+            await lookups.close()
     tally.selected, tally.failed = result.done, result.failed  # page lookups that failed too
     summary = snapshot()
     return JobResult(summary=summary, items_total=result.done, items_failed=result.failed)
@@ -178,15 +286,15 @@ class Outcome:
     changed: bool = False
 
 
-async def sync_artist(
-    up: Upstreams, ctx: JobContext, artist: SyncArtist, profile: Artist | None
-) -> Outcome:
+async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups) -> Outcome:
     """Refresh one artist (see the module docstring); raises on an upstream failure."""
     assert artist.spotify_id is not None
+    up = ctx.upstreams
     pool = ctx.database.pool
     outcome = Outcome()
     first = await up.spotify.artist_albums_page(artist.spotify_id)
-    events = await _upcoming_events(up, artist)
+    events = await lookups.events(artist)
+    profile = await lookups.profile(artist)
 
     new_albums: list[AlbumSummary] = []
     if first.total != artist.total_albums:
@@ -250,12 +358,6 @@ async def sync_artist(
         outcome.songs_written or outcome.shows_written or (row is not None and row["changed"])
     )
     return outcome
-
-
-async def _upcoming_events(up: Upstreams, artist: SyncArtist) -> list[Event]:
-    if artist.ticketmaster_id:
-        return await up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
-    return await up.ticketmaster.events_by_keyword(artist.name)
 
 
 async def _new_releases(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, time
 from typing import Any, Literal
 
@@ -224,10 +224,26 @@ class TicketmasterClient:
         events = await self._events({"keyword": artist_name, "classificationName": MUSIC})
         return [e for e in events if e.attractions and name_key(e.attractions[0].name) == wanted]
 
+    async def events_for_attractions(
+        self, attraction_ids: Sequence[str]
+    ) -> tuple[list[Event], bool]:
+        """Every reachable event of any of the attractions, in one paged query (``attractionId``
+        takes a comma-separated list), and whether that was all of them: False when more events
+        matched than deep paging lets anyone read (``size * page < 1000``); ask for fewer
+        attractions at a time then."""
+        events, matched = await self._events_counted({"attractionId": ",".join(attraction_ids)})
+        return events, len(events) >= matched
+
     async def _events(self, query: dict[str, str | int]) -> list[Event]:
+        events, _matched = await self._events_counted(query)
+        return events
+
+    async def _events_counted(self, query: dict[str, str | int]) -> tuple[list[Event], int]:
+        """The events of the query as far as deep paging reaches, and how many matched."""
         endpoint = "/events.json"
         events: list[Event] = []
         page = 0
+        matched = 0
         while PAGE_SIZE * page < DEEP_PAGING_LIMIT:
             params: dict[str, str | int] = {
                 **query,
@@ -238,13 +254,14 @@ class TicketmasterClient:
             try:
                 body = await self._get(endpoint, endpoint, params)
             except UpstreamNotFound:
-                return events
+                return events, len(events)
             answer = _parse(_EventsAnswer, body, endpoint)
             events.extend(answer.embedded.events)
+            matched = max(matched, answer.page.total_elements)
             page += 1
             if page >= answer.page.total_pages or not answer.embedded.events:
-                return events
-        return events
+                return events, max(matched, len(events))
+        return events, max(matched, len(events))
 
 
 def _parse(model: type[M], body: Any, endpoint: str) -> M:
