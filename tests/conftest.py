@@ -21,6 +21,8 @@ import asyncpg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The notification receivers (SMTP, Slack, PagerDuty) for the monitoring and browser tests.
+pytest_plugins = ("tests.receivers",)
 
 
 def with_database(dsn: str, database: str) -> str:
