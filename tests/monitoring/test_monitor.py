@@ -181,3 +181,33 @@ async def test_a_restart_after_downtime_records_the_gap(
         "SELECT kind, ended_at - started_at AS length FROM daemon_gaps"
     )
     assert gap["kind"] == "down" and gap["length"] >= timedelta(minutes=59)
+
+
+async def test_an_alert_still_active_is_sent_again_after_the_interval(
+    channels: Channels, database: Database, database_url: str
+) -> None:
+    holder = holder_for(
+        channels,
+        extra="[monitoring]\nrenotify_interval_s = 0.3\n",
+        env={"DATABASE_URL": database_url},
+    )
+    clock = Clock(START)
+    async with aiohttp.ClientSession() as session:
+        monitor = Monitor(database, holder, Notifier(holder, session), "test:renotify", clock)
+        for n in range(3):
+            await plant_run(database, "failed", START + timedelta(minutes=1 + n))
+        clock.now = START + timedelta(minutes=10)
+        await monitor.check(JOB)
+        await monitor.check(JOB)  # too soon: nothing again
+        await settle(monitor)
+        assert len(channels.pagerduty.bodies) == 1
+        await asyncio.sleep(0.4)
+        await monitor.check(JOB)
+        await settle(monitor)
+        await monitor.close()
+    assert [b["event_action"] for b in channels.pagerduty.bodies] == ["trigger", "trigger"]
+    assert len({b["dedup_key"] for b in channels.pagerduty.bodies}) == 1
+    count = await database.pool.fetchval(
+        "SELECT notify_count FROM cron_alerts WHERE rule = 'consecutive_failures'"
+    )
+    assert count == 4  # email and PagerDuty, twice
