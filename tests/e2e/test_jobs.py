@@ -184,3 +184,27 @@ def test_sighup_reschedules_without_a_restart(
     assert "update-active-artists" not in changed
     assert daemon.proc.poll() is None  # the same process: no restart
     assert daemon.events("daemon_started")[0]["pid"] == daemon.proc.pid
+
+
+def test_kill_9_mid_run_the_restart_takes_the_lease_over_and_resumes(
+    start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
+) -> None:
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET}
+    daemon = start_daemon(BASE_CONFIG + SLOW_CATALOG_SYNC, env=env)
+    daemon.wait_ready()
+    seed_artists(database_url, daemon.wait_for_log("simulator_started")["base_url"], 4)
+    started = cli(daemon, {**daemon_env, **env}, "trigger", "complete-catalog-sync",
+                  "--set", "maxArtists=4")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    run_id = started.stdout.split()[2]
+    wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 60)
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait(10)
+
+    # Its lease is still unexpired (60 s), but its holder's process is gone: taken over at once.
+    restarted = start_daemon(BASE_CONFIG + FAST_CATALOG_SYNC, env=env, port=daemon.port)
+    restarted.wait_ready()
+    assert restarted.wait_for_log("job_resumed", timeout_s=10)["run_id"] == run_id
+    run = wait_for_run(restarted, run_id, lambda r: r["finishedAt"] is not None)
+    assert run["status"] in ("succeeded", "partial"), run
+    assert run["attempts"] == 2
