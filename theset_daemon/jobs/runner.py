@@ -532,6 +532,7 @@ class JobRunner:
         result: JobResult | None = None
         error: str | None = None
         cancelled = False
+        ended: Run | None = None
         try:
             try:
                 result = await spec.run(ctx)
@@ -547,13 +548,16 @@ class JobRunner:
             await asyncio.gather(*helpers, return_exceptions=True)
             try:
                 # The end must land even while we are being cancelled.
-                await asyncio.shield(
+                ended = await asyncio.shield(
                     self._conclude(spec, active, reporter, meter, result, error,
                                    interrupted=cancelled)
                 )  # fmt: skip
             finally:
                 self._active.pop(spec.name, None)
                 self._by_id.pop(active.run_id, None)
+        # Outside the shield, so a shutdown can cancel a slow hook with the rest of the task.
+        if ended is not None:
+            await self._call_hooks(ended)
 
     async def _conclude(
         self,
@@ -565,7 +569,8 @@ class JobRunner:
         error: str | None,
         *,
         interrupted: bool,
-    ) -> None:
+    ) -> Run | None:
+        """Write the attempt's end; the Run for the monitor hooks when we ended it."""
         done, total, summary = reporter.done, reporter.total, reporter.summary
         if error is not None:
             status = "failed"
@@ -580,6 +585,7 @@ class JobRunner:
                 error = f"every item failed ({result.items_failed} of {result.items_total})"
         figures = meter.figures()
         payload: Run | None = None
+        written = False
         try:
             async with self.database.pool.acquire() as conn:
                 payload = await runs.finish(
@@ -588,6 +594,7 @@ class JobRunner:
                     errors=reporter.errors, error=error, checkpoint=reporter.checkpoint_value,
                 )  # fmt: skip
                 if payload is not None:
+                    written = True
                     await runs.add_metrics(conn, active.run_id, spec.name, **figures)
         except Exception:
             log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
@@ -607,8 +614,7 @@ class JobRunner:
             event, job=spec.name, run_id=str(active.run_id), status=final.get("status"),
             duration_ms=figures["duration_ms"], items_failed=reporter.failed, error=error,
         )  # fmt: skip
-        if final.get("status") in ("succeeded", "partial", "failed") and payload is not None:
-            await self._call_hooks(final)
+        return final if written and status != "interrupted" else None
 
     async def _call_hooks(self, run: Run) -> None:
         for hook in list(self.monitor_hooks):
