@@ -1,0 +1,240 @@
+"""complete-catalog-sync over 10,000 artists: the daemon's memory stays flat.
+
+The catalog is seeded straight into Postgres (one bulk INSERT of the simulator's 10,000 artists
+with their Spotify, Ticketmaster and MusicBrainz ids, as imports would have left them), then one
+run goes through the job runner with ``maxArtists = 10000``, ``delay_s = 0``: artist refresh,
+shows and past setlists, cleanup, integrity checks. The RSS of this process is sampled every
+100 ms; the figure is the peak during the run minus the RSS just before it.
+Target: growth under 50 MB.
+
+**Rates raised for the bench.** At the contract's default rates (Spotify 10/s, Ticketmaster 5/s,
+setlist.fm 2/s, with daily quotas of 5,000 and 1,440 calls) the 10,000 artists' ~30,000 calls
+would take hours and overrun the quotas, which measures the limiters, not the memory. So the
+simulator (its own process, so its catalog is not charged to the daemon) and the daemon's
+``max_rate_per_s`` are both set to :data:`RATES`, and both quotas to :data:`DAILY_QUOTA`; the
+output says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import psutil
+from prometheus_client import CollectorRegistry
+
+from bench.common import Row, throwaway_postgres
+from theset_daemon import config
+from theset_daemon.cache import open_cache
+from theset_daemon.config import SettingsHolder, SimulatorSettings
+from theset_daemon.db.pool import open_database
+from theset_daemon.jobs.runner import JobRunner
+from theset_daemon.sim import SIM_CREDENTIALS, SimLimits
+from theset_daemon.upstream.clients import open_upstreams
+
+ARTISTS = 10_000
+RATES = {"spotify": 200.0, "ticketmaster": 400.0, "setlistfm": 400.0}
+DAILY_QUOTA = 10_000_000
+BATCH_SIZE = 50
+RSS_TARGET_BYTES = 50 * 1024 * 1024
+SAMPLE_INTERVAL_S = 0.1
+BENCH = "catalog_sync"
+
+
+def _limits() -> SimLimits:
+    return SimLimits(
+        spotify_per_s=RATES["spotify"],
+        ticketmaster_per_s=RATES["ticketmaster"],
+        setlistfm_per_s=RATES["setlistfm"],
+        ticketmaster_daily_quota=DAILY_QUOTA,
+        setlistfm_daily_quota=DAILY_QUOTA,
+    )
+
+
+def serve_simulator(port: int, artists: int) -> int:
+    """The simulator with the bench's raised limits (run in a child process)."""
+    from theset_daemon import log
+    from theset_daemon.config import LogSettings
+    from theset_daemon.sim.serve import run_simulator
+
+    log.configure(LogSettings(level="info"))
+    return run_simulator(
+        SimulatorSettings(seed=1, artists=artists, latency_ms=0), _limits(), port=port
+    )
+
+
+@contextlib.asynccontextmanager
+async def _simulator(artists: int) -> AsyncIterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.catalog_sync", "--simulator", str(port), str(artists),
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(60):
+            while b"simulator_started" not in await process.stderr.readline():
+                pass
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def _settings(sim_url: str, dsn: str) -> SettingsHolder:
+    c = SIM_CREDENTIALS
+    text = f"""
+[log]
+level = "error"
+[database]
+pool_max_size = 10
+[upstream]
+mode = "live"
+[upstream.spotify]
+api_base_url = "{sim_url}/v1"
+accounts_base_url = "{sim_url}"
+client_id = "{c.spotify_client_id}"
+client_secret = "{c.spotify_client_secret}"
+max_rate_per_s = {RATES["spotify"]}
+[upstream.ticketmaster]
+base_url = "{sim_url}/discovery/v2"
+api_key = "{c.ticketmaster_api_key}"
+max_rate_per_s = {RATES["ticketmaster"]}
+daily_quota = {DAILY_QUOTA}
+[upstream.setlistfm]
+base_url = "{sim_url}/rest/1.0"
+api_key = "{c.setlistfm_api_key}"
+max_rate_per_s = {RATES["setlistfm"]}
+daily_quota = {DAILY_QUOTA}
+[jobs.complete-catalog-sync]
+delay_s = 0
+batch_size = {BATCH_SIZE}
+"""
+    return SettingsHolder(config.parse(text, {"DATABASE_URL": dsn}), Path("-"))
+
+
+async def _sim_catalog(session: aiohttp.ClientSession, sim_url: str) -> list[dict[str, Any]]:
+    artists: list[dict[str, Any]] = []
+    while len(artists) < ARTISTS:
+        url = f"{sim_url}/_sim/catalog?offset={len(artists)}&limit=1000"
+        async with session.get(url) as response:
+            page = (await response.json())["artists"]
+        if not page:
+            break
+        artists.extend(page)
+    return artists
+
+
+async def _seed(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> None:
+    """The artists as imports leave them: ids on every provider, nothing synced yet."""
+    await pool.execute(
+        """INSERT INTO artists (name, slug, spotify_id, ticketmaster_id, mbid)
+           SELECT name, 'bench-' || spotify_id, spotify_id, tm_id, mbid
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                AS x (name, spotify_id, tm_id, mbid)""",
+        [a["name"] for a in catalog],
+        [a["spotifyId"] for a in catalog],
+        [a["ticketmasterId"] for a in catalog],
+        [a["mbid"] for a in catalog],
+    )
+
+
+async def _sim_stats(session: aiohttp.ClientSession, sim_url: str) -> dict[str, Any]:
+    async with session.get(f"{sim_url}/_sim/stats") as response:
+        providers: dict[str, Any] = (await response.json())["providers"]
+        return providers
+
+
+async def run() -> list[Row]:
+    with throwaway_postgres() as dsn:  # a fresh server: its own database is empty
+        async with _simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
+            catalog = await _sim_catalog(session, sim_url)
+            holder = _settings(sim_url, dsn)
+            registry = CollectorRegistry()
+            async with (
+                open_database(holder.current.database) as database,
+                open_cache(holder, registry) as cache,
+                open_upstreams(holder, registry) as upstreams,
+            ):
+                await _seed(database.pool, catalog)
+                del catalog
+                runner = JobRunner(database, upstreams, cache, holder)
+                await runner.start()
+                try:
+                    return await _measure(runner, session, sim_url, database.pool)
+                finally:
+                    await runner.close()
+
+
+async def _measure(
+    runner: JobRunner, session: aiohttp.ClientSession, sim_url: str, pool: asyncpg.Pool
+) -> list[Row]:
+    process = psutil.Process()
+    gc.collect()
+    baseline = process.memory_info().rss
+    peak = baseline
+    stop = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, process.memory_info().rss)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SAMPLE_INTERVAL_S)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    try:
+        result = await runner.run("complete-catalog-sync", {"maxArtists": ARTISTS})
+    finally:
+        stop.set()
+        await sampler
+    elapsed_s = time.perf_counter() - started
+    peak = max(peak, process.memory_info().rss)
+    stats = await _sim_stats(session, sim_url)
+    synced = await pool.fetchval("SELECT count(*) FROM artists WHERE shows_synced_at IS NOT NULL")
+    setlists = await pool.fetchval("SELECT count(*) FROM setlists WHERE type = 'actual'")
+    growth = peak - baseline
+    phases = {p["name"]: p["durationMs"] / 1000 for p in result["summary"].get("phases", [])}
+    rates = ", ".join(f"{k} {v:g}/s" for k, v in RATES.items())
+    print(
+        f"# {BENCH}: status {result['status']}; rates raised for the bench ({rates}; "
+        f"simulator and daemon alike; quotas {DAILY_QUOTA:,}/day), delay_s = 0, "
+        f"batch_size = {BATCH_SIZE}",
+        file=sys.stderr,
+    )
+    rows = [
+        Row(BENCH, "RSS growth (peak during run - before)", growth / 2**20, "MB", "< 50"),
+        Row(BENCH, "RSS before the run", baseline / 2**20, "MB"),
+        Row(BENCH, "run time", elapsed_s, "s"),
+        Row(BENCH, "artists synced (shows + setlists)", synced, "artists", f"{ARTISTS:,}"),
+        Row(BENCH, "actual setlists stored", setlists, "setlists"),
+        Row(BENCH, "run failed items", len(result.get("errors", [])), "items", "0"),
+    ]
+    rows += [Row(BENCH, f"phase {name}", seconds, "s") for name, seconds in phases.items()]
+    rows += [
+        Row(BENCH, f"{provider} requests", figures["requests"], "requests")
+        for provider, figures in stats.items()
+    ]
+    if growth >= RSS_TARGET_BYTES:
+        print(f"# {BENCH}: RSS growth over target", file=sys.stderr)
+    return rows
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--simulator":
+        sys.exit(serve_simulator(int(sys.argv[2]), int(sys.argv[3])))
+    from bench.__main__ import main
+
+    asyncio.run(main(["catalog_sync"]))
