@@ -14,6 +14,7 @@ unchanged rows/s, against about 2,000/s for per-row upserts).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, time
@@ -102,13 +103,23 @@ _TEMP_PREFIX = "_bulk_"
 class BulkTable:
     """How one table takes bulk upserts: its conflict key, the columns we write, and which of
     those an existing row takes from the new one (``keep_when_null`` ones only when the new value
-    is known: a development-mode sync has no popularity and must not erase a stored one)."""
+    is known: a development-mode sync has no popularity and must not erase a stored one).
+
+    ``then``, when set, is a statement run in the same command over ``written(<returning>,
+    inserted)``, the rows the upsert wrote (``inserted`` true for new ones): the songs' credits
+    are made that way, for new songs only, at no extra round trip."""
 
     table: str
     key: str
     columns: tuple[str, ...]
     updated: tuple[str, ...]
     keep_when_null: tuple[str, ...] = ()
+    returning: tuple[str, ...] = ()
+    then: str | None = None
+
+    @property
+    def temp(self) -> str:
+        return _TEMP_PREFIX + self.table
 
     def _new_value(self, column: str, new: str, old: str) -> str:
         if column in self.keep_when_null:
@@ -120,28 +131,42 @@ class BulkTable:
         right = ", ".join(self._new_value(c, new, old) for c in self.updated)
         return f"({left}) IS DISTINCT FROM ({right})"
 
-    def statements(self) -> tuple[str, str, str]:
-        """(create the temp table, upsert from it, empty it). Rows are written in key order, so
-        two transactions upserting overlapping rows (two artists' syncs sharing venues) take
-        their row locks in the same order and cannot deadlock."""
-        temp = _TEMP_PREFIX + self.table
+    def create_sql(self) -> str:
         cols = ", ".join(self.columns)
-        create = (
-            f"CREATE TEMP TABLE IF NOT EXISTS {temp} AS SELECT {cols} FROM {self.table} "
+        return (
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.temp} AS SELECT {cols} FROM {self.table} "
             f"WITH NO DATA"
         )
+
+    def upsert_sql(self) -> str:
+        """The upsert from the temp table; answers one row, ``written``. Rows are written in key
+        order, so two transactions upserting overlapping rows (two artists' syncs sharing
+        venues) take their row locks in the same order and cannot deadlock."""
+        cols = ", ".join(self.columns)
         sets = ", ".join(
             f"{c} = {self._new_value(c, 'EXCLUDED', self.table)}" for c in self.updated
         )
-        upsert = f"""
-            INSERT INTO {self.table} ({cols})
-            SELECT {", ".join(f"t.{c}" for c in self.columns)}
-            FROM {temp} t LEFT JOIN {self.table} s ON s.{self.key} = t.{self.key}
-            WHERE s.{self.key} IS NULL OR {self._changed("t", "s")}
-            ORDER BY t.{self.key}
-            ON CONFLICT ({self.key}) DO UPDATE SET {sets}
-            WHERE {self._changed("EXCLUDED", self.table)}"""
-        return create, upsert, f"TRUNCATE {temp}"
+        returning = ", ".join((*self.returning, "(xmax = 0) AS inserted"))
+        then = f", then_ AS ({self.then})" if self.then else ""
+        return f"""
+            WITH written AS (
+                INSERT INTO {self.table} ({cols})
+                SELECT {", ".join(f"t.{c}" for c in self.columns)}
+                FROM {self.temp} t LEFT JOIN {self.table} s ON s.{self.key} = t.{self.key}
+                WHERE s.{self.key} IS NULL OR {self._changed("t", "s")}
+                ORDER BY t.{self.key}
+                ON CONFLICT ({self.key}) DO UPDATE SET {sets}
+                WHERE {self._changed("EXCLUDED", self.table)}
+                RETURNING {returning}
+            ){then}
+            SELECT count(*) AS written FROM written"""
+
+
+# Emptying the kept temp table: DELETE costs a fraction of a millisecond, TRUNCATE (a new file,
+# catalog writes) several; but a temp table is never vacuumed, so deleted rows' pages pile up
+# and every scan reads them. One TRUNCATE every TRUNCATE_EVERY uses bounds that.
+TRUNCATE_EVERY = 32
+_uses: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 async def bulk_upsert(conn: Connection, spec: BulkTable, records: Iterable[tuple[Any, ...]]) -> int:
@@ -150,19 +175,31 @@ async def bulk_upsert(conn: Connection, spec: BulkTable, records: Iterable[tuple
     rows = list(records)
     if not rows:
         return 0
-    create, upsert, clear = spec.statements()
+    raw = getattr(conn, "_con", None) or conn  # the connection itself behind a pool's proxy
+    uses = _uses.get(raw, 0) + 1
+    _uses[raw] = uses
     async with conn.transaction():
         # One temp table per connection and table, kept and emptied rather than created and
-        # dropped per call: creating one writes the system catalogs every time (bloat, and a
-        # few hundred microseconds that dominate small batches).
-        await conn.execute(create)
-        await conn.execute(clear)
-        await conn.copy_records_to_table(
-            _TEMP_PREFIX + spec.table, records=rows, columns=list(spec.columns)
+        # dropped per call: creating and dropping one costs milliseconds of catalog writes,
+        # which would dominate a sync's small batches.
+        # The temp table has no statistics (and a size estimate inflated by deleted rows), so
+        # the planner would hash the whole target table to join a few hundred rows; a batch is
+        # always small next to the table, so index probes are the plan.
+        # synchronous_commit off: the commit does not wait for its WAL flush (a few ms, more
+        # than the write itself for a sync's batch). A crash may lose the last fraction of a
+        # second of such commits, never consistency; every write here is an idempotent upsert
+        # the next run redoes, and a checkpoint saved after it (a synchronous commit) flushes
+        # the WAL before it, so no checkpoint ever points past a lost write.
+        await conn.execute(
+            f"{spec.create_sql()}; SET LOCAL enable_hashjoin = off; "
+            "SET LOCAL enable_mergejoin = off; SET LOCAL synchronous_commit = off"
         )
-        status = await conn.execute(upsert)
-        await conn.execute(clear)
-    return int(status.split()[-1])
+        await conn.copy_records_to_table(spec.temp, records=rows, columns=list(spec.columns))
+        written = await conn.fetchval(spec.upsert_sql())
+        await conn.execute(
+            f"TRUNCATE {spec.temp}" if uses % TRUNCATE_EVERY == 0 else f"DELETE FROM {spec.temp}"
+        )
+    return int(written)
 
 
 VENUES = BulkTable(
@@ -204,6 +241,10 @@ SONGS = BulkTable(
         "preview_url", "spotify_uri", "is_explicit", "is_live", "is_remix",
     ),
     keep_when_null=("popularity",),
+    returning=("id", "artist_id"),
+    then="""INSERT INTO artist_songs (artist_id, song_id, is_primary)
+            SELECT artist_id, id, true FROM written WHERE inserted
+            ON CONFLICT DO NOTHING""",
 )  # fmt: skip
 
 
@@ -443,21 +484,10 @@ async def upsert_songs_of(conn: Connection, songs: Sequence[tuple[UUID, SongRow]
     if not songs:
         return 0
     unique = {s.spotify_id: (artist_id, s) for artist_id, s in songs}
-    async with conn.transaction():
-        written = await bulk_upsert(
-            conn, SONGS, (song_record(artist_id, s) for artist_id, s in unique.values())
-        )
-        # Credits only for songs without one yet: a re-sync of unchanged songs writes nothing.
-        await conn.execute(
-            """INSERT INTO artist_songs (artist_id, song_id, is_primary)
-               SELECT s.artist_id, s.id, true FROM songs s
-               WHERE s.spotify_id = ANY($1::text[])
-                 AND NOT EXISTS (SELECT 1 FROM artist_songs a
-                                 WHERE a.artist_id = s.artist_id AND a.song_id = s.id)
-               ON CONFLICT DO NOTHING""",
-            list(unique),
-        )
-    return written
+    # New songs get their primary credit in the same command (SONGS.then).
+    return await bulk_upsert(
+        conn, SONGS, (song_record(artist_id, s) for artist_id, s in unique.values())
+    )
 
 
 async def drop_superseded_songs(
