@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import cache, catalog_sync, foundation, importer, upstream
+from bench import cache, catalog_sync, foundation, importer, jobs, upstream
 from bench import sse as sse_bench
 from bench.common import Row
 from theset_daemon import log
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "importer": importer.run,
     "sse": sse_bench.run,
     "catalog_sync": catalog_sync.run,
+    "jobs": jobs.run,
 }
 
 
