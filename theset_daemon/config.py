@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +27,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from theset_daemon.cron import cron_trigger
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 
@@ -253,7 +254,7 @@ class JobSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _valid_cron(cls, schedule: str) -> str:
-        CronTrigger.from_crontab(schedule, timezone="UTC")  # raises ValueError naming the field
+        cron_trigger(schedule)  # raises ValueError naming the field
         return schedule
 
 

@@ -129,6 +129,8 @@ def configure(settings: LogSettings) -> None:
     # pgserver narrates every subprocess it runs at INFO; only its warnings matter to an operator.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # APScheduler narrates every add and fire at INFO; the scheduler logs its own job_* events.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

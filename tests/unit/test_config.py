@@ -101,6 +101,8 @@ INVALID = [
     ('[upstream.ticketmaster]\nbase_url = "ftp://tm"', {"upstream.ticketmaster.base_url"}),
     ('[jobs.calculate-trending]\nschedule = "every hour"', {"jobs.calculate-trending.schedule"}),
     ('[jobs.calculate-trending]\nschedule = "61 * * * *"', {"jobs.calculate-trending.schedule"}),
+    ('[jobs.calculate-trending]\nschedule = "0 3 * * 8"', {"jobs.calculate-trending.schedule"}),
+    ('[monitoring.routing]\nwarning = ["pager"]', {"monitoring.routing.warning.0"}),
     ("[jobs.update-active-artists]\nlimit = 1001", {"jobs.update-active-artists.limit"}),
     ("[jobs.nightly-backup]\nenabled = true", {"jobs.nightly-backup"}),
     ("[monitoring]\nerror_rate_threshold = 1.5", {"monitoring.error_rate_threshold"}),
@@ -235,3 +237,8 @@ def test_apply_reload_keeps_restart_only_values_and_applies_the_rest() -> None:
     assert in_force.database.url.get_secret_value() == "postgresql://h/old"
     assert in_force.log.level == "debug"
     assert config.diff(old, in_force).restart_required == ()
+
+
+def test_sunday_is_0_or_7_as_in_cron() -> None:
+    settings = config.parse('[jobs.complete-catalog-sync]\nschedule = "0 3 * * 7"', {})
+    assert settings.jobs.complete_catalog_sync.schedule == "0 3 * * 7"

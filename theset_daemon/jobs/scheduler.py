@@ -12,12 +12,7 @@ again after a restart, runs once. A fire that finds the job running is skipped a
 (APScheduler's extension point: ``BaseExecutor._do_submit_job`` receives the run times); the
 stock executors call the function without them.
 
-Cron day-of-week. APScheduler 3's ``CronTrigger.from_crontab`` numbers weekdays from Monday = 0
-(its own docs call this a historical mistake, fixed only in 4.x), so the contract's
-``0 3 * * 0`` would run on Mondays. :func:`cron_trigger` reads the field the standard way
-(0 and 7 = Sunday, names allowed, ranges and steps) and hands APScheduler weekday names, which
-it cannot misread. (Where a schedule restricts both day-of-month and day-of-week, APScheduler
-requires both to match, as 4.x and most modern crons do; classic cron fires when either does.)
+Cron expressions are read by :mod:`theset_daemon.cron` (standard day-of-week: 0 = Sunday).
 
 Misfire policy per job (:data:`MISFIRE_POLICIES`, in the README):
 
@@ -36,14 +31,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from theset_daemon.config import JobSettings, Settings, SettingsHolder
+from theset_daemon.cron import cron_trigger, previous_fire_time
 from theset_daemon.jobs.context import JobName
 from theset_daemon.jobs.runner import AlreadyRunning, FireTaken, JobRunner, ShuttingDown
 from theset_daemon.log import get_logger
@@ -52,8 +47,6 @@ log = get_logger(__name__)
 
 #: How often the scheduler looks for a reloaded settings object (a reload is one assignment).
 RELOAD_POLL_S = 1.0
-
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # standard cron order: 0 = Sunday
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,72 +66,6 @@ MISFIRE_POLICIES: dict[JobName, MisfirePolicy] = {
         misfire_grace_s=24 * 3600, catch_up_at_start=True, catch_up_lookback_s=8 * 86400
     ),
 }
-
-
-# --- cron expressions (pure) -------------------------------------------------------------------
-
-
-def _weekday(text: str) -> int:
-    if text.isdigit():
-        number = int(text)
-        if not 0 <= number <= 7:
-            raise ValueError(f"day of week {text!r} is not 0-7")
-        return number
-    try:
-        return _WEEKDAYS.index(text.lower())
-    except ValueError:
-        raise ValueError(f"day of week {text!r} is not 0-7 or sun-sat") from None
-
-
-def standard_day_of_week(field: str) -> str:
-    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler weekday names."""
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for part in field.split(","):
-        base, slash, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else 0
-        if slash and step < 1:
-            raise ValueError(f"day of week step in {part!r} must be a positive number")
-        if base in ("*", "?"):
-            first, last = 0, 6
-        elif "-" in base:
-            low, high = base.split("-", 1)
-            first, last = _weekday(low), _weekday(high)
-        else:
-            first = _weekday(base)
-            last = 7 if slash else first  # "n/step": from n to the end of the week
-        if first > last:
-            raise ValueError(f"day of week range {base!r} runs backwards")
-        days.update(day % 7 for day in range(first, last + 1, step or 1))
-    return ",".join(_WEEKDAYS[day] for day in sorted(days))
-
-
-def cron_trigger(expression: str) -> CronTrigger:
-    """A 5-field crontab expression (UTC) as a trigger, with the standard day-of-week."""
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"{expression!r}: a cron schedule has 5 fields, not {len(fields)}")
-    minute, hour, day, month, day_of_week = fields
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=standard_day_of_week(day_of_week),
-        timezone=UTC,
-    )
-
-
-def previous_fire_time(trigger: CronTrigger, now: datetime, lookback_s: float) -> datetime | None:
-    """The trigger's latest fire time at or before ``now``, within ``lookback_s``
-    (APScheduler 3 only computes forwards)."""
-    latest: datetime | None = None
-    candidate = trigger.get_next_fire_time(None, now - timedelta(seconds=lookback_s))
-    while candidate is not None and candidate <= now:
-        latest = candidate
-        candidate = trigger.get_next_fire_time(latest, latest + timedelta(seconds=1))
-    return latest
 
 
 def _job_settings(settings: Settings, job: str) -> JobSettings:

@@ -33,10 +33,10 @@ import aiohttp
 import asyncpg
 
 from theset_daemon.config import SettingsHolder
+from theset_daemon.cron import cron_trigger
 from theset_daemon.db import monitoring as store
 from theset_daemon.db.pool import Database
 from theset_daemon.jobs.context import JOB_NAMES
-from theset_daemon.jobs.scheduler import cron_trigger
 from theset_daemon.log import get_logger
 from theset_daemon.monitoring.health import Gap, JobHealth, RunFacts, Thresholds, evaluate
 from theset_daemon.monitoring.notify import Notification, Notifier
