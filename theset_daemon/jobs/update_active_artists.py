@@ -37,7 +37,9 @@ or shows changed has its cached pages invalidated (``cache.reads.artists_changed
 
 Summary: ``{"selected", "synced", "skipped", "failed", "newReleases", "showsUpserted",
 "songsUpserted", "apiCalls": {"spotify", "ticketmaster", "setlistfm"}}``; ``newReleases`` counts
-the releases fetched as new, ``showsUpserted`` and ``songsUpserted`` the rows inserted or changed.
+the releases fetched as new, ``showsUpserted`` and ``songsUpserted`` the rows inserted or changed,
+``apiCalls`` the requests this daemon sent to each provider while the run went (read from the
+providers' counters, so an import running at the same time adds its own).
 """
 
 from __future__ import annotations
