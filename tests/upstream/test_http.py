@@ -4,7 +4,9 @@ breaker, timeouts, malformed bodies, quotas and metrics."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import itertools
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -33,6 +35,7 @@ from theset_daemon.upstream.errors import (
     UpstreamUnavailable,
 )
 from theset_daemon.upstream.http import (
+    ARRIVAL_JITTER_MARGIN_S,
     Provider,
     SendGate,
     rate_limit_reset_seconds,
@@ -397,8 +400,38 @@ async def test_urgent_calls_go_before_queued_background_ones() -> None:
     await asyncio.sleep(0.01)  # the background sends are queued
     await send("urgent", True)
     await asyncio.gather(*background)
-    # bg0 took the first slot and bg1 was already inside the limiter; then the urgent one.
-    assert order.index("urgent") <= 2, order
+    # bg0 took the first slot; bg1, waiting inside the limiter for the next, stepped aside.
+    assert order.index("urgent") == 1, order
+    assert order == ["bg0", "urgent", "bg1", "bg2", "bg3", "bg4", "bg5"]
+
+
+async def test_an_urgent_call_waits_at_most_the_slot_in_progress() -> None:
+    rate_per_s = 10.0
+    gate = SendGate(lambda: rate_per_s)
+    sends: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def background() -> None:
+        while True:
+            await gate.wait_turn()
+            sends.append(loop.time())
+
+    flood = asyncio.create_task(background())
+    await asyncio.sleep(0.33)  # mid-way between two slots, a background one queued in the limiter
+    asked = loop.time()
+    await gate.wait_turn(urgent=True)
+    waited_s = loop.time() - asked
+    urgent_at = loop.time()
+    await asyncio.sleep(0.25)
+    flood.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await flood
+    slot_s = (1 + ARRIVAL_JITTER_MARGIN_S) / rate_per_s
+    assert waited_s <= slot_s + 0.02, waited_s  # one slot at most, not two
+    # The rate stays strict: no two sends, urgent included, closer than one slot.
+    times = sorted([*sends, urgent_at])
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= slot_s - 0.005, gaps
 
 
 async def test_a_cancelled_waiter_does_not_block_the_gate() -> None:

@@ -85,8 +85,10 @@ class SendGate:
 
     Only one caller at a time waits inside the limiter; the others queue at a turnstile in front
     of it, urgent callers (a person waiting on an HTTP request: import phase 1) before background
-    ones (import phases 2-3, syncs). So a page is created in one round trip even while syncs keep
-    the provider's rate saturated; background work only waits one extra slot per urgent call.
+    ones (import phases 2-3, syncs). A background caller waiting inside the limiter for the next
+    slot gives that slot up when an urgent one arrives (it goes back to the head of the background
+    queue), so an urgent call waits at most for the slot in progress, never behind a background
+    send that merely reserved the next one. The slots themselves never move: the rate stays strict.
     """
 
     def __init__(self, max_rate_per_s: Callable[[], float]) -> None:
@@ -97,6 +99,8 @@ class SendGate:
         self._urgent: deque[asyncio.Future[None]] = deque()
         self._background: deque[asyncio.Future[None]] = deque()
         self._busy = False
+        # Set while a background caller waits inside the limiter: an urgent arrival resolves it.
+        self._yield_slot: asyncio.Future[None] | None = None
 
     def pause_for(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -106,26 +110,53 @@ class SendGate:
         return max(0.0, self._paused_until - asyncio.get_running_loop().time())
 
     async def wait_turn(self, *, urgent: bool = False) -> None:
+        ahead = False  # a background caller that gave its slot up re-queues at the head
         while True:
             if (pause := self.paused_for_s()) > 0:
                 await asyncio.sleep(pause)
                 continue
-            await self._enter(urgent)
+            await self._enter(urgent, ahead=ahead)
             try:
-                await self._current_limiter().acquire()
+                acquired = await self._acquire(urgent)
             finally:
                 self._leave()
+            if not acquired:
+                ahead = True
+                continue
             if self.paused_for_s() <= 0:  # no 429 arrived while we queued for the slot
                 return
 
-    async def _enter(self, urgent: bool) -> None:
+    async def _acquire(self, urgent: bool) -> bool:
+        """Wait in the limiter for the next slot; False when an urgent caller took it over."""
+        limiter = self._current_limiter()
+        if urgent or limiter.has_capacity():
+            await limiter.acquire()
+            return True
+        self._yield_slot = asyncio.get_running_loop().create_future()
+        slot = asyncio.ensure_future(limiter.acquire())
+        try:
+            await asyncio.wait((slot, self._yield_slot), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._yield_slot = None
+            if not slot.done():
+                slot.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot
+        return not slot.cancelled()
+
+    async def _enter(self, urgent: bool, *, ahead: bool = False) -> None:
         """Wait for the turnstile; returns owning it."""
         if not self._busy:
             self._busy = True
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue = self._urgent if urgent else self._background
-        queue.append(turn)
+        if ahead:
+            queue.appendleft(turn)
+        else:
+            queue.append(turn)
+        if urgent and self._yield_slot is not None and not self._yield_slot.done():
+            self._yield_slot.set_result(None)  # the background caller in the limiter steps aside
         try:
             await turn
         except asyncio.CancelledError:
