@@ -211,3 +211,55 @@ async def test_an_alert_still_active_is_sent_again_after_the_interval(
         "SELECT notify_count FROM cron_alerts WHERE rule = 'consecutive_failures'"
     )
     assert count == 4  # email and PagerDuty, twice
+
+
+async def test_a_slow_run_fires_while_running_and_a_quick_run_resolves_it(
+    channels: Channels, database: Database, monitors: MonitorFactory
+) -> None:
+    clock = Clock(START)
+    monitor = monitors(clock)
+    await plant_run(database, "running", START + timedelta(minutes=1))
+    clock.now = START + timedelta(minutes=4)
+    assert await monitor.check(JOB) == []  # 3 minutes in: not slow yet
+    clock.now = START + timedelta(minutes=7)
+    (slow,) = await monitor.check(JOB)
+    await monitor.check(JOB)
+    await settle(monitor)
+    assert slow["rule"] == "slow_run" and slow["severity"] == "warning"
+    assert len(channels.slack.bodies) == 1 and "FIRING" in channels.slack.bodies[0]["text"]
+
+    await database.pool.execute(
+        """UPDATE cron_logs SET status = 'succeeded', finished_at = $1, duration_ms = 420000""",
+        START + timedelta(minutes=8),
+    )
+    clock.now = START + timedelta(minutes=9)
+    assert [a["rule"] for a in await monitor.check(JOB)] == ["slow_run"]  # it took 7 minutes
+    await plant_run(database, "succeeded", START + timedelta(minutes=10), minutes=0.5)
+    clock.now = START + timedelta(minutes=11)
+    assert await monitor.check(JOB) == []
+    await settle(monitor)
+    assert len(channels.slack.bodies) == 2 and "RESOLVED" in channels.slack.bodies[1]["text"]
+
+
+async def test_the_error_rate_fires_once_and_resolves_when_the_rate_falls(
+    channels: Channels, database: Database, monitors: MonitorFactory
+) -> None:
+    clock = Clock(START)
+    monitor = monitors(clock)
+    # 1 failure in 3 runs (33%): over 10%, but no failure streak.
+    await plant_run(database, "failed", START + timedelta(minutes=1))
+    await plant_run(database, "succeeded", START + timedelta(minutes=3))
+    await plant_run(database, "succeeded", START + timedelta(minutes=5))
+    clock.now = START + timedelta(minutes=10)
+    (rate,) = await monitor.check(JOB)
+    await monitor.check(JOB)
+    await settle(monitor)
+    assert rate["rule"] == "error_rate"
+    assert len(channels.slack.bodies) == 1 and channels.pagerduty.bodies == []
+    # Successes dilute it under 10% (1 in 11).
+    for n in range(8):
+        await plant_run(database, "succeeded", START + timedelta(minutes=12 + 2 * n))
+    clock.now = START + timedelta(minutes=40)
+    assert await monitor.check(JOB) == []
+    await settle(monitor)
+    assert len(channels.slack.bodies) == 2 and "RESOLVED" in channels.slack.bodies[1]["text"]
