@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -31,18 +32,22 @@ def with_database(dsn: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_dsn() -> Iterator[str]:
     if url := os.environ.get("THESET_TEST_DATABASE_URL"):
         yield url
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: $XDG_RUNTIME_DIR not set
         import pgserver
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
+    # Not under pytest's basetemp: pytest prunes old /tmp/pytest-of-<user>/pytest-N folders at
+    # every session start, so a second session running at the same time could delete this
+    # server's data directory under it.
+    with tempfile.TemporaryDirectory(prefix="theset-test-pg-") as folder:
+        server = pgserver.get_server(Path(folder) / "data", cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
 
 
 @pytest.fixture
