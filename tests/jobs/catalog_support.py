@@ -27,6 +27,8 @@ from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.registry import JOBS
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 
+# The daemon's rates are the in-process simulator's limits (sim/limits.py): above them, the tests
+# would lean on 429s and retries, and a run could end partial when a retry budget ran out.
 BASE_CONFIG = """
 [log]
 level = "warning"
@@ -34,11 +36,11 @@ level = "warning"
 artists = 12
 latency_ms = 0
 [upstream.spotify]
-max_rate_per_s = 50
+max_rate_per_s = 20
 [upstream.ticketmaster]
-max_rate_per_s = 50
+max_rate_per_s = 5
 [upstream.setlistfm]
-max_rate_per_s = 50
+max_rate_per_s = 2
 [jobs.complete-catalog-sync]
 delay_s = 0
 """
