@@ -162,3 +162,33 @@ async def test_venues_and_shows_unchanged_are_not_rewritten(db: asyncpg.Connecti
         db, artist, None, [dataclasses.replace(show, min_price=30.0)], venue_ids
     )
     assert await db.fetchval("SELECT min_price::float8 FROM shows") == 30.0
+
+
+async def test_two_calls_in_one_transaction_do_not_see_each_others_rows(
+    db: asyncpg.Connection,
+) -> None:
+    # The temp table is emptied at commit; a second call inside the same transaction must not
+    # upsert the first call's rows again (one statement may not touch a row twice).
+    artist = await new_artist(db)
+    async with db.transaction():
+        assert await store.upsert_songs(db, artist, [song(n) for n in range(10)]) == 10
+        assert await store.upsert_songs(db, artist, [song(n) for n in range(5, 15)]) == 5
+    assert await db.fetchval("SELECT count(*) FROM songs") == 15
+    assert await db.fetchval("SELECT count(*) FROM artist_songs WHERE is_primary") == 15
+    assert await db.fetchval("SELECT count(*) FROM _bulk_songs") == 0
+
+
+def test_song_ids_are_version_7_increasing_and_unique() -> None:
+    ids = [UUID(i) for i in store.time_ordered_ids(1000)]
+    assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == 1000
+    assert not set(ids) & {UUID(i) for i in store.time_ordered_ids(1000)}
+
+
+async def test_a_stored_song_keeps_its_id(db: asyncpg.Connection) -> None:
+    artist = await new_artist(db)
+    await store.upsert_songs(db, artist, [song(1)])
+    first = await db.fetchval("SELECT id FROM songs")
+    assert await store.upsert_songs(db, artist, [song(1, name="Renamed")]) == 1
+    assert await db.fetchval("SELECT id FROM songs") == first
+    assert await db.fetchval("SELECT count(*) FROM artist_songs") == 1
