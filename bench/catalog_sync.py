@@ -20,11 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -32,13 +29,12 @@ import asyncpg
 import psutil
 from prometheus_client import CollectorRegistry
 
-from bench.common import Row, throwaway_postgres
-from theset_daemon import config
+from bench.common import Row, pointed_at_simulator, simulator_process, throwaway_postgres
 from theset_daemon.cache import open_cache
 from theset_daemon.config import SettingsHolder, SimulatorSettings
 from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.sim import SIM_CREDENTIALS, SimLimits
+from theset_daemon.sim import SimLimits
 from theset_daemon.upstream.clients import open_upstreams
 
 ARTISTS = 10_000
@@ -72,56 +68,24 @@ def serve_simulator(port: int, artists: int) -> int:
     )
 
 
-@contextlib.asynccontextmanager
-async def _simulator(artists: int) -> AsyncIterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.catalog_sync", "--simulator", str(port), str(artists),
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert process.stderr is not None
-        async with asyncio.timeout(60):
-            while b"simulator_started" not in await process.stderr.readline():
-                pass
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        await process.wait()
+def _simulator(artists: int) -> contextlib.AbstractAsyncContextManager[str]:
+    """The simulator with raised limits (:func:`serve_simulator`) in its own process."""
+    return simulator_process(
+        lambda port: ["bench.catalog_sync", "--simulator", str(port), str(artists)], timeout_s=60
+    )
 
 
 def _settings(sim_url: str, dsn: str) -> SettingsHolder:
-    c = SIM_CREDENTIALS
-    text = f"""
-[log]
-level = "error"
+    extra = f"""
 [database]
 pool_max_size = 10
-[upstream]
-mode = "live"
-[upstream.spotify]
-api_base_url = "{sim_url}/v1"
-accounts_base_url = "{sim_url}"
-client_id = "{c.spotify_client_id}"
-client_secret = "{c.spotify_client_secret}"
-max_rate_per_s = {RATES["spotify"]}
-[upstream.ticketmaster]
-base_url = "{sim_url}/discovery/v2"
-api_key = "{c.ticketmaster_api_key}"
-max_rate_per_s = {RATES["ticketmaster"]}
-daily_quota = {DAILY_QUOTA}
-[upstream.setlistfm]
-base_url = "{sim_url}/rest/1.0"
-api_key = "{c.setlistfm_api_key}"
-max_rate_per_s = {RATES["setlistfm"]}
-daily_quota = {DAILY_QUOTA}
 [jobs.complete-catalog-sync]
 delay_s = 0
 batch_size = {BATCH_SIZE}
 """
-    return SettingsHolder(config.parse(text, {"DATABASE_URL": dsn}), Path("-"))
+    return pointed_at_simulator(
+        sim_url, RATES, daily_quota=DAILY_QUOTA, extra=extra, env={"DATABASE_URL": dsn}
+    )
 
 
 async def _sim_catalog(session: aiohttp.ClientSession, sim_url: str) -> list[dict[str, Any]]:

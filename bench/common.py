@@ -1,12 +1,16 @@
-"""What the benchmarks share: a throwaway Postgres, latency percentiles, the result row."""
+"""What the benchmarks share: a throwaway Postgres, a simulator in its own process, daemon
+settings aimed at it, latency percentiles, the result row."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 import statistics
+import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,17 +54,44 @@ def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+@contextlib.asynccontextmanager
+async def simulator_process(
+    module_args: Callable[[int], list[str]], timeout_s: float = 30
+) -> AsyncIterator[str]:
+    """A simulator in its own process (an in-process one would spend the measured event loop
+    building answers); ``module_args(port)`` is what follows ``python -m``. Yields its URL once
+    it has logged ``simulator_started``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", *module_args(port), stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(timeout_s):
+            while b"simulator_started" not in await process.stderr.readline():
+                pass
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await process.wait()
+
+
 def pointed_at_simulator(
     sim_url: str,
     rates_per_s: dict[str, float],
     *,
     spotify_mode: str = "extended",
+    daily_quota: int | None = None,
     extra: str = "",
     env: dict[str, str] | None = None,
 ) -> SettingsHolder:
-    """Daemon settings in ``live`` mode aimed at a simulator, as an operator would write them."""
+    """Daemon settings in ``live`` mode aimed at a simulator, as an operator would write them;
+    ``daily_quota`` (Ticketmaster and setlist.fm) when the simulator's was raised too."""
     c = SIM_CREDENTIALS
     setlistfm_rate = rates_per_s.get("setlistfm", 2.0)
+    quota = "" if daily_quota is None else f"daily_quota = {daily_quota}"
     text = f"""
 [log]
 level = "error"
@@ -77,10 +108,12 @@ max_rate_per_s = {rates_per_s["spotify"]}
 base_url = "{sim_url}/discovery/v2"
 api_key = "{c.ticketmaster_api_key}"
 max_rate_per_s = {rates_per_s["ticketmaster"]}
+{quota}
 [upstream.setlistfm]
 base_url = "{sim_url}/rest/1.0"
 api_key = "{c.setlistfm_api_key}"
 max_rate_per_s = {setlistfm_rate}
+{quota}
 {extra}
 """
     return SettingsHolder(config.parse(text, env or {}), Path("-"))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,7 +22,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import Row, median, percentile, pointed_at_simulator, throwaway_postgres
+from bench.common import (
+    Row,
+    median,
+    percentile,
+    pointed_at_simulator,
+    simulator_process,
+    throwaway_postgres,
+)
 from theset_daemon.app import build_app
 from theset_daemon.config import SettingsHolder
 
@@ -39,28 +44,14 @@ def _config(sim_url: str, dsn: str) -> SettingsHolder:
     return pointed_at_simulator(sim_url, RATES, extra=extra, env={"DATABASE_URL": dsn})
 
 
-@contextlib.asynccontextmanager
-async def _simulator(artists: int) -> AsyncIterator[str]:
-    """``theset-daemon simulate`` in its own process (its default limits are RATES): an
-    in-process simulator would spend the daemon's event loop building answers, and charge that
-    to the daemon's latency."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "theset_daemon.cli", "simulate", "--port", str(port),
-        "--seed", "1", "--artists", str(artists), "--latency-ms", str(LATENCY_MS),
-        stderr=asyncio.subprocess.PIPE,
+def _simulator(artists: int) -> contextlib.AbstractAsyncContextManager[str]:
+    """``theset-daemon simulate`` in its own process (its default limits are RATES)."""
+    return simulator_process(
+        lambda port: [
+            "theset_daemon.cli", "simulate", "--port", str(port), "--seed", "1",
+            "--artists", str(artists), "--latency-ms", str(LATENCY_MS),
+        ]
     )  # fmt: skip
-    try:
-        assert process.stderr is not None
-        async with asyncio.timeout(30):
-            while b"simulator_started" not in await process.stderr.readline():
-                pass
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 @contextlib.asynccontextmanager
