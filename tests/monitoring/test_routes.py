@@ -109,6 +109,15 @@ async def test_trigger_health_check_fires_and_get_metrics_counts(
     assert health["jobs"][0]["consecutiveFailures"] == 3
     assert len(health["activeAlerts"]) == 2
 
+    report = (
+        await (
+            await client.get("/api/monitoring/cron-health?includeReport=true", headers=ADMIN)
+        ).json()
+    )["report"]["jobs"][JOB]
+    assert report["byStatus"] == {"failed": 3} and report["successRate"] == 0.0
+    assert report["avgDurationMs"] == 1000.0
+    assert report["alertsFired"] == {"consecutive_failures": 1, "error_rate": 1}
+
     metrics = await (
         await client.post(
             "/api/monitoring/cron-health",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -16,6 +15,7 @@ import asyncpg
 
 from theset_daemon.db.conn import Connection
 from theset_daemon.progress import EventName, record_event
+from theset_daemon.timestamps import iso_utc
 
 Status = Literal["running", "completed", "failed", "interrupted"]
 Stage = Literal["artist", "shows", "songs", "done"]
@@ -25,10 +25,6 @@ _COLUMNS = """
     s.venues_count, s.albums_count, s.songs_count, s.error, s.checkpoint, s.request, s.attempts,
     s.started_at, s.updated_at, s.finished_at
 """
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
@@ -48,9 +44,9 @@ def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
             "songs": row["songs_count"],
         },
         "error": json.loads(error) if isinstance(error, str) else error,
-        "startedAt": _iso(row["started_at"]),
-        "updatedAt": _iso(row["updated_at"]),
-        "finishedAt": _iso(row["finished_at"]),
+        "startedAt": iso_utc(row["started_at"]),
+        "updatedAt": iso_utc(row["updated_at"]),
+        "finishedAt": iso_utc(row["finished_at"]),
     }
 
 

@@ -18,16 +18,13 @@ from uuid import UUID
 import asyncpg
 
 from theset_daemon.db.conn import Connection
+from theset_daemon.timestamps import iso_utc
 
 Executor = Connection | asyncpg.Pool
 RUNS_JUDGED = 500  # newest runs per job the rules look at (8 days of an hourly job)
 
 _ALERT_COLUMNS = """id, job_name, rule, severity, message, details, channels, fired_at,
                     resolved_at, last_notified_at, notify_count"""
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def render_alert(row: asyncpg.Record) -> dict[str, Any]:
@@ -40,8 +37,8 @@ def render_alert(row: asyncpg.Record) -> dict[str, Any]:
         "severity": row["severity"],
         "message": row["message"],
         "details": json.loads(details) if isinstance(details, str) else details,
-        "firedAt": _iso(row["fired_at"]),
-        "resolvedAt": _iso(row["resolved_at"]),
+        "firedAt": iso_utc(row["fired_at"]),
+        "resolvedAt": iso_utc(row["resolved_at"]),
         "channels": list(row["channels"]),
     }
 
@@ -213,17 +210,31 @@ async def job_metrics(conn: Executor, since: datetime, job: str | None) -> list[
 
 
 async def job_report(conn: Executor, since: datetime) -> list[asyncpg.Record]:
-    """Per job and status, the runs started since ``since``, and the alerts fired since."""
+    """Per job, over the runs started since ``since``: runs by status (a JSON object), the
+    average duration of those that ended, and the alerts fired since, by rule (a JSON object)."""
     return await conn.fetch(
-        """SELECT job_name, status, count(*) AS runs, avg(duration_ms)::float8 AS avg_duration_ms
-           FROM cron_logs WHERE started_at >= $1 GROUP BY job_name, status""",
-        since,
-    )
-
-
-async def alerts_fired_since(conn: Executor, since: datetime) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT job_name, rule, count(*) AS fired FROM cron_alerts
-           WHERE fired_at >= $1 GROUP BY job_name, rule""",
+        """WITH by_status AS (
+               SELECT job_name, status, count(*) AS runs FROM cron_logs
+               WHERE started_at >= $1 GROUP BY job_name, status
+           ),
+           runs AS (
+               SELECT job_name, jsonb_object_agg(status, runs) AS by_status
+               FROM by_status GROUP BY job_name
+           ),
+           durations AS (
+               SELECT job_name, avg(duration_ms)::float8 AS avg_duration_ms FROM cron_logs
+               WHERE started_at >= $1 AND finished_at IS NOT NULL GROUP BY job_name
+           ),
+           alerts AS (
+               SELECT job_name, jsonb_object_agg(rule, fired) AS alerts_fired
+               FROM (SELECT job_name, rule, count(*) AS fired FROM cron_alerts
+                     WHERE fired_at >= $1 GROUP BY job_name, rule) per_rule
+               GROUP BY job_name
+           )
+           SELECT job_name, coalesce(r.by_status, '{}') AS by_status, d.avg_duration_ms,
+                  coalesce(a.alerts_fired, '{}') AS alerts_fired
+           FROM runs r
+           FULL JOIN durations d USING (job_name)
+           FULL JOIN alerts a USING (job_name)""",
         since,
     )

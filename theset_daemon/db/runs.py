@@ -25,6 +25,7 @@ import asyncpg
 
 from theset_daemon.db.conn import Connection
 from theset_daemon.progress import EventName, record_event
+from theset_daemon.timestamps import iso_utc
 
 Executor = Connection | asyncpg.Pool
 
@@ -32,10 +33,6 @@ _COLUMNS = """
     id, job_name, trigger, scheduled_for, params, status, started_at, finished_at, duration_ms,
     progress_done, progress_total, summary, errors, error, checkpoint, holder, attempts
 """
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def _json(value: Any) -> Any:
@@ -50,9 +47,9 @@ def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
         "job": row["job_name"],
         "trigger": row["trigger"],
         "status": row["status"],
-        "scheduledFor": _iso(row["scheduled_for"]),
-        "startedAt": _iso(row["started_at"]),
-        "finishedAt": _iso(row["finished_at"]),
+        "scheduledFor": iso_utc(row["scheduled_for"]),
+        "startedAt": iso_utc(row["started_at"]),
+        "finishedAt": iso_utc(row["finished_at"]),
         # Only an ended run has a duration; an interrupted one keeps its active time so far
         # in the row (resumed attempts add to it) but reports none until it ends.
         "durationMs": row["duration_ms"] if row["finished_at"] is not None else None,

@@ -24,6 +24,7 @@ from theset_daemon.db import monitoring as store
 from theset_daemon.jobs.context import JOB_NAMES, JobName
 from theset_daemon.monitoring.health import JobState
 from theset_daemon.monitoring.service import JobReport
+from theset_daemon.timestamps import iso_utc
 from theset_daemon.web.api import RouteTable, read_body, read_query
 from theset_daemon.web.errors import ApiError
 from theset_daemon.web.models import ErrorEnvelope, RequestModel
@@ -33,10 +34,6 @@ routes = RouteTable()
 METRICS_WINDOW = timedelta(days=7)
 REPORT_WINDOW = timedelta(days=7)
 Status = Literal["healthy", "degraded", "unhealthy"]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 class LastRun(BaseModel):
@@ -155,15 +152,15 @@ def job_view(report: JobReport) -> JobHealthView:
         else LastRun(
             runId=run.run_id,
             status=run.status,
-            startedAt=_iso(run.started_at) or "",
-            finishedAt=_iso(run.finished_at),
+            startedAt=iso_utc(run.started_at) or "",
+            finishedAt=iso_utc(run.finished_at),
             durationMs=None if run.duration is None else int(run.duration.total_seconds() * 1000),
         ),
-        nextRunAt=_iso(health.next_run_at),
+        nextRunAt=iso_utc(health.next_run_at),
         consecutiveFailures=health.consecutive_failures,
         errorRate24h=round(health.error_rate_24h, 4),
         slow=health.slow,
-        firesInDaemonGaps=[_iso(fire) or "" for fire in health.fires_in_gaps],
+        firesInDaemonGaps=[iso_utc(fire) or "" for fire in health.fires_in_gaps],
     )
 
 
@@ -219,40 +216,33 @@ async def _report(request: web.Request) -> Report:
     until = datetime.now(UTC)
     since = until - REPORT_WINDOW
     pool = request.app[DATABASE].pool
-    by_job: dict[str, dict[str, Any]] = {
-        name: {"byStatus": {}, "alertsFired": {}, "weighted_ms": 0.0, "timed": 0}
-        for name in JOB_NAMES
-    }
-    for row in await store.job_report(pool, since):
-        entry = by_job.setdefault(
-            row["job_name"], {"byStatus": {}, "alertsFired": {}, "weighted_ms": 0.0, "timed": 0}
-        )
-        entry["byStatus"][row["status"]] = row["runs"]
-        if row["avg_duration_ms"] is not None:
-            entry["weighted_ms"] += row["avg_duration_ms"] * row["runs"]
-            entry["timed"] += row["runs"]
-    for row in await store.alerts_fired_since(pool, since):
-        by_job.setdefault(
-            row["job_name"], {"byStatus": {}, "alertsFired": {}, "weighted_ms": 0.0, "timed": 0}
-        )["alertsFired"][row["rule"]] = row["fired"]
+    found = {row["job_name"]: row for row in await store.job_report(pool, since)}
     jobs = {}
-    for name, entry in by_job.items():
-        statuses: dict[str, int] = entry["byStatus"]
-        ended = sum(n for status, n in statuses.items() if status != "running")
+    for name in JOB_NAMES:
+        row = found.get(name)
+        statuses: dict[str, int] = json.loads(row["by_status"]) if row else {}
+        ended = sum(
+            n for status, n in statuses.items() if status in ("succeeded", "partial", "failed")
+        )
         good = statuses.get("succeeded", 0) + statuses.get("partial", 0)
         jobs[name] = JobReportView(
             runs=sum(statuses.values()),
             byStatus=statuses,
             successRate=round(good / ended, 4) if ended else None,
-            avgDurationMs=entry["weighted_ms"] / entry["timed"] if entry["timed"] else None,
-            alertsFired=entry["alertsFired"],
+            avgDurationMs=row["avg_duration_ms"] if row else None,
+            alertsFired=json.loads(row["alerts_fired"]) if row else {},
         )
     gaps = [
-        DaemonGap(kind=row["kind"], startedAt=_iso(row["started_at"]) or "",
-                  endedAt=_iso(row["ended_at"]) or "")
+        DaemonGap(
+            kind=row["kind"],
+            startedAt=iso_utc(row["started_at"]) or "",
+            endedAt=iso_utc(row["ended_at"]) or "",
+        )
         for row in await store.gaps_since(pool, since)
-    ]  # fmt: skip
-    return Report(since=_iso(since) or "", until=_iso(until) or "", jobs=jobs, daemonGaps=gaps)
+    ]
+    return Report(
+        since=iso_utc(since) or "", until=iso_utc(until) or "", jobs=jobs, daemonGaps=gaps
+    )
 
 
 @routes.route(
@@ -274,7 +264,7 @@ async def get_cron_health(request: web.Request) -> web.Response:
     ]
     body = CronHealth(
         status=overall(jobs, alerts),
-        checkedAt=_iso(datetime.now(UTC)) or "",
+        checkedAt=iso_utc(datetime.now(UTC)) or "",
         jobs=jobs,
         activeAlerts=[Alert.model_validate(alert) for alert in alerts],
         metrics=await _metrics(request, query.jobName) if query.includeMetrics else None,
@@ -309,7 +299,7 @@ async def post_cron_health(request: web.Request) -> web.Response:
     jobs = [job_view(report) for report in await monitor.report(action.jobName)]
     checked = HealthCheckResult(
         status=overall(jobs, alerts),
-        checkedAt=_iso(datetime.now(UTC)) or "",
+        checkedAt=iso_utc(datetime.now(UTC)) or "",
         alerts=[Alert.model_validate(alert) for alert in alerts],
     )
     return web.json_response(checked.model_dump())

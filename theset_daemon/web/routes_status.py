@@ -31,6 +31,7 @@ from theset_daemon import __version__
 from theset_daemon.appkeys import DATABASE, MONITOR, RUNNER, SETTINGS, STOPPING
 from theset_daemon.db import monitoring as alerts_db
 from theset_daemon.db import runs as runs_db
+from theset_daemon.timestamps import iso_utc
 from theset_daemon.web.api import RouteTable
 from theset_daemon.web.models import ErrorEnvelope
 from theset_daemon.web.routes_monitoring import Alert, JobHealthView, Status, job_view, overall
@@ -76,10 +77,6 @@ class Snapshot(BaseModel):
     recentRuns: list[StatusRun]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 async def snapshot(app: web.Application) -> Snapshot:
     pool = app[DATABASE].pool
     jobs = [job_view(report) for report in await app[MONITOR].report()]
@@ -95,7 +92,7 @@ async def snapshot(app: web.Application) -> Snapshot:
     recent = [runs_db.render(row) for row in await runs_db.recent(pool, None, RECENT_RUNS)]
     return Snapshot(
         status=overall(jobs, alerts),
-        checkedAt=_iso(datetime.now(UTC)) or "",
+        checkedAt=iso_utc(datetime.now(UTC)) or "",
         instance=app[RUNNER].holder_id,
         version=__version__,
         jobs=jobs,
@@ -108,7 +105,7 @@ async def snapshot(app: web.Application) -> Snapshot:
                 stage=row["stage"],
                 progress=row["progress"],
                 message=row["message"],
-                startedAt=_iso(row["started_at"]) or "",
+                startedAt=iso_utc(row["started_at"]) or "",
             )
             for row in imports
         ],
