@@ -447,6 +447,14 @@ def _past_setlist(artist_name: str, setlist: Setlist) -> store.PastSetlist:
     )
 
 
+def _phase_failed(ctx: JobContext, state: RunState, phase: str, exc: Exception) -> str:
+    """A whole-database phase that failed counts as one failed item: the run ends partial."""
+    state.items_failed += 1
+    log.warning("catalog_sync_phase_failed", phase=phase, error=repr(exc), exc_info=exc)
+    ctx.reporter.item_failed(None, f"{phase}: {type(exc).__name__}: {exc}"[:300])
+    return "failed"
+
+
 async def _data_cleanup(ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState) -> str:
     if not params.include_data_cleanup:
         return "skipped"
@@ -463,10 +471,7 @@ async def _data_cleanup(ctx: JobContext, params: CompleteCatalogSyncParams, stat
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        state.items_failed += 1
-        log.warning("catalog_sync_cleanup_failed", error=repr(exc), exc_info=exc)
-        ctx.reporter.item_failed(None, f"data-cleanup: {type(exc).__name__}: {exc}"[:300])
-        return "failed"
+        return _phase_failed(ctx, state, "data-cleanup", exc)
     state.duplicates_removed += merged.songs_removed
     state.orphans_removed += orphans.removed
     log.info(
@@ -502,10 +507,7 @@ async def _integrity_checks(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        state.items_failed += 1
-        log.warning("catalog_sync_integrity_failed", error=repr(exc), exc_info=exc)
-        ctx.reporter.item_failed(None, f"integrity-checks: {type(exc).__name__}: {exc}"[:300])
-        return "failed"
+        return _phase_failed(ctx, state, "integrity-checks", exc)
     violations = [{"check": name, "count": count} for name, count in checks]
     state.integrity = {"ok": all(count == 0 for _, count in checks), "violations": violations}
     found = {name: count for name, count in checks if count}
