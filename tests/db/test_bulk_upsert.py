@@ -192,3 +192,30 @@ async def test_a_stored_song_keeps_its_id(db: asyncpg.Connection) -> None:
     assert await store.upsert_songs(db, artist, [song(1, name="Renamed")]) == 1
     assert await db.fetchval("SELECT id FROM songs") == first
     assert await db.fetchval("SELECT count(*) FROM artist_songs") == 1
+
+
+async def test_a_failing_batch_writes_nothing_and_leaves_the_connection_usable(
+    db: asyncpg.Connection,
+) -> None:
+    # The call begins its own transaction in the round trip of its settings; a row the table
+    # refuses must roll all of it back, and the next call must start clean.
+    artist = await new_artist(db)
+    batch = [song(n) for n in range(10)] + [song(10, duration_ms=0)]  # violates a CHECK
+    with pytest.raises(asyncpg.CheckViolationError):
+        await store.upsert_songs(db, artist, batch)
+    assert not db.is_in_transaction()
+    assert await db.fetchval("SELECT count(*) FROM songs") == 0
+    assert await db.fetchval("SELECT count(*) FROM artist_songs") == 0
+    assert await store.upsert_songs(db, artist, batch[:10]) == 10
+
+
+async def test_a_failing_batch_inside_a_transaction_rolls_back_only_itself(
+    db: asyncpg.Connection,
+) -> None:
+    artist = await new_artist(db)
+    async with db.transaction():
+        assert await store.upsert_songs(db, artist, [song(1)]) == 1
+        with pytest.raises(asyncpg.CheckViolationError):
+            await store.upsert_songs(db, artist, [song(2), song(3, duration_ms=0)])
+        assert await store.upsert_songs(db, artist, [song(4)]) == 1
+    assert await db.fetchval("SELECT count(*) FROM songs") == 2
