@@ -37,8 +37,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every benchmark three times (the slow catalog sync once); medians against targets in BENCHMARKS.md.
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench --runs 3 --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .theset .pytest_cache .mypy_cache .ruff_cache *.egg-info

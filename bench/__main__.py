@@ -1,56 +1,96 @@
-"""`python -m bench [NAME ...]`: run the benchmarks (all by default) and print one table.
+"""`python -m bench [--runs N] [--write PATH] [NAME ...]`: run the benchmarks (all by default),
+each N times, and print one table of medians judged against their targets; ``--write`` also writes
+the report (``make bench`` writes ``BENCHMARKS.md``).
 
 Each benchmark is an async function returning rows (metric, value, unit, target). Ratios are taken
-side by side inside one benchmark run, because these machines are noisy.
+side by side inside one benchmark run, because these machines are noisy; the report takes the
+median over the runs (:mod:`bench.report`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import platform
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 
-from bench import cache, catalog_sync, foundation, importer, jobs, upstream
+from bench import cache, catalog_sync, foundation, importer, jobs, report, upstream
 from bench import sse as sse_bench
 from bench.common import Row
 from theset_daemon import log
 from theset_daemon.config import LogSettings
 
+
+@dataclass(frozen=True, slots=True)
+class Benchmark:
+    module: ModuleType
+    # At most this many runs, whatever --runs says: the 10,000-artist catalog sync takes four
+    # minutes a run, and its figure (RSS growth) is a level, not a noisy rate.
+    max_runs: int | None = None
+
+    @property
+    def run(self) -> Callable[[], Awaitable[list[Row]]]:
+        run: Callable[[], Awaitable[list[Row]]] = self.module.run
+        return run
+
+    @property
+    def summary(self) -> str:
+        return (self.module.__doc__ or "").strip().splitlines()[0]
+
+
 BENCHMARKS = {
-    "foundation": foundation.run,
-    "upstream": upstream.run,
-    "cache": cache.run,
-    "importer": importer.run,
-    "sse": sse_bench.run,
-    "catalog_sync": catalog_sync.run,
-    "jobs": jobs.run,
+    "foundation": Benchmark(foundation),
+    "upstream": Benchmark(upstream),
+    "cache": Benchmark(cache),
+    "importer": Benchmark(importer),
+    "sse": Benchmark(sse_bench),
+    "catalog_sync": Benchmark(catalog_sync, max_runs=1),
+    "jobs": Benchmark(jobs),
 }
 
 
 def print_table(rows: list[Row]) -> None:
-    headers = ("benchmark", "metric", "value", "unit", "target")
-    cells = [headers, *[(r.bench, r.metric, r.value_text(), r.unit, r.target) for r in rows]]
-    widths = [max(len(str(row[i])) for row in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            print("  ".join("-" * w for w in widths))
+    """One run's rows, as a table (a benchmark module run on its own)."""
+    report.print_table(report.reduce([rows]))
 
 
-async def main(names: list[str]) -> None:
+async def main(names: list[str], runs: int = 1) -> list[report.BenchResult]:
     log.configure(LogSettings(level="error"))
-    rows: list[Row] = []
+    results: list[report.BenchResult] = []
     for name in names or list(BENCHMARKS):
+        bench = BENCHMARKS[name]
+        count = min(runs, bench.max_runs or runs)
         started = time.perf_counter()
-        rows.extend(await BENCHMARKS[name]())
-        print(f"# {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    print(
-        f"# machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-    print_table(rows)
+        all_rows = []
+        for n in range(count):
+            all_rows.append(await bench.run())
+            print(f"# {name}: run {n + 1} of {count} done", file=sys.stderr)
+        wall_s = time.perf_counter() - started
+        print(f"# {name}: {wall_s:.1f} s", file=sys.stderr)
+        results.append(
+            report.BenchResult(name, bench.summary, count, wall_s, report.reduce(all_rows))
+        )
+    print(f"# machine: {report.machine()}")
+    report.print_table([f for r in results for f in r.figures])
+    return results
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each benchmark (median)")
+    parser.add_argument("--write", type=Path, help="also write the Markdown report here")
+    return parser.parse_args()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:]))
+    arguments = _arguments()
+    results = asyncio.run(main(arguments.names, arguments.runs))
+    if arguments.write is not None:
+        command = " ".join(("python -m bench", *sys.argv[1:]))
+        arguments.write.write_text(report.markdown(results, command))
+        print(f"# wrote {arguments.write}", file=sys.stderr)

@@ -26,6 +26,7 @@ class Row:
     value: float
     unit: str
     target: str = ""
+    note: str = ""  # why a target is missed or what bounds the figure; printed in BENCHMARKS.md
 
     def value_text(self) -> str:
         return f"{self.value:.3f}" if abs(self.value) < 10 else f"{self.value:,.0f}"
