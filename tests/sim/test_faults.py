@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from tests.sim.conftest import JSON_ACCEPT, Sim, SimFactory
+from theset_daemon.sim.state import SIM_STATE
 
 
 async def post_fault(sim: Sim, **fault: Any) -> dict[str, Any]:
@@ -56,6 +57,24 @@ async def test_status_faults_apply_to_the_next_n_requests(sim: Sim, provider: st
     assert (await get(sim, provider)).status == 200
     stats = (await sim.stats())[provider]
     assert stats["rate_limited"] == 2
+
+
+@pytest.mark.parametrize("provider", ["spotify", "ticketmaster", "setlistfm"])
+async def test_requests_inside_an_announced_retry_after_are_counted(
+    sim: Sim, provider: str
+) -> None:
+    clock = [100.0]
+    sim.client.app[SIM_STATE].monotonic = lambda: clock[0]
+    await sim.token()
+    await post_fault(sim, provider=provider, status=503, retryAfter=2)
+    await post_fault(sim, provider=provider, status=429, retryAfter=1)
+    assert (await get(sim, provider)).status == 503  # a 2 s window from t = 100
+    clock[0] = 101.0
+    assert (await get(sim, provider)).status == 429  # too early; and a 1 s window from t = 101
+    clock[0] = 102.0
+    assert (await get(sim, provider)).status == 200  # both windows are over
+    stats = (await sim.stats())[provider]
+    assert (stats["retry_after_windows"], stats["inside_retry_after"]) == (2, 1)
 
 
 async def test_spotify_429_fault_always_says_when_to_retry(sim: Sim) -> None:

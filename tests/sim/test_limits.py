@@ -11,6 +11,7 @@ from tests.sim.conftest import JSON_ACCEPT, Sim, SimFactory
 from theset_daemon.sim import SimLimits
 from theset_daemon.sim.limits import (
     ARRIVAL_JITTER_S,
+    RETRY_AFTER_IN_FLIGHT_S,
     DailyQuota,
     Fault,
     FaultBook,
@@ -53,7 +54,29 @@ def test_peak_rate_counts_every_request_in_any_window() -> None:
         "rate_limited": 0,
         "peak_rate_per_s": 0,
         "by_endpoint": {},
+        "retry_after_windows": 0,
+        "inside_retry_after": 0,
     }
+
+
+def test_requests_inside_an_announced_retry_after_window_are_counted() -> None:
+    stats = ProviderStats()
+    stats.announce_retry_after(10.0, 2)
+    stats.announce_retry_after(10.5, 0)  # "retry now" opens no window
+    stats.record("GET /x", 10.0 + RETRY_AFTER_IN_FLIGHT_S / 2)  # sent before it could know
+    assert stats.inside_retry_after == 0
+    for t in (10.0 + RETRY_AFTER_IN_FLIGHT_S, 11.0, 11.999):
+        stats.record("GET /x", t)
+    assert stats.inside_retry_after == 3
+    stats.record("GET /x", 12.0)  # the end is exact: the window is over
+    assert stats.inside_retry_after == 3
+    stats.announce_retry_after(12.0, 5)
+    stats.announce_retry_after(12.5, 1)  # a shorter window inside a longer one
+    stats.record("GET /x", 14.0)  # the short one is over, the long one is not
+    assert (stats.retry_after_windows, stats.inside_retry_after) == (3, 4)
+    stats.reset()
+    stats.record("GET /x", 14.5)
+    assert (stats.retry_after_windows, stats.inside_retry_after) == (0, 0)
 
 
 def test_daily_quota_rolls_over_at_utc_midnight() -> None:

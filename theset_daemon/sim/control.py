@@ -1,7 +1,9 @@
 """Control routes under ``/_sim`` for tests and benchmarks (CONTRACT.md sections 7 and 8).
 
 - ``GET /_sim/stats``, ``DELETE /_sim/stats``: requests per provider and endpoint, 429s served
-  (window, quota and injected), the highest request rate seen in any window;
+  (window, quota and injected), the highest request rate seen in any window, the answers that
+  announced a Retry-After window and the requests that arrived inside one
+  (``retry_after_windows``, ``inside_retry_after``; see ``limits.py``);
 - ``POST /_sim/faults``, ``GET /_sim/faults``, ``DELETE /_sim/faults[?provider=]``: faults for the
   next n requests to a provider (``status`` 429/500/503 with ``retryAfter``; ``latencyMs`` alone is
   a slow success; ``malformed``: 200 with a cut-off JSON body; ``truncated``: a Content-Length

@@ -14,7 +14,9 @@ Order, for a request to a provider (``/v1``, ``/api/token``, ``/discovery/v2``, 
 6. authentication (the provider's own 400/401/403);
 7. the daily quota (Ticketmaster, setlist.fm), for authenticated requests only;
 8. the handler; unknown routes get the provider's own 404/405;
-9. a malformed or truncated fault mangles the answer.
+9. a malformed or truncated fault mangles the answer;
+10. an answer carrying ``Retry-After`` opens a window, timed as it leaves, inside which a request
+    from the client counts as ``inside_retry_after`` (``limits.py``).
 
 ``/_sim`` routes skip all of it: no latency, no limits, not counted.
 """
@@ -83,6 +85,21 @@ async def provider_gate(request: web.Request, handler: Handler) -> web.StreamRes
     if frontend is None:
         return await handler(request)
     state = request.app[SIM_STATE]
+    response = await _gated(request, handler, frontend, state)
+    if (retry_after_s := _retry_after_s(response)) is not None:
+        state.stats[frontend.provider].announce_retry_after(state.monotonic(), retry_after_s)
+    return response
+
+
+def _retry_after_s(response: web.StreamResponse) -> int | None:
+    """The simulator's Retry-After, always whole seconds; None when the answer has none."""
+    value = response.headers.get("Retry-After", "")
+    return int(value) if value.isdigit() else None
+
+
+async def _gated(
+    request: web.Request, handler: Handler, frontend: Frontend, state: SimState
+) -> web.StreamResponse:
     provider = frontend.provider
     arrived = state.monotonic()
     stats = state.stats[provider]

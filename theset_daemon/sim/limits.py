@@ -21,6 +21,15 @@ that times the arrival: on one machine, a request can reach the handler a few mi
 squeeze two sends 1.000 s apart into one window. An off-by-one limiter is still caught; a token
 bucket that allows a burst on top of its refill is caught by a wide margin.
 
+Retry-After windows. Every answer to a provider request that carries ``Retry-After`` (a 429, or
+a 500/503 fault given ``retryAfter``) announces a window: from when the answer leaves until that
+many seconds later, the client must send that provider nothing. A request that arrives inside a
+window announced earlier is counted in ``inside_retry_after``; a client that honours Retry-After
+keeps it at 0. The window's end is exact. Its start allows :data:`RETRY_AFTER_IN_FLIGHT_S`: a
+request the client sent just before it could read the announcing answer (another of its tasks,
+between our write and its read) arrives a little after the answer left, and is no breach. A client
+that ignores the header sends its next request at its own pace or backoff, well past that.
+
 Daily quotas (Ticketmaster, setlist.fm) count every request that passed authentication, per UTC
 day, errors included (Ticketmaster counts 400s against the quota).
 """
@@ -39,6 +48,9 @@ SpotifyMode = Literal["extended", "development"]
 
 WINDOW_S = 1.0
 ARRIVAL_JITTER_S = 0.02
+#: How long after a Retry-After answer left a request may still arrive that was sent before the
+#: client could read it (the same allowance as the admission window's, for the same reason).
+RETRY_AFTER_IN_FLIGHT_S = ARRIVAL_JITTER_S
 
 
 @dataclass(frozen=True)
@@ -119,18 +131,38 @@ class ProviderStats:
     rate_limited: int = 0  # every 429 served: window, quota, or injected
     peak_rate_per_s: int = 0
     by_endpoint: Counter[str] = field(default_factory=Counter)
+    retry_after_windows: int = 0  # answers that carried Retry-After (> 0 s)
+    inside_retry_after: int = 0  # requests that arrived inside a window announced earlier
     _window: SlidingWindow = field(default_factory=lambda: SlidingWindow(WINDOW_S))
+    # (announced at, ends at) of the windows not yet over, in monotonic seconds.
+    _retry_after: list[tuple[float, float]] = field(default_factory=list)
 
     def record(self, endpoint: str, now: float) -> None:
         self.requests += 1
         self.by_endpoint[endpoint] += 1
         self._window.add(now)
         self.peak_rate_per_s = max(self.peak_rate_per_s, self._window.count(now))
+        if self._in_retry_after(now):
+            self.inside_retry_after += 1
+
+    def announce_retry_after(self, now: float, seconds: float) -> None:
+        """An answer leaving at ``now`` told the client to wait ``seconds``."""
+        if seconds <= 0:
+            return
+        self.retry_after_windows += 1
+        self._retry_after.append((now, now + seconds))
+
+    def _in_retry_after(self, now: float) -> bool:
+        # Windows differ in length, so any may be over: keep the ones still open.
+        self._retry_after[:] = [w for w in self._retry_after if w[1] > now]
+        return any(start + RETRY_AFTER_IN_FLIGHT_S <= now < end for start, end in self._retry_after)
 
     def reset(self) -> None:
         self.requests = self.rate_limited = self.peak_rate_per_s = 0
+        self.retry_after_windows = self.inside_retry_after = 0
         self.by_endpoint.clear()
         self._window.clear()
+        self._retry_after.clear()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -138,6 +170,8 @@ class ProviderStats:
             "rate_limited": self.rate_limited,
             "peak_rate_per_s": self.peak_rate_per_s,
             "by_endpoint": dict(sorted(self.by_endpoint.items())),
+            "retry_after_windows": self.retry_after_windows,
+            "inside_retry_after": self.inside_retry_after,
         }
 
 
