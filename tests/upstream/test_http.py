@@ -188,6 +188,49 @@ async def test_a_retry_after_longer_than_max_delay_fails_at_once(
     assert len(server.arrivals) == 1 and time.monotonic() - started < 1
 
 
+async def test_a_pause_longer_than_max_delay_fails_the_next_calls_without_sending(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    """A provider that asks for two minutes must not hold every later call (and the run or the
+    request waiting on it) for two minutes: they fail at once, nothing sent."""
+    server.script.append(json_reply(429, {}, {"Retry-After": "120"}))
+    provider, _ = make_provider(session, attempts=4, max_delay_s=5)
+    with pytest.raises(UpstreamRateLimited):
+        await provider.request("GET", server.url, endpoint="/x")
+    started = time.monotonic()
+    with pytest.raises(UpstreamUnavailable, match="provider asked for a pause") as info:
+        await provider.request("GET", server.url, endpoint="/x")
+    assert 119 < info.value.retry_after_s <= 120
+    assert time.monotonic() - started < 1 and len(server.arrivals) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_a_server_error_with_retry_after_holds_every_sender_then_the_retry_succeeds(
+    server: ScriptedServer, session: aiohttp.ClientSession, status: int
+) -> None:
+    server.script.append(json_reply(status, {}, {"Retry-After": "1"}))
+    provider, _ = make_provider(session, rate=50, attempts=2)
+    first = asyncio.create_task(provider.request("GET", server.url, endpoint="/x"))
+    await asyncio.sleep(0.05)  # the 5xx has been answered and the pause set
+    others = [provider.request("GET", server.url, endpoint="/x") for _ in range(3)]
+    answers = await asyncio.gather(first, *others)
+    assert all(a.body == {"ok": True} for a in answers)
+    failed_at = server.arrivals[0]
+    later = server.arrivals[1:]
+    assert len(later) == 4  # the retry and the three others
+    assert all(t >= failed_at + 0.95 for t in later), [t - failed_at for t in later]
+
+
+async def test_a_server_error_asking_for_more_than_max_delay_is_not_retried(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.default = json_reply(503, {}, {"Retry-After": "60"})
+    provider, _ = make_provider(session, attempts=4, max_delay_s=5)
+    with pytest.raises(UpstreamServerError) as info:
+        await provider.request("GET", server.url, endpoint="/x")
+    assert info.value.retry_after_s == 60 and len(server.arrivals) == 1
+
+
 def test_retry_after_parsing() -> None:
     now = time.time()
     in_3s = email.utils.formatdate(now + 3, usegmt=True)

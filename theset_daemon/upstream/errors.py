@@ -23,10 +23,13 @@ class UpstreamError(Exception):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """The provider's breaker is open; nothing was sent. Try again after ``retry_after_s``."""
+    """Nothing was sent: the provider's breaker is open, or the provider asked us (Retry-After)
+    to wait longer than ``retry.max_delay_s``. Try again after ``retry_after_s``."""
 
-    def __init__(self, provider: str, endpoint: str, retry_after_s: float) -> None:
-        super().__init__(provider, endpoint, f"circuit open, retry in {retry_after_s:.1f} s")
+    def __init__(
+        self, provider: str, endpoint: str, retry_after_s: float, *, reason: str = "circuit open"
+    ) -> None:
+        super().__init__(provider, endpoint, f"{reason}, retry in {retry_after_s:.1f} s")
         self.retry_after_s = retry_after_s
 
 
@@ -65,10 +68,22 @@ class UpstreamRateLimited(UpstreamStatusError):
 
 
 class UpstreamServerError(UpstreamStatusError):
-    """5xx."""
+    """5xx. ``retry_after_s`` is the Retry-After it carried (a 503 often says how long the
+    provider expects to be down), else None."""
 
     retryable = True
     counts_for_breaker = True
+
+    def __init__(
+        self,
+        provider: str,
+        endpoint: str,
+        status: int,
+        detail: str,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(provider, endpoint, status, detail)
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamClientError(UpstreamStatusError):

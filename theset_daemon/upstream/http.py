@@ -4,8 +4,10 @@ Per attempt, in order:
 
 1. **Quota ledger** (Ticketmaster, setlist.fm): refuse with :class:`QuotaExhausted` once the daily
    quota is spent, instead of burning the key.
-2. **Send gate**: waits out any Retry-After pause (set by a 429 on *any* call to the provider, so
-   no request at all goes out inside that window), then takes a send slot from an aiolimiter
+2. **Send gate**: waits out any Retry-After pause (set by a 429, or a 5xx that carries one, on
+   *any* call to the provider, so no request at all goes out inside that window; a pause longer
+   than ``retry.max_delay_s`` is not waited out: the call fails at once with
+   :class:`UpstreamUnavailable`, nothing sent), then takes a send slot from an aiolimiter
    leaky bucket of capacity one. Capacity one is deliberate: ``AsyncLimiter(rate, 1)`` would
    allow a full burst on top of its refill, and the contract's rate is strict (no sliding second
    may hold more than ``max_rate_per_s`` sends), so sends are evenly spaced instead. The slot is
@@ -16,7 +18,8 @@ Per attempt, in order:
 4. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
 
 Around the attempts, tenacity retries what is retryable with exponential backoff and jitter, or
-exactly the provider's ``Retry-After`` (seconds or HTTP date) / ``Rate-Limit-Reset`` when given.
+exactly the provider's ``Retry-After`` (seconds or HTTP date, on a 429 or a 5xx) /
+``Rate-Limit-Reset`` when given.
 A requested wait longer than ``retry.max_delay_s`` is not slept: the call fails at once.
 """
 
@@ -26,6 +29,7 @@ import asyncio
 import contextlib
 import email.utils
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -73,6 +77,14 @@ ARRIVAL_JITTER_MARGIN_S = 0.05
 DEFAULT_RATE_LIMIT_PAUSE_S = 1.0
 
 
+class ProviderPaused(Exception):
+    """The provider asked for a pause longer than the caller will wait."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"paused for {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     status: int
@@ -109,10 +121,14 @@ class SendGate:
     def paused_for_s(self) -> float:
         return max(0.0, self._paused_until - asyncio.get_running_loop().time())
 
-    async def wait_turn(self, *, urgent: bool = False) -> None:
+    async def wait_turn(self, *, urgent: bool = False, max_pause_s: float = math.inf) -> None:
+        """Return when this caller may send; raise :class:`ProviderPaused` instead of sleeping
+        through a pause longer than ``max_pause_s`` (a provider may ask for hours)."""
         ahead = False  # a background caller that gave its slot up re-queues at the head
         while True:
             if (pause := self.paused_for_s()) > 0:
+                if pause > max_pause_s:
+                    raise ProviderPaused(pause)
                 await asyncio.sleep(pause)
                 continue
             await self._enter(urgent, ahead=ahead)
@@ -303,7 +319,7 @@ class Provider:
     def _wait_before_retry(self, state: RetryCallState) -> float:
         retry = self._settings().retry
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, UpstreamRateLimited) and exc.retry_after_s is not None:
+        if isinstance(exc, UpstreamRateLimited | UpstreamServerError) and exc.retry_after_s:
             return exc.retry_after_s
         backoff = wait_exponential_jitter(
             multiplier=retry.base_delay_s, max=retry.max_delay_s, jitter=retry.base_delay_s
@@ -327,7 +343,13 @@ class Provider:
                 self._quota_settings().daily_quota,
                 self.ledger.seconds_to_reset(),
             )
-        await self.gate.wait_turn(urgent=urgent)
+        try:
+            await self.gate.wait_turn(urgent=urgent, max_pause_s=self._settings().retry.max_delay_s)
+        except ProviderPaused as exc:
+            # Sleeping through hours of Retry-After would hold a run (or a request) that long.
+            raise UpstreamUnavailable(
+                self.name, endpoint, exc.retry_after_s, reason="provider asked for a pause"
+            ) from None
         try:
             self.breaker.before_call()
         except BreakerOpenError as exc:
@@ -400,9 +422,14 @@ class Provider:
             raise self._rate_limited(endpoint, headers, body, detail)
         if status >= 500:
             self.breaker.record_failure()
+            # A 503 (or any 5xx) that says when to come back is honoured like a 429's: nothing
+            # at all goes to the provider before then, and the retry waits exactly that long.
+            retry_after_s = retry_after_seconds(headers)
+            if retry_after_s is not None:
+                self.gate.pause_for(retry_after_s)
             log.warning("upstream_request_failed", provider=self.name, endpoint=endpoint,
-                        status=status, error=detail)  # fmt: skip
-            raise UpstreamServerError(self.name, endpoint, status, detail)
+                        status=status, error=detail, retry_after_s=retry_after_s)  # fmt: skip
+            raise UpstreamServerError(self.name, endpoint, status, detail, retry_after_s)
         self.breaker.record_neutral()
         error_type: type[UpstreamStatusError] = UpstreamClientError
         if status == 404:
