@@ -1,0 +1,231 @@
+"""Upstream storms against the real daemon process and the simulator as its own process: 429s and
+5xx with Retry-After, plain 500s, timeouts (latency past ``timeout_s``), malformed JSON and
+truncated bodies, injected through ``POST /_sim/faults`` while a cron run is under way.
+
+Every test holds the same line: the breakers open; no request reaches a provider inside a
+Retry-After window it announced (``inside_retry_after``); no 1-second window holds more sends to a
+provider than its ``max_rate_per_s`` (``peak_rate_per_s``); the run ends ``partial`` with every
+failure counted and listed (CONTRACT.md section 8), within a bound, the daemon still up; and what
+was stored is consistent: failed artists untouched, synced ones complete, the next run mends the
+rest.
+
+The faults go in once the run has synced its first artist, so the run is ``partial`` by
+construction (one success before, failures after), and the jobs pace one artist per batch with a
+pause longer than the breaker's reset timeout, so the open breaker is probed again while
+artists remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Daemon, DaemonFactory
+from tests.faults.storm_support import (
+    CRON_SECRET,
+    Json,
+    Simulator,
+    assert_counted,
+    daemon_base,
+    ended,
+    live_upstreams,
+    query,
+    seed_artists,
+    simulator,
+    trigger,
+    wait_for_run,
+)
+
+RATES_PER_S = {"spotify": 10, "ticketmaster": 5, "setlistfm": 2}
+BREAKER_AND_RETRY = """
+[upstream.{provider}.breaker]
+failure_threshold = 3
+reset_timeout_s = 1
+[upstream.{provider}.retry]
+max_attempts = 2
+base_delay_s = 0.1
+max_delay_s = 5
+"""
+PACED_JOBS = """
+[jobs.update-active-artists]
+batch_size = 1
+delay_s = 1.2
+[jobs.complete-catalog-sync]
+batch_size = 1
+delay_s = 1.2
+"""
+ARTISTS = 6
+CATALOG_ARTISTS = 4
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Simulator]:
+    with simulator(tmp_path, artists=12) as running:
+        yield running
+
+
+def start_storm_daemon(start_daemon: DaemonFactory, sim: Simulator, database_url: str) -> Daemon:
+    resilience = "".join(BREAKER_AND_RETRY.format(provider=p) for p in RATES_PER_S)
+    config = (
+        daemon_base() + live_upstreams(sim.base_url, timeout_s=1, extra=resilience) + PACED_JOBS
+    )
+    daemon = start_daemon(config, env={"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET})
+    daemon.wait_ready()
+    return daemon
+
+
+def assert_upstream_discipline(sim: Simulator) -> None:
+    """No request inside an announced Retry-After window; no second over the configured rate."""
+    stats = sim.stats()
+    for provider, limit in RATES_PER_S.items():
+        figures = stats[provider]
+        assert figures["inside_retry_after"] == 0, (provider, figures)
+        assert figures["peak_rate_per_s"] <= limit, (provider, figures)
+
+
+def inject_after_first_success(
+    daemon: Daemon, sim: Simulator, run_id: str, done_before: int, faults: list[Json]
+) -> None:
+    """Queue ``faults`` once ``done_before`` items are done and none has failed: the run already
+    has a success, so it cannot end ``failed``, and it still has items to fail."""
+    run = wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= done_before, 30)
+    assert run["status"] == "running" and run["errors"] == [], run
+    assert run["progress"]["done"] < run["progress"]["total"], run
+    for fault in faults:
+        sim.fault(**fault)
+
+
+def seeded_rows(database_url: str) -> list[Any]:
+    """The seeded artists (not the supporting acts stored from the shows' bills) with their
+    Ticketmaster shows (the simulator's ``upcoming_shows``, whatever their status; the past shows
+    of setlist.fm's setlists are not among them)."""
+    return query(
+        database_url,
+        """SELECT a.id, a.spotify_id, a.last_synced_at,
+                  (SELECT count(*) FROM shows s WHERE s.headliner_artist_id = a.id
+                     AND s.ticketmaster_id IS NOT NULL) AS shows
+           FROM artists a WHERE a.slug LIKE 'seeded-%'""",
+    )
+
+
+def test_rate_limit_and_unavailable_storm_with_retry_after(
+    start_daemon: DaemonFactory, sim: Simulator, database_url: str
+) -> None:
+    """Breaks: Spotify answers update-active-artists with 429 (Retry-After 1) twice, then 503
+    (Retry-After 2) twice, mid-run. Holds: the Spotify breaker opens; nothing is sent to Spotify
+    inside either window; no provider's second goes over its rate; the run ends ``partial`` with
+    each failed artist listed; a failed artist is left as it was (never synced, no shows) while a
+    synced one has every upcoming show; the next run syncs exactly the failed ones and succeeds."""
+    daemon = start_storm_daemon(start_daemon, sim, database_url)
+    catalog = sim.catalog(ARTISTS)
+    artist_ids = seed_artists(database_url, catalog)
+
+    run_id = trigger(daemon, "update-active-artists", {"limit": ARTISTS})
+    inject_after_first_success(daemon, sim, run_id, 1, [
+        {"provider": "spotify", "status": 429, "retryAfter": 1, "count": 2},
+        {"provider": "spotify", "status": 503, "retryAfter": 2, "count": 2},
+    ])  # fmt: skip
+    run = wait_for_run(daemon, run_id, ended, 60)
+    assert_counted(run)
+    summary = run["summary"]
+    assert summary["selected"] == ARTISTS and summary["skipped"] == 0, summary
+    assert summary["failed"] == len(run["errors"]), run
+    assert summary["synced"] + summary["failed"] == ARTISTS, summary
+    assert sim.pending_faults()["spotify"] == [], "every injected fault was met"
+
+    assert "spotify" in {e["provider"] for e in daemon.events("breaker_opened")}
+    assert_upstream_discipline(sim)
+    stats = sim.stats()
+    assert stats["spotify"]["retry_after_windows"] >= 3, stats["spotify"]
+
+    failed = {e["artistId"] for e in run["errors"]}
+    assert failed < set(artist_ids), run["errors"]
+    stored = {str(r["id"]): r for r in seeded_rows(database_url)}
+    upcoming = {a["spotifyId"]: a["counts"]["upcoming_shows"] for a in catalog}
+    for artist_id, row in stored.items():
+        if artist_id in failed:
+            assert row["last_synced_at"] is None and row["shows"] == 0, dict(row)
+        else:
+            assert row["last_synced_at"] is not None, dict(row)
+            assert row["shows"] == upcoming[row["spotify_id"]], dict(row)
+
+    # The next run (no forceSync) takes the artists left stale: exactly the failed ones.
+    again = wait_for_run(daemon, trigger(daemon, "update-active-artists", {"limit": ARTISTS}),
+                         ended, 60)  # fmt: skip
+    assert again["status"] == "succeeded" and again["errors"] == [], again
+    assert again["summary"]["synced"] == len(failed), again["summary"]
+    assert again["summary"]["skipped"] == ARTISTS - len(failed), again["summary"]
+    rows = seeded_rows(database_url)
+    assert all(r["last_synced_at"] is not None for r in rows)
+    assert {r["spotify_id"]: r["shows"] for r in rows} == upcoming
+    assert_upstream_discipline(sim)
+    assert daemon.proc.poll() is None
+
+
+def test_broken_answers_storm_during_the_show_sync(
+    start_daemon: DaemonFactory, sim: Simulator, database_url: str
+) -> None:
+    """Breaks: complete-catalog-sync's show-sync phase meets, from Ticketmaster, a 500, a
+    truncated body (a Content-Length promising more, then the connection closes), a timeout
+    (latency past ``timeout_s``) and a 500; then from setlist.fm malformed JSON twice and a 500
+    with Retry-After 1. Holds: both breakers open; no request inside the window, no second over
+    a rate; every fault is met and the run ends ``partial`` with the failed artists listed, its
+    show-sync phase ``partial`` and the integrity checks clean; a second run succeeds and then
+    every artist has all its upcoming shows."""
+    daemon = start_storm_daemon(start_daemon, sim, database_url)
+    catalog = sim.catalog(CATALOG_ARTISTS)
+    seed_artists(database_url, catalog)
+    # Queued before the run: its artist-sync phase asks neither provider, so its artists are the
+    # successes that make the run partial, and the show-sync meets the faults from its first.
+    for fault in [
+        # Four, the slow one third: its timeout lands after the fourth has opened the breaker
+        # (a success recorded between failures would reset their count).
+        {"provider": "ticketmaster", "status": 500},
+        {"provider": "ticketmaster", "truncated": True},
+        {"provider": "ticketmaster", "latencyMs": 1500},
+        {"provider": "ticketmaster", "status": 500},
+        {"provider": "setlistfm", "malformed": True, "count": 2},
+        {"provider": "setlistfm", "status": 500, "retryAfter": 1},
+    ]:
+        sim.fault(**fault)
+    body = {"maxArtists": CATALOG_ARTISTS}
+    run_id = trigger(daemon, "complete-catalog-sync", body)
+    run = wait_for_run(daemon, run_id, ended, 90)
+    assert_counted(run)
+    phases = {p["name"]: p["status"] for p in run["summary"]["phases"]}
+    assert phases == {
+        "artist-sync": "succeeded",
+        "show-sync": "partial",
+        "data-cleanup": "succeeded",
+        "integrity-checks": "succeeded",
+    }, run["summary"]
+    violations = [v for v in run["summary"]["integrity"]["violations"] if v["count"]]
+    assert run["summary"]["integrity"]["ok"] and not violations, violations
+    assert sim.pending_faults() == {"spotify": [], "ticketmaster": [], "setlistfm": []}
+    opened = {e["provider"] for e in daemon.events("breaker_opened")}
+    assert {"ticketmaster", "setlistfm"} <= opened, daemon.events("upstream_request_failed")
+    assert_upstream_discipline(sim)
+    failures = daemon.events("upstream_request_failed")
+    assert {"timeout", "payload", "invalid JSON"} <= {kind_of(f) for f in failures}, failures
+
+    again = wait_for_run(daemon, trigger(daemon, "complete-catalog-sync", body), ended, 90)
+    assert again["status"] == "succeeded" and again["errors"] == [], again
+    upcoming = {a["spotifyId"]: a["counts"]["upcoming_shows"] for a in catalog}
+    assert {r["spotify_id"]: r["shows"] for r in seeded_rows(database_url)} == upcoming
+    assert_upstream_discipline(sim)
+    assert daemon.proc.poll() is None
+
+
+def kind_of(failure: Json) -> str:
+    """What an ``upstream_request_failed`` line says went wrong, in a word."""
+    error = str(failure.get("error", ""))
+    if "no answer in" in error:
+        return "timeout"
+    if "invalid JSON" in error:
+        return "invalid JSON"
+    if "ContentLengthError" in error:
+        return "payload"
+    return f"status {failure.get('status')}"
