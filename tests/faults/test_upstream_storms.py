@@ -17,6 +17,7 @@ artists remain.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from tests.faults.storm_support import (
     ended,
     live_upstreams,
     query,
+    request,
     seed_artists,
     simulator,
     trigger,
@@ -49,13 +51,16 @@ max_attempts = 2
 base_delay_s = 0.1
 max_delay_s = 5
 """
-PACED_JOBS = """
+# One artist per batch, paced past the breaker's reset timeout (1 s): an open breaker is probed
+# again while artists remain.
+PACE_S = 1.2
+PACED_JOBS = f"""
 [jobs.update-active-artists]
 batch_size = 1
-delay_s = 1.2
+delay_s = {PACE_S}
 [jobs.complete-catalog-sync]
 batch_size = 1
-delay_s = 1.2
+delay_s = {PACE_S}
 """
 ARTISTS = 6
 CATALOG_ARTISTS = 4
@@ -215,6 +220,46 @@ def test_broken_answers_storm_during_the_show_sync(
     assert again["status"] == "succeeded" and again["errors"] == [], again
     upcoming = {a["spotifyId"]: a["counts"]["upcoming_shows"] for a in catalog}
     assert {r["spotify_id"]: r["shows"] for r in seeded_rows(database_url)} == upcoming
+    assert_upstream_discipline(sim)
+    assert daemon.proc.poll() is None
+
+
+def test_a_provider_asking_for_minutes_ends_the_run_instead_of_holding_it(
+    start_daemon: DaemonFactory, sim: Simulator, database_url: str
+) -> None:
+    """Breaks: mid update-active-artists, Spotify answers 429 with Retry-After 120, past
+    ``retry.max_delay_s`` (5). Holds: nothing at all goes to Spotify for those 120 s; the run
+    does not sit them out: every artist left fails at once ("provider asked for a pause") and
+    the run ends ``partial`` within seconds, each failure listed; an import asked for meanwhile
+    is refused at once with 503 and a Retry-After near what Spotify asked for."""
+    daemon = start_storm_daemon(start_daemon, sim, database_url)
+    catalog = sim.catalog(ARTISTS + 1)
+    seed_artists(database_url, catalog[:ARTISTS])
+
+    run_id = trigger(daemon, "update-active-artists", {"limit": ARTISTS})
+    inject_after_first_success(
+        daemon, sim, run_id, 1, [{"provider": "spotify", "status": 429, "retryAfter": 120}]
+    )
+    injected = time.monotonic()
+    run = wait_for_run(daemon, run_id, ended, 60)
+    # The artists left, one per batch with the pauses between: well under the 120 s asked for.
+    assert time.monotonic() - injected < ARTISTS * PACE_S + 5, run
+    assert_counted(run)
+    assert run["summary"]["synced"] >= 1 and run["summary"]["failed"] >= 2, run["summary"]
+    paused = [e for e in run["errors"] if "provider asked for a pause" in e["message"]]
+    assert len(paused) == run["summary"]["failed"] - 1, run["errors"]  # all but the 429's own
+
+    started = time.monotonic()
+    status, answer = request(
+        f"{daemon.base_url}/api/artists/import",
+        method="POST",
+        body={"spotifyId": catalog[ARTISTS]["spotifyId"]},
+    )
+    assert time.monotonic() - started < 1.0
+    assert status == 503 and answer["error"]["code"] == "upstream_unavailable", answer
+
+    stats = sim.stats()
+    assert stats["spotify"]["retry_after_windows"] == 1, stats["spotify"]
     assert_upstream_discipline(sim)
     assert daemon.proc.poll() is None
 
