@@ -191,15 +191,17 @@ async def fire_taken(conn: Executor, job: str, scheduled_for: datetime) -> bool:
     )
 
 
-async def interrupt_orphans(conn: Connection, job: str, holder: str) -> list[UUID]:
-    """Runs of ``job`` left ``running`` by someone else: we hold the lease now, so their holder
-    is gone. They become ``interrupted``, checkpoint kept, for a resume."""
+async def interrupt_orphans(conn: Connection, job: str, *, alive: Sequence[UUID]) -> list[UUID]:
+    """Runs of ``job`` left ``running`` that are not among ``alive`` (the runs the caller's
+    process is running): we hold the lease now, so nobody runs them any more. Their holder is
+    gone, or it is us and their end write never landed (the database was away). They become
+    ``interrupted``, checkpoint kept, for a resume."""
     rows = await conn.fetch(
         """UPDATE cron_logs SET status = 'interrupted'
-           WHERE job_name = $1 AND status = 'running' AND holder IS DISTINCT FROM $2
+           WHERE job_name = $1 AND status = 'running' AND NOT (id = ANY($2::uuid[]))
            RETURNING id""",
         job,
-        holder,
+        list(alive),
     )
     for row in rows:
         await record_run_event(conn, row["id"], "progress")

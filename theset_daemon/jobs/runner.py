@@ -85,6 +85,22 @@ SHUTDOWN_DRAIN_MAX_S = 10.0
 MONITOR_HOOK_TIMEOUT_S = 30.0
 # ``wait`` on a run of another instance polls its row this often.
 REMOTE_WAIT_POLL_S = 0.5
+# A run's end must land, or its row reads ``running`` for ever: while the database is unreachable
+# (a restart, a failover) the end write is retried, at most this long (the lease's life: past it
+# another instance may have taken the run over), backing off to a try every few seconds. If it
+# never lands, the row stays ``running`` under our name and the sweep takes it as an orphan.
+END_WRITE_RETRY_S = LEASE_TTL_S
+END_WRITE_BACKOFF_MIN_S = 0.25
+END_WRITE_BACKOFF_MAX_S = 2.0
+# What "the database is unreachable" looks like: refused or dropped connections, a server shutting
+# down or starting up (SQLSTATE classes 08 and 57).
+DATABASE_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
 
 Run = dict[str, Any]
 """A Run as the contract renders it (``db.runs.render``)."""
@@ -303,6 +319,7 @@ class JobRunner:
         sweep_interval_s: float = SWEEP_INTERVAL_S,
         max_attempts: int = MAX_ATTEMPTS,
         progress_interval_s: float = PROGRESS_INTERVAL_S,
+        end_write_retry_s: float = END_WRITE_RETRY_S,
     ) -> None:
         self.database = database
         self.upstreams = upstreams
@@ -315,6 +332,7 @@ class JobRunner:
         self.sweep_interval_s = sweep_interval_s
         self.max_attempts = max_attempts
         self.progress_interval_s = progress_interval_s
+        self.end_write_retry_s = end_write_retry_s
         #: Async callbacks called with every ended Run; a failing one is logged and ignored.
         self.monitor_hooks: list[MonitorHook] = []
         self._active: dict[JobName, _Active] = {}
@@ -367,7 +385,7 @@ class JobRunner:
         async with self.database.pool.acquire() as conn, conn.transaction():
             if not await runs.take_lease(conn, spec.name, self.holder_id, self.lease_ttl_s):
                 raise AlreadyRunning(spec.name, await runs.current_run_id(conn, spec.name))
-            await runs.interrupt_orphans(conn, spec.name, self.holder_id)
+            await runs.interrupt_orphans(conn, spec.name, alive=list(self._by_id))
             stale = await runs.interrupted_runs(conn, spec.name)
             row = await runs.insert_run(
                 conn, job=spec.name, trigger=trigger, scheduled_for=scheduled_for,
@@ -463,7 +481,7 @@ class JobRunner:
             async with self.database.pool.acquire() as conn, conn.transaction():
                 if not await runs.take_lease(conn, job, self.holder_id, self.lease_ttl_s):
                     continue  # running elsewhere, and alive
-                await runs.interrupt_orphans(conn, job, self.holder_id)
+                await runs.interrupt_orphans(conn, job, alive=list(self._by_id))
                 candidates = await runs.interrupted_runs(conn, job)
                 if candidates:
                     newest, older = candidates[0], candidates[1:]
@@ -584,20 +602,17 @@ class JobRunner:
             if status == "failed":
                 error = f"every item failed ({result.items_failed} of {result.items_total})"
         figures = meter.figures()
-        payload: Run | None = None
-        written = False
-        try:
-            async with self.database.pool.acquire() as conn:
-                payload = await runs.finish(
-                    conn, active.run_id, self.holder_id, spec.name, status=status,
-                    active_ms=figures["duration_ms"], done=done, total=total, summary=summary,
-                    errors=reporter.errors, error=error, checkpoint=reporter.checkpoint_value,
-                )  # fmt: skip
-                if payload is not None:
-                    written = True
-                    await runs.add_metrics(conn, active.run_id, spec.name, **figures)
-        except Exception:
-            log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
+        payload = await self._write_end(
+            spec, active, status=status, active_ms=figures["duration_ms"], done=done,
+            total=total, summary=summary, errors=reporter.errors, error=error,
+            checkpoint=reporter.checkpoint_value,
+        )  # fmt: skip
+        written = payload is not None
+        if written:
+            try:
+                await runs.add_metrics(self.database.pool, active.run_id, spec.name, **figures)
+            except Exception:
+                log.exception("job_metrics_write_failed", job=spec.name, run_id=str(active.run_id))
         if payload is None:
             # Taken from us (lease lost) or the write failed: report the row as it stands.
             with contextlib.suppress(Exception):
@@ -615,6 +630,31 @@ class JobRunner:
             duration_ms=figures["duration_ms"], items_failed=reporter.failed, error=error,
         )  # fmt: skip
         return final if written and status != "interrupted" else None
+
+    async def _write_end(self, spec: JobSpec, active: _Active, **end: Any) -> Run | None:
+        """``runs.finish``, retried while the database is unreachable (see
+        :data:`END_WRITE_RETRY_S`); None when the run was taken from us or the write never
+        landed."""
+        deadline_s = time.monotonic() + self.end_write_retry_s
+        backoff_s = END_WRITE_BACKOFF_MIN_S
+        while True:
+            try:
+                async with self.database.pool.acquire() as conn:
+                    return await runs.finish(conn, active.run_id, self.holder_id, spec.name, **end)
+            except DATABASE_UNREACHABLE as exc:
+                # At shutdown there is no time to wait: the next start sweeps the row up.
+                if self._closing or time.monotonic() + backoff_s > deadline_s:
+                    log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
+                    return None
+                log.warning(
+                    "job_end_write_retrying", job=spec.name, run_id=str(active.run_id),
+                    error=f"{type(exc).__name__}: {exc}", retry_in_s=backoff_s,
+                )  # fmt: skip
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, END_WRITE_BACKOFF_MAX_S)
+            except Exception:
+                log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
+                return None
 
     async def _call_hooks(self, run: Run) -> None:
         for hook in list(self.monitor_hooks):
