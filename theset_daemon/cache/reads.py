@@ -17,11 +17,11 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 from theset_daemon.cache import keys
@@ -49,6 +49,20 @@ class Reads:
 
 
 # --- documents ---------------------------------------------------------------------------------
+
+
+#: A show's start as the venue's wall-clock time ("19:30:00"). It has no UTC offset, so it is not
+#: JSON Schema's ``time`` format (RFC 3339 full-time, offset required) that pydantic would claim.
+LocalTime = Annotated[
+    dt.time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?$",
+            "description": "local time at the venue, no UTC offset",
+        }
+    ),
+]
 
 
 class _Document(BaseModel):
@@ -89,7 +103,7 @@ class ShowSummary(_Document):
     slug: str
     name: str
     date: dt.date
-    start_time: dt.time | None
+    start_time: LocalTime | None
     status: str
     ticket_url: str | None
     min_price: float | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 import asyncpg
@@ -18,6 +18,7 @@ from theset_daemon.db.conn import Connection
 
 Kind = Literal["import", "run"]
 EventName = Literal["progress", "complete", "failed"]
+EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 TERMINAL: frozenset[str] = frozenset({"complete", "failed"})
 CHANNEL = "theset_progress"
 

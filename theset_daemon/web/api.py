@@ -32,12 +32,35 @@ RawResponse = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
+class EventStream:
+    """A ``text/event-stream`` response whose events each carry one JSON ``data`` document.
+
+    Documented as the schema of one event (``event``, ``data``, ``id``, ``retry``), with ``data``
+    a JSON string described by ``contentSchema``: what OpenAPI 3.2 calls ``itemSchema``, and what
+    an OpenAPI 3.1 ``schema`` on an event stream is read as by tools (Schemathesis among them).
+    """
+
+    description: str
+    data: type[BaseModel]
+    events: tuple[str, ...]
+
+
+ResponseDoc = type[BaseModel] | RawResponse | EventStream | None
+
+#: Request headers a route may declare it reads (documented as optional header parameters).
+REQUEST_HEADERS: dict[str, str] = {
+    "Last-Event-ID": "resume the stream after this event id (0 replays every stored event)",
+    "If-None-Match": "ETags from earlier answers: 304 without a body when one still matches",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     method: str
     path: str
     handler: Handler
     summary: str
-    responses: dict[int, type[BaseModel] | RawResponse | None]
+    responses: dict[int, ResponseDoc]
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     auth: Auth | None = None
@@ -46,6 +69,8 @@ class RouteSpec:
     tags: tuple[str, ...] = ()
     # Also HTTP Basic with the secret as password (the status page, so a browser can open it).
     basic_auth: bool = False
+    # Request headers it reads, from REQUEST_HEADERS.
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -58,19 +83,20 @@ class RouteTable:
         path: str,
         *,
         summary: str,
-        responses: dict[int, type[BaseModel] | RawResponse | None],
+        responses: dict[int, ResponseDoc],
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         auth: Auth | None = None,
         cors: bool = False,
         tags: tuple[str, ...] = (),
         basic_auth: bool = False,
+        headers: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 RouteSpec(
                     method, path, handler, summary, responses, body, query, auth, cors, tags,
-                    basic_auth,
+                    basic_auth, headers,
                 )
             )  # fmt: skip
             return handler
@@ -189,6 +215,7 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
     models: set[type[BaseModel]] = {ErrorEnvelope}
     for spec in specs:
         models.update(m for m in spec.responses.values() if isinstance(m, type))
+        models.update(m.data for m in spec.responses.values() if isinstance(m, EventStream))
         if spec.body is not None:
             models.add(spec.body)
     keys, schema = models_json_schema(
@@ -221,6 +248,16 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
                 parameters.append(
                     {"name": name, "in": "query", "required": name in required, "schema": prop}
                 )
+        parameters.extend(
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": REQUEST_HEADERS[name],
+                "schema": {"type": "string"},
+            }
+            for name in spec.headers
+        )
         if parameters:
             operation["parameters"] = parameters
         if spec.body is not None:
@@ -255,12 +292,38 @@ def openapi_document(specs: list[RouteSpec], *, title: str, version: str) -> dic
 
 
 def _response_doc(
-    status: int, model: type[BaseModel] | RawResponse | None, refs: dict[Any, dict[str, Any]]
+    status: int, model: ResponseDoc, refs: dict[Any, dict[str, Any]]
 ) -> dict[str, Any]:
     description = CODES.get(status, "success") if status >= 400 else "success"
     if model is None:
         return {"description": description}
+    if isinstance(model, EventStream):
+        return {
+            "description": model.description,
+            "content": {"text/event-stream": {"schema": _event_schema(model, refs)}},
+        }
     if isinstance(model, tuple):
         media_type, text = model
-        return {"description": text, "content": {media_type: {"schema": {"type": "string"}}}}
+        # A JSON document without a model (the OpenAPI document itself) is an object; anything
+        # else (HTML, the Prometheus text format) is text.
+        raw = {"type": "object"} if media_type == "application/json" else {"type": "string"}
+        return {"description": text, "content": {media_type: {"schema": raw}}}
     return {"description": description, "content": {"application/json": {"schema": refs[model]}}}
+
+
+def _event_schema(stream: EventStream, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "one event of the stream",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "enum": list(stream.events)},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": refs[stream.data],
+            },
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }

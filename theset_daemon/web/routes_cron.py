@@ -24,7 +24,8 @@ from theset_daemon.jobs.context import JOB_NAMES, JobName, Trigger
 from theset_daemon.jobs.registry import JOBS
 from theset_daemon.jobs.runner import AlreadyRunning, ShuttingDown
 from theset_daemon.progress import sse_response
-from theset_daemon.web.api import Handler, RouteTable, read_body, read_query
+from theset_daemon.progress.store import EVENT_NAMES
+from theset_daemon.web.api import EventStream, Handler, RouteTable, read_body, read_query
 from theset_daemon.web.errors import ApiError, error_response
 from theset_daemon.web.models import ErrorBody, ErrorEnvelope, RequestModel
 
@@ -207,10 +208,11 @@ async def get_run(request: web.Request) -> web.Response:
     "/api/cron/runs/{runId}/events",
     summary="Server-Sent Events: the run's progress (data: Run), replayable with Last-Event-ID",
     responses={
-        200: ("text/event-stream", "progress events, then complete or failed"),
+        200: EventStream("progress events, then complete or failed", Run, EVENT_NAMES),
         204: None,
         404: ErrorEnvelope,
     },
+    headers=("Last-Event-ID",),
     auth="cron_or_admin",
     tags=("cron",),
 )

@@ -14,8 +14,9 @@ from theset_daemon.db import imports
 from theset_daemon.importer.phases import ArtistNotFound, ImportRequest
 from theset_daemon.importer.service import ClientRateLimited
 from theset_daemon.progress import sse_response
+from theset_daemon.progress.store import EVENT_NAMES
 from theset_daemon.upstream.errors import UpstreamError
-from theset_daemon.web.api import RouteTable, read_body
+from theset_daemon.web.api import EventStream, RouteTable, read_body
 from theset_daemon.web.errors import ApiError
 from theset_daemon.web.models import ErrorEnvelope, RequestModel
 
@@ -170,10 +171,11 @@ async def import_status(request: web.Request) -> web.Response:
     "/api/artists/import/progress/{jobId}",
     summary="Server-Sent Events: the job's progress, replayable with Last-Event-ID",
     responses={
-        200: ("text/event-stream", "progress events, then complete or failed"),
+        200: EventStream("progress events, then complete or failed", ImportStatus, EVENT_NAMES),
         204: None,
         404: ErrorEnvelope,
     },
+    headers=("Last-Event-ID",),
     cors=True,
     tags=("import",),
 )

@@ -61,6 +61,7 @@ def _reads(request: web.Request) -> Reads:
     "/api/artists/{idOrSlug}",
     summary="An artist (by id or slug) with its upcoming shows and top songs; cached, with ETag",
     responses={200: ArtistPage, 304: None, 400: ErrorEnvelope, 404: ErrorEnvelope},
+    headers=("If-None-Match",),
     cors=True,
     tags=("reads",),
 )
@@ -85,6 +86,7 @@ async def get_artist(request: web.Request) -> web.Response:
     summary="Trending artists of a window (day, week, month): most activity first; cached",
     responses={200: TrendingArtists, 304: None, 400: ErrorEnvelope},
     query=TrendingQuery,
+    headers=("If-None-Match",),
     cors=True,
     tags=("reads",),
 )

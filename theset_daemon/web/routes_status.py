@@ -32,7 +32,7 @@ from theset_daemon.appkeys import DATABASE, MONITOR, RUNNER, SETTINGS, STOPPING
 from theset_daemon.db import monitoring as alerts_db
 from theset_daemon.db import runs as runs_db
 from theset_daemon.timestamps import iso_utc
-from theset_daemon.web.api import RouteTable
+from theset_daemon.web.api import EventStream, RouteTable
 from theset_daemon.web.models import ErrorEnvelope
 from theset_daemon.web.routes_monitoring import Alert, JobHealthView, Status, job_view, overall
 
@@ -161,7 +161,7 @@ async def get_status_snapshot(request: web.Request) -> web.Response:
     "GET",
     "/status/events",
     summary="SSE: a snapshot event whenever what the status page shows changes",
-    responses={200: ("text/event-stream", "snapshot events"), 401: ErrorEnvelope},
+    responses={200: EventStream("snapshot events", Snapshot, ("snapshot",)), 401: ErrorEnvelope},
     auth="admin",
     basic_auth=True,
     tags=("monitoring",),
@@ -182,11 +182,15 @@ async def get_status_events(request: web.Request) -> web.StreamResponse:
     with contextlib.suppress(ConnectionResetError, ClientConnectionResetError):
         await response.write(b"retry: 2000\n\n")
         while not stopping.is_set():
-            current = json.dumps((await snapshot(app)).model_dump(exclude={"checkedAt"}))
+            current = await snapshot(app)
+            # Sent whole (checkedAt included, as /status/snapshot), but only when something
+            # other than the time of the check changed.
+            seen = json.dumps(current.model_dump(exclude={"checkedAt"}))
             now = asyncio.get_running_loop().time()
-            if current != last_sent:
-                await response.write(f"event: snapshot\ndata: {current}\n\n".encode())
-                last_sent, silent_since = current, now
+            if seen != last_sent:
+                data = current.model_dump_json()
+                await response.write(f"event: snapshot\ndata: {data}\n\n".encode())
+                last_sent, silent_since = seen, now
             elif now - silent_since >= heartbeat_s:
                 await response.write(b": ping\n\n")
                 silent_since = now
