@@ -31,10 +31,24 @@ HEADERS = {
 }
 
 
+#: The largest event seq (the seq columns are Postgres ``integer``).
+MAX_SEQ = 2**31 - 1
+
+
 def last_event_id(request: web.Request) -> int | None:
-    """The ``Last-Event-ID`` header as a seq, or None when absent or not a number."""
+    """The ``Last-Event-ID`` header as a seq, or None when absent or not a number.
+
+    Only ASCII digits count (``str.isdigit`` also takes "²", which ``int`` refuses), and a number
+    past ``MAX_SEQ`` means what any id past the last event means, so it is read as ``MAX_SEQ``
+    (the database could not compare it, and ``int`` refuses more than 4300 digits).
+    """
     raw = request.headers.get("Last-Event-ID", "").strip()
-    return int(raw) if raw.isdigit() else None
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_SEQ)):
+        return MAX_SEQ
+    return min(int(digits), MAX_SEQ)
 
 
 async def _read_log(

@@ -11,7 +11,9 @@ JSON Schemas and this glue is small.)
 from __future__ import annotations
 
 import json
+import math
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -161,6 +163,15 @@ def _field_errors(exc: ValidationError) -> ApiError:
     return ApiError(400, f"{first['field']}: {first['problem']}{more}", details=problems)
 
 
+def _parse_int(text: str) -> int | float:
+    # Python refuses to convert integers of more than 4300 digits (a ValueError that would read as
+    # "not JSON"); such a number is out of range for every field, as an infinite one is, so
+    # validation names the field, as it does for 1e400.
+    if len(text) > sys.get_int_max_str_digits() > 0:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
     """The JSON body validated as ``model``; an empty body means all defaults."""
     raw = await request.read()  # bounded by the app's client_max_size (413 past it)
@@ -175,7 +186,7 @@ async def read_body(request: web.Request, model: type[M]) -> M:
                 400, f"the body must be JSON (Content-Type: application/json), not {ctype}"
             )
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
         except UnicodeDecodeError:
             raise ApiError(400, "the body is not valid UTF-8") from None
         except (ValueError, RecursionError):

@@ -133,7 +133,8 @@ def _presented_token(header: str, allow_basic: bool) -> bytes | None:
     if not value:
         return None
     if scheme.lower() == "bearer":
-        return value.encode()
+        # Header bytes that are not UTF-8 arrive as surrogate escapes: compare them as sent.
+        return value.encode("utf-8", "surrogateescape")
     if allow_basic and scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value, validate=True).decode()

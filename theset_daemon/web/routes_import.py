@@ -38,6 +38,9 @@ class ImportBody(RequestModel):
     def _not_blank(cls, name: str | None) -> str | None:
         if name is not None and not name.strip():
             raise ValueError("must not be blank")
+        # Postgres text and jsonb cannot hold U+0000, and the request is stored with its job.
+        if name is not None and "\x00" in name:
+            raise ValueError("must not contain the NUL character (U+0000)")
         return name.strip() if name is not None else None
 
     @model_validator(mode="after")
