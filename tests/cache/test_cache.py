@@ -330,6 +330,37 @@ async def test_redis_killed_and_restarted(
     assert "artist:id:999" in redis_keys(redis_url)
 
 
+async def test_connections_pooled_before_an_outage_do_not_take_the_tier_down_again(
+    caches: Any, redis_url: str, redis_server: RedisServer
+) -> None:
+    """Connections left idle in the pool when Redis died point at a server that is gone; the
+    restarted one never saw them. Reads after the reconnect must not trip over them (a second
+    ``cache_backend_down`` right after ``cache_backend_up``, memory dropped twice)."""
+    cache = await caches(holder(redis_url, max_entries=1))
+
+    async def read_many() -> None:
+        # At once, so each read holds its own pooled connection: several end up idle in the pool.
+        values = await asyncio.gather(
+            *(cache.get(f"artist:id:{n}", "artist", Loader({"n": n})) for n in range(6))
+        )
+        assert values == [{"n": n} for n in range(6)]
+
+    await read_many()
+    with capture_logs() as logs:
+        redis_server.kill()  # while nothing reads: only the supervisor notices
+        await eventually(lambda: not cache.redis_up)
+        redis_server.start()
+        await eventually(lambda: cache.redis_up, timeout_s=10)
+        for _ in range(3):
+            await read_many()
+            await asyncio.sleep(0.05)
+    events = [entry["event"] for entry in logs]
+    assert events.count("cache_backend_down") == 1, logs
+    assert events.count("cache_backend_up") == 1, logs
+    assert events.count("cache_memory_dropped") == 1, logs
+    assert cache.redis_up and sample(cache, "theset_cache_backend_up") == 1
+
+
 async def test_invalidations_made_while_redis_hangs_are_replayed(
     caches: Any, redis_url: str, redis_server: RedisServer
 ) -> None:

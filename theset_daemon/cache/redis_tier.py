@@ -4,9 +4,10 @@ It is optional and allowed to fail. Any call that fails on the connection marks 
 (one ``cache_backend_down`` line and ``theset_cache_backend_up 0``); from then on the cache skips
 Redis entirely, so a dead Redis costs no request a timeout, and no read fails. One owned task, the
 supervisor, holds the pub/sub subscription while Redis is up and probes it while it is down; when it
-answers again the supervisor resubscribes, drops the memory tier (invalidations published while we
-were deaf are lost, so what memory holds can no longer be trusted), replays the invalidations this
-instance could not deliver, and only then marks the tier up (``cache_backend_up``).
+answers again the supervisor resubscribes, drops the connections pooled before the outage, drops
+the memory tier (invalidations published while we were deaf are lost, so what memory holds can no
+longer be trusted), replays the invalidations this instance could not deliver, and only then marks
+the tier up (``cache_backend_up``).
 
 Races with invalidation are closed by a generation counter in Redis: every invalidation increments
 it before deleting anything, a miss reads it together with the key, and the store is a Lua script
@@ -290,6 +291,10 @@ class RedisTier:
                     await pubsub.subscribe(keys.INVALIDATION_CHANNEL)
                     await self._client.ping()
                 if self.state == "down":
+                    # Connections pooled before the outage lead to the server that died (the
+                    # restarted one never saw them): the first call on each would fail and take
+                    # the tier down again. Only the idle ones: the subscription's is new.
+                    await self._client.connection_pool.disconnect(inuse_connections=False)
                     self._on_reconnect()
                 await self._replay()
                 self._mark_up()
