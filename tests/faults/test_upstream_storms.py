@@ -45,15 +45,16 @@ RATES_PER_S = {"spotify": 10, "ticketmaster": 5, "setlistfm": 2}
 BREAKER_AND_RETRY = """
 [upstream.{provider}.breaker]
 failure_threshold = 3
-reset_timeout_s = 1
+reset_timeout_s = {reset_s}
 [upstream.{provider}.retry]
 max_attempts = 2
 base_delay_s = 0.1
 max_delay_s = 5
 """
-# One artist per batch, paced past the breaker's reset timeout (1 s): an open breaker is probed
-# again while artists remain.
-PACE_S = 1.2
+BREAKER_RESET_S = 0.5
+# One artist per batch, paced past the breaker's reset timeout: an open breaker is probed again
+# while artists remain.
+PACE_S = 0.7
 PACED_JOBS = f"""
 [jobs.update-active-artists]
 batch_size = 1
@@ -73,7 +74,9 @@ def sim(tmp_path: Path) -> Iterator[Simulator]:
 
 
 def start_storm_daemon(start_daemon: DaemonFactory, sim: Simulator, database_url: str) -> Daemon:
-    resilience = "".join(BREAKER_AND_RETRY.format(provider=p) for p in RATES_PER_S)
+    resilience = "".join(
+        BREAKER_AND_RETRY.format(provider=p, reset_s=BREAKER_RESET_S) for p in RATES_PER_S
+    )
     config = (
         daemon_base() + live_upstreams(sim.base_url, timeout_s=1, extra=resilience) + PACED_JOBS
     )
