@@ -1,6 +1,7 @@
 """`python -m bench [--runs N] [--write PATH] [NAME ...]`: run the benchmarks (all by default),
 each N times, and print one table of medians judged against their targets; ``--write`` also writes
-the report (``make bench`` writes ``BENCHMARKS.md``).
+the report (``make bench`` writes ``BENCHMARKS.md``). ``python -m bench soak [--minutes N]`` runs
+the 30-minute soak (:mod:`bench.soak`), which is never part of the default set.
 
 Each benchmark is an async function returning rows (metric, value, unit, target). Ratios are taken
 side by side inside one benchmark run, because these machines are noisy; the report takes the
@@ -88,6 +89,10 @@ def _arguments() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["soak"]:  # by name only, never in the default set: bench/soak.py
+        from bench import soak
+
+        sys.exit(soak.main(sys.argv[2:]))
     arguments = _arguments()
     results = asyncio.run(main(arguments.names, arguments.runs))
     if arguments.write is not None:
