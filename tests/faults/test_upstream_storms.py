@@ -17,6 +17,7 @@ artists remain.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,6 +264,94 @@ def test_a_provider_asking_for_minutes_ends_the_run_instead_of_holding_it(
 
     stats = sim.stats()
     assert stats["spotify"]["retry_after_windows"] == 1, stats["spotify"]
+    assert_upstream_discipline(sim)
+    assert daemon.proc.poll() is None
+
+
+# A sustained storm: a fault of a random kind every STORM_EVERY_S for STORM_S, on a random provider.
+STORM_S = 30.0
+STORM_EVERY_S = 0.4
+STORM_FAULTS: list[Json] = [
+    {"status": 429, "retryAfter": 1},
+    {"status": 429, "retryAfter": 2},
+    {"status": 503, "retryAfter": 1},
+    {"status": 500},
+    {"status": 503},
+    {"latencyMs": 1500},
+    {"malformed": True},
+    {"truncated": True},
+]
+
+
+@pytest.mark.slow
+def test_a_sustained_storm_on_every_provider_under_two_runs_and_an_import(
+    start_daemon: DaemonFactory, sim: Simulator, database_url: str
+) -> None:
+    """Breaks: for 30 s, every 0.4 s, one to three of a random fault (429 or 503 with
+    Retry-After, 500, 503, timeout, malformed JSON, truncated body; seeded, so a failure can be
+    replayed) go to a random provider, while complete-catalog-sync and update-active-artists run
+    and an artist import is under way. Holds, over the whole storm: nothing is sent to a provider
+    inside a Retry-After window, no second goes over a provider's rate, breakers open; both runs
+    and the import end (none hangs), each failure counted and listed (a ``partial`` run lists
+    its failed artists, a ``failed`` one says why); the daemon stays up; and once the storm is
+    over a complete-catalog-sync succeeds with clean integrity checks and every artist's shows."""
+    rng = random.Random(8)
+    daemon = start_storm_daemon(start_daemon, sim, database_url)
+    catalog = sim.catalog(12)
+    seeded, extra = catalog[:10], catalog[10]
+    seed_artists(database_url, seeded)
+
+    storm_until = time.monotonic() + STORM_S
+    catalog_run = trigger(daemon, "complete-catalog-sync", {"maxArtists": len(seeded)})
+    active_run = trigger(daemon, "update-active-artists", {"limit": len(seeded)})
+    import_id: str | None = None
+    while time.monotonic() < storm_until:
+        provider = rng.choice(list(RATES_PER_S))
+        sim.fault(provider, count=rng.randint(1, 3), **rng.choice(STORM_FAULTS))
+        if import_id is None and time.monotonic() > storm_until - STORM_S * 0.75:
+            status, answer = request(
+                f"{daemon.base_url}/api/artists/import",
+                method="POST",
+                body={"spotifyId": extra["spotifyId"]},
+            )
+            # Phase 1 meets the storm too: refused with 503 is a correct answer, try again later.
+            assert status in (202, 503), (status, answer)
+            if status == 202:
+                import_id = answer["jobId"]
+        time.sleep(STORM_EVERY_S)
+    sim.clear_faults()
+
+    for run_id in (catalog_run, active_run):
+        run = wait_for_run(daemon, run_id, ended, 120)
+        assert run["status"] in ("succeeded", "partial", "failed"), run
+        if run["status"] == "partial":
+            assert 0 < len(run["errors"]) <= 50 and run["error"] is None, run
+        if run["status"] == "failed":
+            assert run["error"], run
+    if import_id is not None:
+        deadline = time.monotonic() + 120
+        while True:
+            status, job = request(f"{daemon.base_url}/api/artists/import/{import_id}")
+            assert status == 200, job
+            if job["status"] != "running" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert job["status"] in ("completed", "failed"), job
+        assert job["status"] == "completed" or job["error"]["message"], job
+
+    assert {e["provider"] for e in daemon.events("breaker_opened")}, "no breaker opened"
+    assert_upstream_discipline(sim)
+    stats = sim.stats()
+    assert sum(stats[p]["retry_after_windows"] for p in RATES_PER_S) > 0, stats
+
+    after = wait_for_run(
+        daemon, trigger(daemon, "complete-catalog-sync", {"maxArtists": len(seeded)}), ended, 120
+    )
+    assert after["status"] == "succeeded" and after["errors"] == [], after
+    violations = [v for v in after["summary"]["integrity"]["violations"] if v["count"]]
+    assert after["summary"]["integrity"]["ok"] and not violations, violations
+    upcoming = {a["spotifyId"]: a["counts"]["upcoming_shows"] for a in seeded}
+    assert {r["spotify_id"]: r["shows"] for r in seeded_rows(database_url)} == upcoming
     assert_upstream_discipline(sim)
     assert daemon.proc.poll() is None
 
