@@ -33,7 +33,12 @@ from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.context import CalculateTrendingParams, JobContext, JobResult
 from theset_daemon.jobs.registry import JobSpec
-from theset_daemon.jobs.runner import JobRunner
+from theset_daemon.jobs.runner import (
+    END_WRITE_RETRY_S,
+    LEASE_TTL_S,
+    SWEEP_INTERVAL_S,
+    JobRunner,
+)
 from theset_daemon.upstream.clients import open_upstreams
 
 ARTISTS = 6
@@ -198,3 +203,47 @@ async def test_a_run_whose_end_never_landed_is_swept_up_and_resumed(
             assert fresh["status"] == "succeeded", fresh
         finally:
             await runner.close()
+
+
+@pytest.mark.slow
+def test_postgres_crashed_longer_than_the_end_write_retry(
+    start_daemon: DaemonFactory, postgres: PostgresServer
+) -> None:
+    """Breaks: the daemon's Postgres crashes (immediate stop: no shutdown checkpoint, crash
+    recovery at the next start) mid update-active-artists and stays down past the runner's
+    end-write retry (60 s), so the run's end never lands while it is away. Holds: the daemon
+    stays up and unready (503) throughout and ready again after; the run is not left ``running``
+    for ever: once its lease has expired the sweep takes it over and resumes it (attempt 2), and
+    it ends; the next run succeeds; nothing is left ``running``; the daemon stops cleanly."""
+    database_url = postgres.create_database("theset")
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
+    daemon = start_daemon(daemon_base() + CONFIG, env=env)
+    daemon.wait_ready()
+    sim_url = daemon.wait_for_log("simulator_started")["base_url"]
+    _, catalog = request(f"{sim_url}/_sim/catalog?limit={ARTISTS}")
+    seed_artists(database_url, catalog["artists"])
+
+    run_id = trigger(daemon, "update-active-artists", {"limit": ARTISTS})
+    wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 30)
+    postgres.stop("immediate")
+    wait_for_readiness(daemon, 503, 10)
+    gave_up = daemon.wait_for_log("job_end_write_failed", timeout_s=END_WRITE_RETRY_S + 30)
+    assert gave_up["run_id"] == run_id
+    assert readiness(daemon)[0] == 503 and daemon.proc.poll() is None
+    postgres.start()
+    wait_for_readiness(daemon, 200, 30)
+
+    # The lease (60 s from its last renewal) expires, then a sweep (every 30 s) resumes the run.
+    resumed = daemon.wait_for_log("job_resumed", timeout_s=LEASE_TTL_S + SWEEP_INTERVAL_S + 30)
+    assert resumed["run_id"] == run_id and resumed["attempt"] == 2, resumed
+    run = wait_for_run(daemon, run_id, ended, 60)
+    assert run["status"] in ("succeeded", "partial") and run["attempts"] == 2, run
+
+    again = wait_for_run(
+        daemon, trigger(daemon, "update-active-artists", {"limit": 2, "forceSync": True}),
+        ended, 60,
+    )  # fmt: skip
+    assert again["status"] == "succeeded", again
+    running = query(database_url, "SELECT id, job_name FROM cron_logs WHERE status = 'running'")
+    assert running == [], running
+    assert daemon.stop() == 0
