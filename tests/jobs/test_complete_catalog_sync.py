@@ -220,6 +220,65 @@ async def test_an_interrupted_run_resumes_after_its_last_finished_phase(database
         assert recorder.progress_calls[-1][:2] == (2 * len(catalog) + 2, 2 * len(catalog) + 2)
 
 
+class StopAtFirstItem(RecordingReporter):
+    """Asks the run to stop once its first item is done, in the middle of its first page."""
+
+    def __init__(self, stopping: asyncio.Event) -> None:
+        super().__init__()
+        self.stopping = stopping
+
+    async def progress(
+        self, done: int, total: int, summary: Mapping[str, Any] | None = None
+    ) -> None:
+        await super().progress(done, total, summary)
+        if done >= 1:
+            self.stopping.set()
+
+
+async def test_a_run_stopped_within_its_first_page_resumes_with_its_cutoff(
+    database_url: str,
+) -> None:
+    """Regression (found by tests/faults/test_signals.py): the cut-off was saved only with the
+    first whole page or phase, so a run stopped before either resumed with a new cut-off and
+    synced again every artist it had already synced."""
+    async with job_env(database_url) as env:
+        catalog = await env.sim_catalog()
+        await seed_artists(env, catalog)
+        stopping = asyncio.Event()
+        ctx, _ = env.context("complete-catalog-sync")
+        reporter = StopAtFirstItem(stopping)
+        ctx.reporter, ctx.stopping = reporter, stopping
+        await complete_catalog_sync.run(ctx)
+        synced = {
+            r["id"]: r["last_synced_at"]
+            for r in await env.pool.fetch(
+                "SELECT id, last_synced_at FROM artists WHERE last_synced_at IS NOT NULL"
+            )
+        }
+        # Stopped mid-page (a window of batch_size in flight, the rest never started): no page
+        # checkpoint, but the cut-off is saved.
+        assert 0 < len(synced) < len(catalog)
+        assert reporter.checkpoints, "nothing saved: a resume would take a new cut-off"
+        saved = reporter.checkpoints[-1]
+        assert "artist-sync" not in saved and "cutoff" in saved["run"], saved
+
+        # Resumed, as far as the end of its artist phase (the phase this is about).
+        resumed, _ = env.context("complete-catalog-sync", checkpoint=dict(saved))
+        resumed.stopping = asyncio.Event()
+        resumed.reporter = StopAfterPhase("artist-sync", resumed.stopping)
+        await complete_catalog_sync.run(resumed)
+        after = {
+            r["id"]: r["last_synced_at"]
+            for r in await env.pool.fetch(
+                "SELECT id, last_synced_at FROM artists WHERE slug LIKE 'seeded-%'"
+            )
+        }
+        assert {k: after[k] for k in synced} == synced  # not synced again
+        assert all(after.values())  # the rest were
+        progress = resumed.reporter.checkpoints[-1]["artist-sync"]["pipeline"]
+        assert progress["done"] == len(catalog) - len(synced), progress
+
+
 async def test_a_failing_artist_is_isolated_and_the_run_is_partial(database_url: str) -> None:
     async with job_env(database_url) as env:
         catalog = await env.sim_catalog()

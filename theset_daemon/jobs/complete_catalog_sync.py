@@ -262,6 +262,11 @@ async def run(ctx: JobContext) -> JobResult:
         totals[name] = min(params.max_artists, stale + int(saved.get("done", 0)))
     reporter = _OverallProgress(ctx, state, totals)
     phase_ctx = dataclasses.replace(ctx, reporter=reporter)
+    if "run" not in ctx.checkpoint:
+        # The cut-off is what keeps a resumed run from syncing again the artists it already
+        # synced; the pipeline checkpoints only whole pages (100 artists, minutes at the
+        # default pacing), so it is made durable before the first artist, not with the first page.
+        await reporter.checkpoint(ctx.checkpoint)
     await ctx.reporter.progress(0, reporter.total, state.summary())
 
     steps: dict[str, Callable[[], Awaitable[str]]] = {
