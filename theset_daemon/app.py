@@ -92,7 +92,8 @@ def build_app(
     # The scheduler starts last and stops first, so a fire never meets a closed runner.
     app.cleanup_ctx.append(scheduler_ctx)
     # Streams end before aiohttp waits for in-flight handlers, or they would hold shutdown open;
-    # jobs are asked to stop then too, so a ?wait=true request ends within the jobs' drain.
+    # jobs are asked to stop then too, so a ?wait=true request ends within the jobs' drain, and
+    # the imports' drain starts beside theirs (one after the other, they would outlast the grace).
     app.on_shutdown.append(_close_streams)
     app.on_shutdown.append(_stop_jobs)
     api.install(app, route_tables, title="theset-daemon", version=__version__)
@@ -171,6 +172,8 @@ async def _stop_jobs(app: web.Application) -> None:
         app[SCHEDULER].pause_all()
     if RUNNER in app:
         app[RUNNER].begin_shutdown()
+    if IMPORTER in app:
+        app[IMPORTER].begin_shutdown()
 
 
 async def cache_ctx(app: web.Application) -> AsyncIterator[None]:

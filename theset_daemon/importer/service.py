@@ -48,7 +48,9 @@ SWEEP_INTERVAL_S = 15.0
 STALE_AFTER_S = 45.0  # three missed heartbeats: the owner is gone
 MAX_ATTEMPTS = 3
 # On shutdown, phases in flight get this long (at most half the grace) before they are cancelled
-# and marked interrupted; they are idempotent, so a resume redoes at most one phase.
+# and marked interrupted; they are idempotent, so a resume redoes at most one phase. The drain is
+# counted from the moment shutdown begins, beside the jobs' drain (not after it), so the whole
+# stop fits in the grace.
 SHUTDOWN_DRAIN_MAX_S = 5.0
 # Imports whose phases 2-3 run at once; the rest wait their turn. The providers' rates bound the
 # throughput anyway; this bounds the database connections background work can hold, so the
@@ -103,6 +105,7 @@ class Importer:
         self._tasks: dict[UUID, asyncio.Task[None]] = {}
         self._limit = PerClientLimit()
         self._closing = False
+        self._drain_until_s: float | None = None  # loop time; set when shutdown begins
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
 
     @property
@@ -307,13 +310,26 @@ class Importer:
             except Exception:
                 log.exception("import_upkeep_failed")
 
-    async def close(self) -> None:
+    def begin_shutdown(self) -> None:
+        """Claim no more jobs, and start the drain of the running ones now (the daemon calls
+        this as shutdown begins, with the jobs' ``begin_shutdown``); :meth:`close` cancels what
+        is still running when the drain is over."""
+        if self._drain_until_s is not None:
+            return
         self._closing = True
+        drain_s = min(SHUTDOWN_DRAIN_MAX_S, self._holder.current.shutdown.grace_seconds / 2)
+        self._drain_until_s = asyncio.get_running_loop().time() + drain_s
+
+    async def close(self) -> None:
+        self.begin_shutdown()
         tasks = list(self._tasks.values())
         if not tasks:
             return
-        drain_s = min(SHUTDOWN_DRAIN_MAX_S, self._holder.current.shutdown.grace_seconds / 2)
-        _done, pending = await asyncio.wait(tasks, timeout=drain_s)
+        # What is left of the drain: the other resources' teardown before ours (the jobs' drain
+        # above all) has used the rest.
+        until_s = self._drain_until_s or 0.0
+        left_s = max(0.0, until_s - asyncio.get_running_loop().time())
+        _done, pending = await asyncio.wait(tasks, timeout=left_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,82 @@
+"""The import's share of a graceful stop: its drain runs beside the jobs' drain, not after it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from theset_daemon import config
+from theset_daemon.app import build_app
+from theset_daemon.appkeys import RUNNER, UPSTREAMS
+from theset_daemon.config import SettingsHolder
+from theset_daemon.jobs.context import CalculateTrendingParams, JobContext, JobResult
+from theset_daemon.jobs.registry import JOBS, JobSpec
+
+GRACE_S = 4.0
+DRAIN_S = GRACE_S / 2  # each drain: min(its cap, half the grace)
+CONFIG = f"""
+[log]
+level = "warning"
+[shutdown]
+grace_seconds = {GRACE_S}
+[upstream.simulator]
+artists = 10
+latency_ms = 0
+"""
+
+
+async def stubborn(ctx: JobContext) -> JobResult:
+    """A job that never reaches an item boundary: only the drain's end stops it."""
+    await ctx.reporter.checkpoint({"stage": "sleeping"})
+    await asyncio.sleep(3600)
+    raise AssertionError("unreachable")
+
+
+async def test_a_job_and_an_import_in_flight_are_drained_together(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    """Regression (found by tests/faults/test_signals.py): the importer started its drain only
+    once the job runner had ended its own, so with a job and an import both in flight the stop
+    took the two drains one after the other (the whole grace, and the process outlived it).
+    Now both are counted from the moment shutdown begins: the stop takes one drain, and both
+    are marked interrupted."""
+    settings = config.parse(CONFIG, {"DATABASE_URL": database_url})
+    jobs = {**JOBS, "calculate-trending": JobSpec("calculate-trending", CalculateTrendingParams,
+                                                  stubborn)}  # fmt: skip
+    app = build_app(SettingsHolder(settings, Path("unused.toml")), jobs=jobs)
+    client = await aiohttp_client(app)
+    sim_url = app[UPSTREAMS].simulator_url
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{sim_url}/_sim/catalog") as answer:
+            artist = max((await answer.json())["artists"], key=lambda a: a["counts"]["albums"])
+        response = await client.post("/api/artists/import", json={"spotifyId": artist["spotifyId"]})
+        assert response.status == 202, await response.text()
+        job_id = (await response.json())["jobId"]
+        # From now on every upstream answer takes a minute: phases 2 and 3 hang in flight.
+        for provider in ("spotify", "ticketmaster"):
+            fault = {"provider": provider, "latencyMs": 60_000, "count": 1000}
+            async with session.post(f"{sim_url}/_sim/faults", json=fault) as answer:
+                assert answer.status < 300
+    run_id = await app[RUNNER].trigger("calculate-trending")
+    await asyncio.sleep(0.3)
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        shutdown_began = await conn.fetchval("SELECT clock_timestamp()")
+        await client.close()  # the app's shutdown and teardown, as on SIGTERM
+        imported = await conn.fetchrow(
+            "SELECT status, updated_at FROM import_status WHERE job_id = $1::uuid", job_id
+        )
+        ran = await conn.fetchval("SELECT status FROM cron_logs WHERE id = $1", run_id)
+    finally:
+        await conn.close()
+    assert (imported["status"], ran) == ("interrupted", "interrupted")
+    # Marked interrupted when the (one) drain ran out, not a second drain later. (The app's
+    # teardown goes on a little longer: the in-process simulator gives its own sleeping
+    # handlers 2 s.)
+    interrupted_after_s = (imported["updated_at"] - shutdown_began).total_seconds()
+    assert DRAIN_S <= interrupted_after_s < 1.5 * DRAIN_S, interrupted_after_s
