@@ -319,8 +319,13 @@ class Provider:
     def _wait_before_retry(self, state: RetryCallState) -> float:
         retry = self._settings().retry
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, UpstreamRateLimited | UpstreamServerError) and exc.retry_after_s:
-            return exc.retry_after_s
+        asked_s = (
+            exc.retry_after_s
+            if isinstance(exc, UpstreamRateLimited | UpstreamServerError)
+            else None
+        )
+        if asked_s is not None:
+            return asked_s
         backoff = wait_exponential_jitter(
             multiplier=retry.base_delay_s, max=retry.max_delay_s, jitter=retry.base_delay_s
         )
