@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,28 @@ START_TIMEOUT_S = 30.0
 Json = dict[str, Any]
 
 
+def exchange(
+    url: str,
+    *,
+    method: str = "GET",
+    body: Any = None,
+    token: str | None = None,
+    timeout_s: float = 10.0,
+) -> tuple[int, Any, Message]:
+    """One HTTP exchange; (status, parsed JSON body or None, response headers)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as response:
+            raw, status, answer_headers = response.read(), response.status, response.headers
+    except urllib.error.HTTPError as exc:
+        raw, status, answer_headers = exc.read(), exc.code, exc.headers
+    return status, json.loads(raw) if raw.strip() else None, answer_headers
+
+
 def request(
     url: str,
     *,
@@ -43,17 +66,8 @@ def request(
     timeout_s: float = 10.0,
 ) -> tuple[int, Any]:
     """One HTTP exchange; (status, parsed JSON body or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as response:
-            raw, status = response.read(), response.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read(), exc.code
-    return status, json.loads(raw) if raw.strip() else None
+    status, answer, _ = exchange(url, method=method, body=body, token=token, timeout_s=timeout_s)
+    return status, answer
 
 
 class Simulator:

@@ -1,18 +1,20 @@
 """Upstream storms against the real daemon process and the simulator as its own process: 429s and
 5xx with Retry-After, plain 500s, timeouts (latency past ``timeout_s``), malformed JSON and
-truncated bodies, injected through ``POST /_sim/faults`` while a cron run is under way.
+truncated bodies, injected through ``POST /_sim/faults`` while cron runs are under way.
 
-Every test holds the same line: the breakers open; no request reaches a provider inside a
+The tests hold the same line: the breakers open; no request reaches a provider inside a
 Retry-After window it announced (``inside_retry_after``); no 1-second window holds more sends to a
 provider than its ``max_rate_per_s`` (``peak_rate_per_s``); the run ends ``partial`` with every
 failure counted and listed (CONTRACT.md section 8), within a bound, the daemon still up; and what
 was stored is consistent: failed artists untouched, synced ones complete, the next run mends the
 rest.
 
-The faults go in once the run has synced its first artist, so the run is ``partial`` by
-construction (one success before, failures after), and the jobs pace one artist per batch with a
-pause longer than the breaker's reset timeout, so the open breaker is probed again while
-artists remain.
+The faults meet a run that already has a success (they go in once its first artist is synced,
+or they hit a phase after one that asks other providers), so it is ``partial`` by construction,
+not ``failed``; and the jobs pace one artist per batch with a pause longer than the breaker's
+reset timeout, so an open breaker is probed again while artists remain. The slow sustained storm
+is random (seeded): there any status may come out, and what holds is that everything ends, with
+its failures counted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tests.faults.storm_support import (
     assert_counted,
     daemon_base,
     ended,
+    exchange,
     live_upstreams,
     query,
     request,
@@ -254,13 +257,15 @@ def test_a_provider_asking_for_minutes_ends_the_run_instead_of_holding_it(
     assert len(paused) == run["summary"]["failed"] - 1, run["errors"]  # all but the 429's own
 
     started = time.monotonic()
-    status, answer = request(
+    status, answer, headers = exchange(
         f"{daemon.base_url}/api/artists/import",
         method="POST",
         body={"spotifyId": catalog[ARTISTS]["spotifyId"]},
     )
     assert time.monotonic() - started < 1.0
     assert status == 503 and answer["error"]["code"] == "upstream_unavailable", answer
+    waited_s = time.monotonic() - injected
+    assert 120 - waited_s - 5 <= int(headers["Retry-After"]) <= 120, dict(headers)
 
     stats = sim.stats()
     assert stats["spotify"]["retry_after_windows"] == 1, stats["spotify"]
