@@ -40,9 +40,12 @@ thousand viewers moving from a finished job to the next.
   own, and any client connection the daemon kept after the client closed it) do not grow at all.
   Pool and upstream connections are excluded because they are bounded by their pools and move
   with demand; a leak there starves the pool and shows up as timeouts and 5xx, which are errors.
-* Asyncio tasks: not judged. The daemon exposes no task count (``/metrics`` has no task gauge,
-  and prometheus-client's process collector is not on its registry). Each connection is one
-  aiohttp handler task, which the descriptor criterion covers.
+* Asyncio tasks (the daemon's ``theset_asyncio_tasks``) do not grow: counted with the daemon
+  idle (no import, no run, no stream, only the sampler's connection) just before the load and
+  again once the load has stopped and the work in flight has ended (at most
+  :data:`IDLE_WAIT_MAX_S`). Under load the count moves with connections (one handler task each)
+  and jobs, so only the two idle counts compare; a leaked background task shows as a
+  difference.
 * Zero errors, per kind (:data:`ERROR_KINDS`): a 5xx, any status a route should not answer, a
   connection error or timeout, the three stream faults above, a failed import, a failed or
   partial run, any ``error`` line in the daemon's log.
@@ -95,6 +98,7 @@ WARMUP_FRACTION = 0.2
 WARMUP_MIN_S = 120.0
 JUDGED_WINDOW_S = 30.0  # "at warm-up end" / "at end": the median of the samples of this window
 SAMPLE_INTERVAL_S = 10.0
+IDLE_WAIT_MAX_S = 600.0  # after the load, for the imports and runs in flight to end
 RSS_GROWTH_MAX_PCT = 10.0
 STREAMS_HELD_MIN_FRACTION = 0.9
 
@@ -560,6 +564,11 @@ class Sample:
     imports_running: int
     jobs_running: int
     viewers_connected: int  # this side's open stream connections
+    tasks: int  # the daemon's theset_asyncio_tasks
+
+    @property
+    def idle(self) -> bool:
+        return self.streams_open == 0 and self.imports_running == 0 and self.jobs_running == 0
 
     @property
     def fds_fixed(self) -> int:
@@ -625,6 +634,7 @@ class Daemon:
             imports_running=int(metrics.get("theset_imports_running", -1)),
             jobs_running=int(metrics.get("theset_jobs_running", -1)),
             viewers_connected=viewers,
+            tasks=int(metrics.get("theset_asyncio_tasks", -1)),
         )
 
     async def stop(self) -> int:
@@ -776,6 +786,7 @@ async def soak(minutes: float, streams: int) -> list[Row]:
             async with running_daemon(sim_url, dsn, Path(tmp), errors) as daemon:
                 load = Load(daemon.base_url, daemon.port, catalog, streams, errors)
                 load.artists = await _seed(dsn, catalog)
+                idle_before = await _idle_sample(session, daemon, sim_port, errors)
                 started = time.monotonic()
                 _note(started, f"daemon pid {daemon.process.pid} ready, load on: {minutes:g} min "
                       f"(warm-up {warmup_s / 60:g}), {streams} streams")  # fmt: skip
@@ -795,6 +806,8 @@ async def soak(minutes: float, streams: int) -> list[Row]:
                         await asyncio.sleep(min(SAMPLE_INTERVAL_S, run_s - at_s + 0.01))
                 finally:
                     await load.stop()
+                _note(started, "load stopped; waiting for the work in flight to end")
+                idle_after = await _idle_sample(session, daemon, sim_port, errors)
                 outcomes = await _outcomes(dsn, errors)
             assert daemon.exit_code is not None
     for kind, examples in errors.examples.items():
@@ -805,7 +818,23 @@ async def soak(minutes: float, streams: int) -> list[Row]:
     _note(started, f"tally: {dict(sorted(load.tally.items()))}")
     _note(started, f"imports by status: {dict(outcomes['imports'])}")
     _note(started, f"runs by job and status: {dict(sorted(outcomes['runs'].items()))}")
-    return _rows(streams, warmup_s, samples, errors, load, outcomes, daemon.exit_code)
+    idle = (idle_before, idle_after)
+    return _rows(streams, warmup_s, samples, idle, errors, load, outcomes, daemon.exit_code)
+
+
+async def _idle_sample(
+    session: aiohttp.ClientSession, daemon: Daemon, sim_port: int, errors: Errors
+) -> Sample | None:
+    """A sample of the daemon with nothing to do (no import, run or stream), or None when the
+    work in flight outlasted :data:`IDLE_WAIT_MAX_S`."""
+    deadline = time.monotonic() + IDLE_WAIT_MAX_S
+    while time.monotonic() < deadline:
+        sample = daemon.sample(0.0, await _metrics(session, daemon.base_url, errors), 0, sim_port)
+        if sample.idle:
+            await asyncio.sleep(2.0)  # closed connections' handler tasks end a moment later
+            return daemon.sample(0.0, await _metrics(session, daemon.base_url, errors), 0, sim_port)
+        await asyncio.sleep(2.0)
+    return None
 
 
 async def _seed(dsn: str, catalog: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -860,6 +889,7 @@ def _rows(
     streams: int,
     warmup_s: float,
     samples: list[Sample],
+    idle: tuple[Sample | None, Sample | None],
     errors: Errors,
     load: Load,
     outcomes: dict[str, Counter[str]],
@@ -884,6 +914,14 @@ def _rows(
     runs = outcomes["runs"]
     reads_ms = load.latencies.reads_ms
     streams_open = [s.streams_open for s in after]
+    before, after_load = idle
+    tasks_growth = (
+        [Row(BENCH, "asyncio tasks, idle after the load - idle before",
+             after_load.tasks - before.tasks, "tasks", "<= 0")]
+        if before is not None and after_load is not None
+        else [Row(BENCH, "asyncio tasks: daemon never idle after the load", 1, "", "0",
+                  note=f"work in flight outlasted {IDLE_WAIT_MAX_S:g} s; not judged")]
+    )  # fmt: skip
     return [
         Row(BENCH, "run length", end_s / 60, "min"),
         Row(BENCH, "warm-up", warmup_s / 60, "min"),
@@ -906,6 +944,10 @@ def _rows(
             "connections", note=f"pool_max_size {POOL_MAX_SIZE}"),
         Row(BENCH, "upstream connections at end", at_end(lambda s: s.upstream_sockets),
             "connections"),
+        *(Row(BENCH, f"asyncio tasks idle {when} the load", s.tasks, "tasks")
+          for when, s in (("before", before), ("after", after_load)) if s is not None),
+        *tasks_growth,
+        Row(BENCH, "asyncio tasks at end of load", at_end(lambda s: s.tasks), "tasks"),
         Row(BENCH, "threads at warm-up end", at_warmup_end(lambda s: s.threads), "threads"),
         Row(BENCH, "threads at end", at_end(lambda s: s.threads), "threads"),
         Row(BENCH, "daemon CPU after warm-up",
@@ -961,7 +1003,6 @@ def main(argv: list[str]) -> int:
     for figure in figures:
         if figure.note:
             print(f"# {BENCH}: {figure.metric}: {figure.note}")
-    print(f"# {BENCH}: asyncio tasks not measured: the daemon exposes no task count")
     missed = [f for f in figures if f.met is False]
     if missed:
         print(f"# {BENCH}: FAIL, {len(missed)} criteria missed: "

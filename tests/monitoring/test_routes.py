@@ -176,6 +176,8 @@ async def test_metrics_parse_and_count_what_happened(
     assert runs == {(JOB, "succeeded"): 1.0}
     pool = {s.labels["state"]: s.value for s in families["theset_db_pool_connections"].samples}
     assert pool["max"] == 10 and pool["in_use"] >= 0
+    # The scrape ran in the daemon's loop, which holds at least the scrape's own handler task.
+    assert families["theset_asyncio_tasks"].samples[0].value >= 1
 
 
 async def test_the_status_command_prints_the_job_table(
