@@ -15,6 +15,7 @@ import os
 import random
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -22,10 +23,12 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from tests.conftest import REPO
 from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.storm_support import CRON_SECRET, Json, request
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
@@ -68,6 +71,28 @@ def noted(**facts: Any) -> Iterator[None]:
 
 
 # --- processes -----------------------------------------------------------------------------------
+
+
+class WrappedDaemon(Daemon):
+    """A :class:`Daemon` started through a wrapper of the CLI, ``python -m <module> run``
+    (``tests.faults.seconds_cron``); the rest (log capture, signals, stop) is the same."""
+
+    def __init__(self, config_path: Path, env: dict[str, str], port: int, module: str) -> None:
+        self.config_path = config_path
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.lines: list[dict[str, Any]] = []
+        self.raw_lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, "run", "--config", str(config_path)],
+            env=env,
+            cwd=REPO,  # where the wrapper's package is importable from
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
 
 def kill9(daemon: Daemon) -> None:
