@@ -20,6 +20,7 @@ from tests.faults.storm_support import (
     Json,
     daemon_base,
     ended,
+    exchange,
     get_run,
     query,
     request,
@@ -108,7 +109,9 @@ def test_postgres_restart_mid_run(
     update-active-artists is between artists, stays down (briefly, or past the run's last
     artist, so the run ends while it is down), and comes back on the same port. Holds: the
     process stays up (``/healthz`` 200 throughout); ``/readyz`` is 503 naming the database while
-    it is down and 200 once it is back; the run ends rather than staying ``running``:
+    it is down and 200 once it is back, and a route that needs it answers 503
+    ``database_unavailable`` with Retry-After meanwhile; the run ends rather than staying
+    ``running``:
     ``partial`` when artists remained to meet the database again (those that met the outage
     listed with the connection error), ``failed`` with that error when the run could not even
     record its own progress; the next run of the job is accepted and succeeds; no run is left
@@ -127,6 +130,12 @@ def test_postgres_restart_mid_run(
     postgres.stop("fast")
     down = wait_for_readiness(daemon, 503, 10)
     assert down["components"]["database"]["status"] == "down", down
+    # A route that needs the database answers 503 with Retry-After (an outage), never 500.
+    status, answer, headers = exchange(
+        f"{daemon.base_url}/api/cron/runs/{run_id}", token=CRON_SECRET
+    )
+    assert (status, answer["error"]["code"]) == (503, "database_unavailable"), answer
+    assert int(headers["Retry-After"]) > 0
     went_down = time.monotonic()
     while time.monotonic() - went_down < outage_s:
         assert http_get(daemon.base_url + "/healthz")[0] == 200

@@ -27,6 +27,18 @@ COMMAND_TIMEOUT_S = 60.0
 PING_TIMEOUT_S = 2.0
 
 
+# What "the database is unreachable" looks like: refused or dropped connections, a server shutting
+# down or starting up (SQLSTATE classes 08 and 57), a statement past COMMAND_TIMEOUT_S. The job
+# runner retries its end write on these; the HTTP routes answer them 503.
+DATABASE_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
+
+
 class DatabaseUnavailable(Exception):
     """Postgres could not be reached at start-up; the message says which setting to look at."""
 

@@ -58,7 +58,7 @@ from theset_daemon.cache import Cache
 from theset_daemon.cache.keys import KINDS
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db import runs
-from theset_daemon.db.pool import Database
+from theset_daemon.db.pool import DATABASE_UNREACHABLE, Database
 from theset_daemon.jobs.context import (
     MAX_REPORTED_ERRORS,
     JobContext,
@@ -92,15 +92,6 @@ REMOTE_WAIT_POLL_S = 0.5
 END_WRITE_RETRY_S = LEASE_TTL_S
 END_WRITE_BACKOFF_MIN_S = 0.25
 END_WRITE_BACKOFF_MAX_S = 2.0
-# What "the database is unreachable" looks like: refused or dropped connections, a server shutting
-# down or starting up (SQLSTATE classes 08 and 57).
-DATABASE_UNREACHABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.InterfaceError,
-)
 
 Run = dict[str, Any]
 """A Run as the contract renders it (``db.runs.render``)."""

@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from theset_daemon.appkeys import SETTINGS
+from theset_daemon.db.pool import DATABASE_UNREACHABLE
 from theset_daemon.log import get_logger
 from theset_daemon.web.api import PREFLIGHT_METHODS, Auth, RouteSpec, spec_of
 from theset_daemon.web.errors import CODES, ApiError, error_response
@@ -27,6 +28,8 @@ log = get_logger(__name__)
 REQUEST_ID_HEADER = "X-Request-Id"
 # An id we echo goes into our logs and headers: keep it short and printable.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Readiness probes every few seconds; a restarted Postgres is usually back within this.
+DATABASE_RETRY_AFTER_S = 5
 REQUEST_ID = web.RequestKey("request_id", str)
 #: The matched route's declaration, looked up once per request (auth and CORS both need it).
 ROUTE = web.RequestKey("route_spec", RouteSpec)
@@ -62,6 +65,21 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
         return _envelope_for_http_exception(exc)
     except asyncio.CancelledError:
         raise
+    except DATABASE_UNREACHABLE as exc:
+        # An outage, not a bug: the client may retry shortly (readiness says 503 meanwhile).
+        log.warning(
+            "request_database_unreachable",
+            method=request.method,
+            path=request.path,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return error_response(
+            503,
+            "the database is unreachable; try again shortly",
+            code="database_unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            extra={"requestId": request_id},
+        )
     except Exception:
         log.exception("request_failed", method=request.method, path=request.path)
         return error_response(
