@@ -10,6 +10,9 @@ fires on the wall clock, both at the same instants, and both go through the prod
 fire that finds the job still running is skipped by design (``already_running``); a run of
 calculate-trending on a small catalog takes a fraction of that.
 
+Takeover. When one of the two is killed (-9) in the middle of a run and an import, the survivor
+takes both over from the dead holder at its next sweep, resumes them and completes them.
+
 Manual triggers. A second trigger of a running job, on either daemon, is refused with 409
 ``already_running`` naming the running run; two triggers sent to the two daemons at the same
 instant start one run between them.
@@ -28,11 +31,17 @@ import pytest
 
 from tests.e2e.conftest import Daemon, DaemonFactory, free_port
 from tests.faults.process_support import (
+    EXTRA_CHECKS,
     WrappedDaemon,
     cron_post,
     events_of,
+    import_artist,
+    import_state,
     jobs_config,
+    kill9,
+    problems,
     run_sql,
+    wait_for_import,
     wait_until,
 )
 from tests.faults.storm_support import (
@@ -40,10 +49,15 @@ from tests.faults.storm_support import (
     Json,
     Simulator,
     daemon_base,
+    ended,
     live_upstreams,
     seed_artists,
     simulator,
+    wait_for_run,
 )
+from theset_daemon.db.maintenance import INTEGRITY_CHECKS
+from theset_daemon.importer import service as importer
+from theset_daemon.jobs import runner
 
 FIRE_EVERY_S = 2
 EVERY_TWO_SECONDS = f"*/{FIRE_EVERY_S} * * * * *"
@@ -215,3 +229,62 @@ def test_a_running_job_refuses_triggers_on_either_daemon_with_409_and_its_run_id
         ),
     )
     assert {row["job_name"]: row["n"] for row in running} == dict.fromkeys(LONG_JOBS, 1)
+
+
+# --- takeover ------------------------------------------------------------------------------------
+
+# Spotify at 2 requests a second and one artist a batch a second apart: the import and the run
+# are both mid-way when the kill comes.
+SLOW_SPOTIFY = {"max_rate_per_s = 10": "max_rate_per_s = 2"}
+PACED_RUN = {"batch_size": 1, "delay_s": 1}
+# The survivor's sweeps: the runner's every SWEEP_INTERVAL_S (looked at every RENEW_INTERVAL_S),
+# the importer's every SWEEP_INTERVAL_S (looked at every HEARTBEAT_INTERVAL_S); a margin for a
+# busy machine.
+RUN_TAKEOVER_S = runner.SWEEP_INTERVAL_S + runner.RENEW_INTERVAL_S + 10
+IMPORT_TAKEOVER_S = importer.SWEEP_INTERVAL_S + importer.HEARTBEAT_INTERVAL_S + 10
+
+
+@pytest.mark.slow
+def test_the_survivor_takes_over_the_run_and_the_import_of_a_killed_daemon(
+    start_daemon: DaemonFactory, database_url: str, sim: Simulator
+) -> None:
+    """Breaks: one of two daemons on one database is killed (-9) while it runs
+    complete-catalog-sync and an import. Holds: the other takes both over at its next sweep (its
+    holder's process is gone: no wait for the lease to expire), resumes them from their
+    checkpoints and completes them: the run succeeded or partial on its second attempt, the
+    import with exactly the simulator's deduplicated catalog; no duplicate row, nothing left
+    running, no lease held."""
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
+    upstreams = live_upstreams(sim.base_url)
+    for old, new in SLOW_SPOTIFY.items():
+        upstreams = upstreams.replace(old, new)
+    config = daemon_base() + upstreams + jobs_config(complete_catalog_sync=PACED_RUN)
+    doomed, survivor = start_daemon(config, env=env), start_daemon(config, env=env)
+    doomed.wait_ready()
+    survivor.wait_ready()
+    catalog = sorted(sim.catalog(12), key=lambda a: -a["counts"]["albums"])
+    artist = catalog[0]
+    seed_artists(database_url, catalog[1 : SEEDED + 1])
+    status, started = import_artist(doomed, artist["spotifyId"])
+    assert status == 202, started
+    status, body = cron_post(doomed, "complete-catalog-sync", {"maxArtists": SEEDED})
+    assert status == 202, body
+    run_id = body["runId"]
+    wait_for_run(doomed, run_id, lambda r: r["progress"]["done"] >= 1, 60)
+    job_id = started["jobId"]
+    in_phases = ("shows", "songs")
+    wait_until(
+        "import in phases 2-3", lambda: import_state(doomed, job_id)["stage"] in in_phases, 30
+    )
+    kill9(doomed)
+
+    assert survivor.wait_for_log("job_resumed", RUN_TAKEOVER_S)["run_id"] == run_id
+    assert survivor.wait_for_log("import_resumed", IMPORT_TAKEOVER_S)["job_id"] == job_id
+    run = wait_for_run(survivor, run_id, ended, 90)
+    assert run["status"] in ("succeeded", "partial") and run["attempts"] == 2, run
+    final = wait_for_import(survivor, job_id, 90)
+    assert final["status"] == "completed", final
+    counts = artist["counts"]
+    assert final["counts"]["songs"] == counts["tracks"] - counts["duplicate_tracks"], final
+    checks = [c for c in INTEGRITY_CHECKS if not c[0].startswith("artist_")]
+    assert problems(database_url, checks + list(EXTRA_CHECKS)) == {}
