@@ -1,4 +1,5 @@
-"""The import's share of a graceful stop: its drain runs beside the jobs' drain, not after it."""
+"""The import's share of a graceful stop: its drain runs beside the jobs' drain, not after it, and
+only a job still running is marked interrupted."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import RUNNER, UPSTREAMS
 from theset_daemon.config import SettingsHolder
+from theset_daemon.db import imports
+from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.context import CalculateTrendingParams, JobContext, JobResult
 from theset_daemon.jobs.registry import JOBS, JobSpec
 
@@ -80,3 +83,45 @@ async def test_a_job_and_an_import_in_flight_are_drained_together(
     # handlers 2 s.)
     interrupted_after_s = (imported["updated_at"] - shutdown_began).total_seconds()
     assert DRAIN_S <= interrupted_after_s < 1.5 * DRAIN_S, interrupted_after_s
+
+
+async def test_a_job_that_reached_its_end_is_never_marked_interrupted(database_url: str) -> None:
+    """Regression (found reading the stop path for tests/faults/test_signals.py): the shutdown's
+    cancellation can land after an import's last write (its ``completed`` row committed, the
+    cache invalidation after it under way). Marking it interrupted then failed on
+    ``import_status_finished_iff_terminal``, so the cancelled task ended in a
+    ``CheckViolationError`` instead of its cancellation. Now an ended job is left as it is,
+    and only a running one is marked."""
+    settings = config.parse(CONFIG, {"DATABASE_URL": database_url})
+    async with open_database(settings.database) as database:
+        pool = database.pool
+        artist_ids = await pool.fetch(
+            """INSERT INTO artists (name, slug) VALUES ('Ended', 'ended'), ('Running', 'running')
+               RETURNING id"""
+        )
+        jobs = []
+        for row in artist_ids:
+            async with pool.acquire() as conn:
+                job, _ = await imports.create_or_join(conn, row["id"], {}, "owner")
+            jobs.append(job["job_id"])
+        ended, running = jobs
+        await imports.update_and_record(
+            pool, ended, event="complete", status="completed", stage="done", progress=100
+        )
+
+        assert await imports.mark_interrupted(pool, ended, {"shows": True}) is None
+        marked = await imports.mark_interrupted(pool, running, {"shows": True})
+        assert marked is not None and marked["status"] == "interrupted"
+
+        states = {
+            r["job_id"]: r["status"]
+            for r in await pool.fetch("SELECT job_id, status FROM import_status")
+        }
+        assert states == {ended: "completed", running: "interrupted"}
+        last_event = await pool.fetchval(
+            "SELECT event FROM import_events WHERE job_id = $1 ORDER BY seq DESC LIMIT 1", ended
+        )
+        assert last_event == "complete"
+        # Nothing for the next start to resume but the job that was running.
+        claimed, exhausted = await imports.claim_resumable(pool, "next-start", 45, 3)
+        assert [r["job_id"] for r in claimed] == [running] and exhausted == []

@@ -184,11 +184,30 @@ async def release_dead_owners(pool: asyncpg.Pool, owner_ids: list[str]) -> None:
 
 async def mark_interrupted(
     pool: asyncpg.Pool, job_id: UUID, checkpoint: Mapping[str, Any]
-) -> dict[str, Any]:
-    return await update_and_record(
-        pool,
-        job_id,
-        status="interrupted",
-        message="interrupted by shutdown; resumes at the next start",
-        checkpoint=dict(checkpoint),
-    )
+) -> dict[str, Any] | None:
+    """A running job stopped by a shutdown: ``interrupted``, with its checkpoint, for a resume.
+
+    Only a job still ``running`` is marked: the cancellation can come after the job's last write
+    (its ``completed`` row committed, the cache invalidation that follows under way), and a job
+    that reached its end keeps it (marking it would break ``import_status_finished_iff_terminal``
+    and end the cancelled task in that error instead of its cancellation). None when nothing
+    was marked.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        marked = await conn.fetchval(
+            """UPDATE import_status
+               SET status = 'interrupted',
+                   message = 'interrupted by shutdown; resumes at the next start',
+                   checkpoint = $2::jsonb, updated_at = now(), heartbeat_at = now()
+               WHERE job_id = $1 AND status = 'running'
+               RETURNING 1""",
+            job_id,
+            json.dumps(dict(checkpoint)),
+        )
+        if marked is None:
+            return None
+        row = await fetch(conn, job_id)
+        assert row is not None
+        payload = render(row)
+        await record_event(conn, "import", job_id, "progress", payload)
+    return payload

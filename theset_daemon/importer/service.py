@@ -229,8 +229,8 @@ class Importer:
             log.info("import_finished", job_id=str(job_id), warnings=len(warnings), **counts)
         except asyncio.CancelledError:
             # Shutdown: the checkpoint must land even though we are being cancelled.
-            await asyncio.shield(imports.mark_interrupted(pool, job_id, checkpoint))
-            log.info("import_interrupted", job_id=str(job_id), checkpoint=checkpoint)
+            if await asyncio.shield(imports.mark_interrupted(pool, job_id, checkpoint)):
+                log.info("import_interrupted", job_id=str(job_id), checkpoint=checkpoint)
             raise
         except Exception as exc:
             log.exception("import_failed", job_id=str(job_id))
