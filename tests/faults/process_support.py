@@ -189,6 +189,42 @@ def cron_post(daemon: Daemon, job: str, body: Json | None = None) -> tuple[int, 
     return status, answer
 
 
+class EventStream:
+    """One Server-Sent Events connection read in a thread: the ``(id, event)`` pairs received
+    and how it ended (``"closed"`` by the server, else the error), for a stream that must
+    survive a restart through ``Last-Event-ID``."""
+
+    def __init__(self, url: str, last_event_id: int | None = None, timeout_s: float = 60) -> None:
+        self.events: list[tuple[int, str]] = []
+        self.ended: str | None = None
+        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+        self._request = urllib.request.Request(url, headers=headers)
+        self._timeout_s = timeout_s
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        event_id, name = None, "message"
+        try:
+            with urllib.request.urlopen(self._request, timeout=self._timeout_s) as stream:
+                for raw in stream:
+                    line = raw.decode().rstrip("\r\n")
+                    if line.startswith("id:"):
+                        event_id = int(line[3:].strip())
+                    elif line.startswith("event:"):
+                        name = line[6:].strip()
+                    elif not line and event_id is not None:
+                        self.events.append((event_id, name))
+                        event_id, name = None, "message"
+            self.ended = "closed"
+        except Exception as exc:
+            self.ended = f"{type(exc).__name__}: {exc}"
+
+    def wait_ended(self, timeout_s: float) -> str | None:
+        self._thread.join(timeout_s)
+        return self.ended
+
+
 # --- load ----------------------------------------------------------------------------------------
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 
 from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.process_support import (
+    EventStream,
     Load,
     import_artist,
     import_state,
@@ -173,6 +175,29 @@ def test_a_hundred_sighups_under_load(
     assert run["status"] in ("succeeded", "partial"), run
 
 
+def running_run(daemon: Daemon) -> str | None:
+    status, answer = request(
+        f"{daemon.base_url}/api/cron/runs?job=complete-catalog-sync", token=CRON_SECRET
+    )
+    assert status == 200, (status, answer)
+    return next((r["runId"] for r in answer["runs"] if r["status"] == "running"), None)
+
+
+def in_background(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """``call()`` in a thread; its result (or the exception it raised) lands in the list."""
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            result.append(call())
+        except Exception as exc:
+            result.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
 def health_schedule(daemon: Daemon, job: str) -> str | None:
     status, health = request(
         f"{daemon.base_url}/api/monitoring/cron-health?jobName={job}", token=ADMIN_KEY
@@ -205,11 +230,14 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     """Breaks: SIGTERM under load, while an import is in its phases 2-3 and a catalog-sync run
     is between two batches, or inside an item whose upstream answers slowly (the run's drain and
     the import's both run out). Holds: no request gets a 5xx and every request accepted before
-    the signal is answered; the process exits 0 within ``shutdown.grace_seconds``; the import
-    and the run are both marked ``interrupted`` with their checkpoints; after a restart both
-    resume (``import_resumed``, ``job_resumed``) and complete, without redoing what was done:
-    the import with exactly the simulator's deduplicated catalog, the run succeeded or partial on
-    its second attempt, the artists it synced before the signal not synced again."""
+    the signal is answered, the run's ``?wait=true`` trigger with 202 ``interrupted``; the
+    import's progress stream is closed cleanly; the process exits 0 within
+    ``shutdown.grace_seconds``; the import and the run are both marked ``interrupted`` with their
+    checkpoints; after a restart both resume (``import_resumed``, ``job_resumed``) and complete,
+    without redoing what was done: the import with exactly the simulator's deduplicated catalog,
+    the run succeeded or partial on its second attempt, the artists it synced before the signal
+    not synced again; the progress stream, reconnected with ``Last-Event-ID``, carries on to
+    ``complete`` with every event once."""
     env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
     run_knobs = BETWEEN_BATCHES if where == "between_batches" else INSIDE_AN_ITEM
     config = (
@@ -227,7 +255,15 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     status, started = import_artist(daemon, artist["spotifyId"])
     assert status == 202, (status, started)
     job_id = started["jobId"]
-    run_id = trigger(daemon, "complete-catalog-sync", {"maxArtists": SEEDED})
+    progress_url = f"{daemon.base_url}/api/artists/import/progress/{job_id}"
+    stream = EventStream(progress_url)
+    # The run's trigger waits for its end (``?wait=true``): a request in flight through the stop.
+    waiter, waited = in_background(
+        lambda: request(f"{daemon.base_url}/api/cron/complete-catalog-sync?wait=true",
+                        method="POST", body={"maxArtists": SEEDED}, token=CRON_SECRET,
+                        timeout_s=GRACE_S + 30)
+    )  # fmt: skip
+    run_id = wait_until("the run started", lambda: running_run(daemon), 10)
     # Between batches: once an artist is synced (the pause follows); inside an item: once the
     # artist phase is over (show-sync's first artist waits on Ticketmaster).
     done = 1 if where == "between_batches" else SEEDED
@@ -244,6 +280,13 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     assert elapsed_s <= GRACE_S, elapsed_s
     assert [o for o in load.outcomes if o.status is not None and o.status >= 500] == []
     assert load.failures(answered_before_s=signalled_s - BACKLOG_S) == [], load.summary()
+    # The waiting trigger was answered before the exit: 202, the run interrupted.
+    waiter.join(5)
+    assert waited and waited[0][0] == 202, waited
+    assert (waited[0][1]["runId"], waited[0][1]["status"]) == (run_id, "interrupted"), waited
+    # The progress stream was closed by the server, cleanly, with no terminal event.
+    assert stream.wait_ended(5) == "closed", stream.ended
+    assert stream.events and all(name == "progress" for _, name in stream.events), stream.events
 
     def synced(conn: Any) -> Any:
         return conn.fetch(
@@ -288,3 +331,10 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     assert {k: synced_after[k] for k in synced_before} == synced_before
     checks = [c for c in INTEGRITY_CHECKS if not c[0].startswith("artist_")]
     assert problems(database_url, checks) == {}
+    # The progress stream, resumed from the last id it saw, goes on to the end: every event once.
+    last_id = stream.events[-1][0]
+    resumed = EventStream(f"{again.base_url}/api/artists/import/progress/{job_id}", last_id)
+    assert resumed.wait_ended(30) == "closed", resumed.ended
+    ids = [event_id for event_id, _ in stream.events + resumed.events]
+    assert ids == list(range(ids[0], ids[-1] + 1)), ids
+    assert resumed.events[-1][1] == "complete", resumed.events
