@@ -194,10 +194,19 @@ class EventStream:
     and how it ended (``"closed"`` by the server, else the error), for a stream that must
     survive a restart through ``Last-Event-ID``."""
 
-    def __init__(self, url: str, last_event_id: int | None = None, timeout_s: float = 60) -> None:
+    def __init__(
+        self,
+        url: str,
+        last_event_id: int | None = None,
+        *,
+        token: str | None = None,
+        timeout_s: float = 60,
+    ) -> None:
         self.events: list[tuple[int, str]] = []
         self.ended: str | None = None
         headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         self._request = urllib.request.Request(url, headers=headers)
         self._timeout_s = timeout_s
         self._thread = threading.Thread(target=self._read, daemon=True)

@@ -231,14 +231,14 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     is between two batches, or inside an item whose upstream answers slowly (the run's drain and
     the import's both run out). Holds: no request gets a 5xx and every request accepted before
     the signal is answered, the run's ``?wait=true`` trigger with 202 ``interrupted``; the
-    import's progress stream is closed cleanly; the process exits 0 within
-    ``shutdown.grace_seconds``; the import and the run are both marked ``interrupted`` with their
-    checkpoints; after a restart both resume (``import_resumed``, ``job_resumed``) and complete,
+    streams open (the import's progress, the run's events, the status page's) are closed
+    cleanly; the process exits 0 within ``shutdown.grace_seconds``; the import and the run are
+    both marked ``interrupted`` with their checkpoints; after a restart both resume (``import_resumed``, ``job_resumed``) and complete,
     without redoing what was done: the import with exactly the simulator's deduplicated catalog,
     the run succeeded or partial on its second attempt, the artists it synced before the signal
     not synced again; the progress stream, reconnected with ``Last-Event-ID``, carries on to
     ``complete`` with every event once."""
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET, "ADMIN_API_KEY": ADMIN_KEY}
     run_knobs = BETWEEN_BATCHES if where == "between_batches" else INSIDE_AN_ITEM
     config = (
         daemon_base().replace("grace_seconds = 6", f"grace_seconds = {GRACE_S}")
@@ -264,6 +264,11 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
                         timeout_s=GRACE_S + 30)
     )  # fmt: skip
     run_id = wait_until("the run started", lambda: running_run(daemon), 10)
+    # Every kind of stream open through the stop: the run's events and the status page's.
+    other_streams = [
+        EventStream(f"{daemon.base_url}/api/cron/runs/{run_id}/events", token=CRON_SECRET),
+        EventStream(f"{daemon.base_url}/status/events", token=ADMIN_KEY),
+    ]
     # Between batches: once an artist is synced (the pause follows); inside an item: once the
     # artist phase is over (show-sync's first artist waits on Ticketmaster).
     done = 1 if where == "between_batches" else SEEDED
@@ -287,6 +292,7 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     # The progress stream was closed by the server, cleanly, with no terminal event.
     assert stream.wait_ended(5) == "closed", stream.ended
     assert stream.events and all(name == "progress" for _, name in stream.events), stream.events
+    assert [s.wait_ended(5) for s in other_streams] == ["closed", "closed"]
 
     def synced(conn: Any) -> Any:
         return conn.fetch(
