@@ -203,16 +203,23 @@ PACED_CATALOG_SYNC = {"batch_size": 2, "delay_s": 0.5}
 CATALOG_BODY: Json = {"maxArtists": CATALOG_ARTISTS}
 
 
-async def _plant_duplicate_with_votes(conn: asyncpg.Connection, votes: int) -> int:
+# Setlist entries in an order drawn from the fault seed (its RNG gives ``pick``), keyed by what
+# the simulator makes the same in every run (show and track ids), so a seed replays its picks.
+_ENTRIES = """setlist_songs ss JOIN songs s ON s.id = ss.song_id
+              JOIN setlists l ON l.id = ss.setlist_id JOIN shows sh ON sh.id = l.show_id"""
+_ENTRY_KEY = "sh.ticketmaster_id || s.spotify_id"
+
+
+async def _plant_duplicate_with_votes(conn: asyncpg.Connection, votes: int, pick: str) -> int:
     """A second copy of a studio song that is on a predicted setlist (a compilation repeat, as
     an older import could have left it), itself on that setlist with ``votes`` votes of distinct
     users, and one more vote on the original's entry. The cleanup merges the copy into the
     original: its entry folds into the original's, its votes move there. Returns the votes
     planted."""
     original = await conn.fetchrow(
-        """SELECT s.id, s.artist_id, s.name, s.normalized_title, ss.setlist_id, ss.id AS entry
-           FROM setlist_songs ss JOIN songs s ON s.id = ss.song_id
-           WHERE NOT s.is_live ORDER BY random() LIMIT 1"""
+        f"""SELECT s.id, s.artist_id, s.name, s.normalized_title, ss.setlist_id, ss.id AS entry
+            FROM {_ENTRIES} WHERE NOT s.is_live ORDER BY md5({_ENTRY_KEY} || $1) LIMIT 1""",
+        pick,
     )
     assert original is not None, "no predicted setlist to vote on"
     copy = await plant_song(
@@ -233,10 +240,14 @@ async def _plant_duplicate_with_votes(conn: asyncpg.Connection, votes: int) -> i
     return votes + 1
 
 
-async def _plant_votes(conn: asyncpg.Connection, votes: int) -> None:
+async def _plant_votes(conn: asyncpg.Connection, votes: int, pick: str) -> None:
     """Votes of distinct users on random setlist songs (a user has one vote per setlist song,
     so none of these may be collapsed by a merge)."""
-    entries = await conn.fetch("SELECT id FROM setlist_songs ORDER BY random() LIMIT $1", votes)
+    entries = await conn.fetch(
+        f"""SELECT ss.id FROM {_ENTRIES} ORDER BY md5({_ENTRY_KEY} || $1) LIMIT $2""",
+        pick,
+        votes,
+    )
     for n, entry in enumerate(entries):
         await plant_vote(conn, uuid.uuid4(), entry["id"], vote_type="up" if n % 3 else "down")
 
@@ -304,7 +315,8 @@ def test_kill_9_at_random_points_of_complete_catalog_sync(
             [(a["spotifyId"], a["mbid"]) for a in catalog],
         ),
     )
-    run_sql(database_url, lambda conn: _plant_votes(conn, 4 * VOTES_PER_TRIAL))
+    pick = str(rng.random())
+    run_sql(database_url, lambda conn: _plant_votes(conn, 4 * VOTES_PER_TRIAL, pick))
 
     # One run without a kill: its phases' lengths are the spans the kills are drawn over.
     status, body = cron_post(daemon, "complete-catalog-sync", CATALOG_BODY)
@@ -320,7 +332,10 @@ def test_kill_9_at_random_points_of_complete_catalog_sync(
     for trial in range(trials):
         phase = PHASES[(first + trial) % len(PHASES)]
         kill_after_s = round(rng.uniform(0, phase_s[phase] * KILL_SPAN_FACTOR), 3)
-        planted = run_sql(database_url, lambda conn: _plant_duplicate_with_votes(conn, 2))
+        pick = str(rng.random())
+        planted = run_sql(
+            database_url, lambda conn, pick=pick: _plant_duplicate_with_votes(conn, 2, pick)
+        )
         votes_before = count_rows(database_url, "votes")
         assert planted and problems(database_url, EXTRA_CHECKS[:1]) == {"duplicate_studio_songs": 1}
         runs_before = runs_of(database_url)
