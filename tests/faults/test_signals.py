@@ -233,11 +233,12 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     the signal is answered, the run's ``?wait=true`` trigger with 202 ``interrupted``; the
     streams open (the import's progress, the run's events, the status page's) are closed
     cleanly; the process exits 0 within ``shutdown.grace_seconds``; the import and the run are
-    both marked ``interrupted`` with their checkpoints; after a restart both resume (``import_resumed``, ``job_resumed``) and complete,
-    without redoing what was done: the import with exactly the simulator's deduplicated catalog,
-    the run succeeded or partial on its second attempt, the artists it synced before the signal
-    not synced again; the progress stream, reconnected with ``Last-Event-ID``, carries on to
-    ``complete`` with every event once."""
+    both marked ``interrupted`` with their checkpoints; after a restart both resume
+    (``import_resumed``, ``job_resumed``) and complete, without redoing what was done: the
+    import with exactly the simulator's deduplicated catalog, the run succeeded or partial on
+    its second attempt, the artists it synced before the signal not synced again; the progress
+    stream, reconnected with ``Last-Event-ID``, carries on to ``complete`` with every event
+    once."""
     env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET, "ADMIN_API_KEY": ADMIN_KEY}
     run_knobs = BETWEEN_BATCHES if where == "between_batches" else INSIDE_AN_ITEM
     config = (
