@@ -53,6 +53,13 @@ from uuid import UUID
 
 import asyncpg
 import psutil
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from theset_daemon.cache import Cache
 from theset_daemon.cache.keys import KINDS
@@ -86,9 +93,10 @@ MONITOR_HOOK_TIMEOUT_S = 30.0
 # ``wait`` on a run of another instance polls its row this often.
 REMOTE_WAIT_POLL_S = 0.5
 # A run's end must land, or its row reads ``running`` for ever: while the database is unreachable
-# (a restart, a failover) the end write is retried, at most this long (the lease's life: past it
-# another instance may have taken the run over), backing off to a try every few seconds. If it
-# never lands, the row stays ``running`` under our name and the sweep takes it as an orphan.
+# (a restart, a failover) the end write is retried (tenacity), at most this long (the lease's
+# life: past it another instance may have taken the run over), backing off to a try every few
+# seconds. If it never lands, the row stays ``running`` under our name and the sweep takes it as
+# an orphan.
 END_WRITE_RETRY_S = LEASE_TTL_S
 END_WRITE_BACKOFF_MIN_S = 0.25
 END_WRITE_BACKOFF_MAX_S = 2.0
@@ -626,26 +634,36 @@ class JobRunner:
         """``runs.finish``, retried while the database is unreachable (see
         :data:`END_WRITE_RETRY_S`); None when the run was taken from us or the write never
         landed."""
-        deadline_s = time.monotonic() + self.end_write_retry_s
-        backoff_s = END_WRITE_BACKOFF_MIN_S
-        while True:
-            try:
-                async with self.database.pool.acquire() as conn:
-                    return await runs.finish(conn, active.run_id, self.holder_id, spec.name, **end)
-            except DATABASE_UNREACHABLE as exc:
-                # At shutdown there is no time to wait: the next start sweeps the row up.
-                if self._closing or time.monotonic() + backoff_s > deadline_s:
-                    log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
-                    return None
-                log.warning(
-                    "job_end_write_retrying", job=spec.name, run_id=str(active.run_id),
-                    error=f"{type(exc).__name__}: {exc}", retry_in_s=backoff_s,
-                )  # fmt: skip
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, END_WRITE_BACKOFF_MAX_S)
-            except Exception:
-                log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
-                return None
+
+        def unreachable(exc: BaseException) -> bool:
+            # At shutdown there is no time to wait: the next start sweeps the row up.
+            return isinstance(exc, DATABASE_UNREACHABLE) and not self._closing
+
+        def retrying(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "job_end_write_retrying", job=spec.name, run_id=str(active.run_id),
+                error=f"{type(exc).__name__}: {exc}",
+                retry_in_s=state.next_action.sleep if state.next_action else None,
+            )  # fmt: skip
+
+        attempts = AsyncRetrying(
+            retry=retry_if_exception(unreachable),
+            stop=stop_after_delay(self.end_write_retry_s),
+            wait=wait_exponential(multiplier=END_WRITE_BACKOFF_MIN_S, max=END_WRITE_BACKOFF_MAX_S),
+            before_sleep=retrying,
+            reraise=True,
+        )
+        try:
+            async for attempt in attempts:
+                with attempt:
+                    async with self.database.pool.acquire() as conn:
+                        return await runs.finish(
+                            conn, active.run_id, self.holder_id, spec.name, **end
+                        )
+        except Exception:
+            log.exception("job_end_write_failed", job=spec.name, run_id=str(active.run_id))
+        return None
 
     async def _call_hooks(self, run: Run) -> None:
         for hook in list(self.monitor_hooks):
