@@ -356,7 +356,7 @@ async def _bulk(rows: list[Row]) -> None:
             new_rate,
             "rows/s",
             ">= 40,000",
-            note="each song also gets its primary credit (artist_songs): two tables, five "
+            note="Each song also gets its primary credit (artist_songs): two tables, five "
             "indexes and three foreign-key checks a song, the checks alone about 47% of the "
             "statement (EXPLAIN ANALYZE). The floor row, a plain COPY + INSERT of the same rows "
             "with nothing compared, is the best this machine does with both tables; the 40,000 "

@@ -185,6 +185,8 @@ def markdown(results: Sequence[BenchResult], command: str) -> str:
             f"{f.target}.{why}"
         )
     for r in results:
+        # A module measuring several things (one per provider, per mode) names each row's.
+        parts = len({f.bench for f in r.figures}) > 1
         lines += [
             "",
             f"## {r.name}",
@@ -194,13 +196,13 @@ def markdown(results: Sequence[BenchResult], command: str) -> str:
             f"`python -m bench --runs {r.runs} {r.name}`: {r.runs} run{'s' * (r.runs > 1)}, "
             f"{r.wall_s:.0f} s in all.",
             "",
-            "| metric | median | range of runs | unit | target | |",
-            "|---|---:|---:|---|---|---|",
+            f"| {'measured | ' * parts}metric | median | range of runs | unit | target | |",
+            f"|{'---|' * parts}---|---:|---:|---|---|---|",
         ]
         for f in r.figures:
             lines.append(
-                f"| {f.metric} | {_value_text(f.median)} | {f.range_text()} | {f.unit} | "
-                f"{f.target} | {f.verdict()} |"
+                f"| {f'{f.bench} | ' * parts}{f.metric} | {_value_text(f.median)} | "
+                f"{f.range_text()} | {f.unit} | {f.target} | {f.verdict()} |"
             )
         notes = [f for f in r.figures if f.note]
         if notes:
