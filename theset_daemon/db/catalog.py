@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from theset_daemon.catalog import slugify
 from theset_daemon.db.conn import Connection
@@ -98,6 +99,7 @@ class SongRow:
 # --- bulk upsert -------------------------------------------------------------------------------
 
 _TEMP_PREFIX = "_bulk_"
+UPSERT_ATTEMPTS = 3  # a bulk upsert that lost an insert race on a second unique key is redone
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,24 @@ async def bulk_upsert(conn: Connection, spec: BulkTable, records: Iterable[tuple
         f"{spec.create_sql()}; DELETE FROM {spec.temp}; SET LOCAL enable_hashjoin = off; "
         "SET LOCAL enable_mergejoin = off; SET LOCAL synchronous_commit = off"
     )
+    # ON CONFLICT covers only the conflict key: two transactions inserting the same new row (two
+    # artists' syncs sharing a venue) both pass its check, and the later one then fails on the
+    # table's other unique index (the slug) once the first commits. Tried again, it sees the
+    # committed row and updates it.
+    attempts = AsyncRetrying(
+        retry=retry_if_exception_type(asyncpg.UniqueViolationError),
+        stop=stop_after_attempt(UPSERT_ATTEMPTS),
+        reraise=True,
+    )
+    async for attempt in attempts:
+        with attempt:
+            return await _upsert_once(conn, spec, rows, prepare)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _upsert_once(
+    conn: Connection, spec: BulkTable, rows: list[tuple[Any, ...]], prepare: str
+) -> int:
     if conn.is_in_transaction():
         async with conn.transaction():  # a savepoint in the caller's transaction
             await conn.execute(prepare)
