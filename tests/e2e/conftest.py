@@ -69,15 +69,24 @@ class NotifySocket:
 class Daemon:
     """One daemon process; stderr (the JSON log) is collected line by line in a thread."""
 
-    def __init__(self, config_path: Path, env: dict[str, str], port: int) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        env: dict[str, str],
+        port: int,
+        *,
+        module: str = "theset_daemon.cli",
+        cwd: Path | None = None,
+    ) -> None:
         self.config_path = config_path
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.lines: list[dict[str, Any]] = []
         self.raw_lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "theset_daemon.cli", "run", "--config", str(config_path)],
+            [sys.executable, "-m", module, "run", "--config", str(config_path)],
             env=env,
+            cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -78,21 +77,8 @@ class WrappedDaemon(Daemon):
     (``tests.faults.seconds_cron``); the rest (log capture, signals, stop) is the same."""
 
     def __init__(self, config_path: Path, env: dict[str, str], port: int, module: str) -> None:
-        self.config_path = config_path
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.lines: list[dict[str, Any]] = []
-        self.raw_lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, "run", "--config", str(config_path)],
-            env=env,
-            cwd=REPO,  # where the wrapper's package is importable from
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        # cwd: where the wrapper's package is importable from.
+        super().__init__(config_path, env, port, module=module, cwd=REPO)
 
 
 def kill9(daemon: Daemon) -> None:
