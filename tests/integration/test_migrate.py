@@ -15,7 +15,7 @@ import pytest
 from theset_daemon.db.migrate import SQL_DIR, MigrationError, discover, migrate
 
 CATALOG_TABLES = {
-    "artists", "venues", "shows", "show_artists", "songs", "artist_songs", "setlists",
+    "artists", "venues", "shows", "show_artists", "songs", "song_credits", "setlists",
     "setlist_songs", "votes", "user_follows_artists", "page_views",
 }  # fmt: skip
 OPERATIONS_TABLES = {
@@ -43,6 +43,8 @@ async def test_from_empty_then_again_as_a_no_op(conn: asyncpg.Connection) -> Non
         for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     }
     assert tables >= CATALOG_TABLES | OPERATIONS_TABLES
+    views = {r["viewname"] for r in await conn.fetch("SELECT viewname FROM pg_views")}
+    assert "artist_songs" in views and "artist_songs" not in tables
     recorded = await conn.fetch("SELECT name, checksum FROM schema_migrations ORDER BY name")
     assert [(r["name"], r["checksum"]) for r in recorded] == [
         (m.name, m.checksum) for m in migrations
@@ -102,6 +104,46 @@ async def test_performance_objects_exist_and_work(conn: asyncpg.Connection) -> N
     by_object = {(r["object_name"], r["metric"]): r["value"] for r in stats}
     assert any(name.endswith("artists") for name, _metric in by_object)
     assert all(value is not None and value >= 0 for value in by_object.values())
+
+
+async def test_0006_keeps_every_credit_and_stores_only_the_unimplied_ones(
+    conn: asyncpg.Connection,
+) -> None:
+    # A database at 0005 with credits in the artist_songs table: each song's own artist, and a
+    # guest on one song.
+    migrations = discover()
+    upgrade = next(i for i, m in enumerate(migrations) if m.name.startswith("0006_"))
+    await migrate(conn, migrations[:upgrade])
+    band, guest = await conn.fetchval(
+        """WITH a AS (INSERT INTO artists (name, slug) VALUES ('Band', 'band'), ('Guest', 'guest')
+                      RETURNING id, name)
+           SELECT array_agg(id ORDER BY name) FROM a"""
+    )
+    songs = await conn.fetchval(
+        """WITH s AS (INSERT INTO songs (artist_id, name, normalized_title)
+                      VALUES ($1, 'One', 'one'), ($1, 'Two', 'two') RETURNING id)
+           SELECT array_agg(id) FROM s""",
+        band,
+    )
+    await conn.execute(
+        """INSERT INTO artist_songs (artist_id, song_id, is_primary)
+           SELECT $1::uuid, unnest($2::uuid[]), true UNION ALL SELECT $3::uuid, $4::uuid, false""",
+        band,
+        songs,
+        guest,
+        songs[0],
+    )
+    credits = "SELECT artist_id, song_id, is_primary FROM artist_songs ORDER BY 1, 2"
+    before = [tuple(r) for r in await conn.fetch(credits)]
+
+    assert await migrate(conn, migrations) == [m.name for m in migrations[upgrade:]]
+
+    assert [tuple(r) for r in await conn.fetch(credits)] == before
+    stored = await conn.fetch("SELECT artist_id, song_id, is_primary FROM song_credits")
+    assert [tuple(r) for r in stored] == [(guest, songs[0], False)]
+    # A deleted song takes its credits with it, as the table's cascade did.
+    await conn.execute("DELETE FROM songs WHERE id = $1", songs[0])
+    assert [tuple(r) for r in await conn.fetch(credits)] == [(band, songs[1], True)]
 
 
 async def test_constraints_reject_bad_rows(conn: asyncpg.Connection) -> None:

@@ -210,7 +210,6 @@ async def plant_song(
     popularity: int | None = None,
     release_date: dt.date | None = dt.date(2001, 1, 1),
     is_live: bool = False,
-    link: bool = True,
 ) -> UUID:
     n = _n()
     song_id: UUID = await conn.fetchval(
@@ -227,10 +226,6 @@ async def plant_song(
         release_date,
         is_live,
     )
-    if link:
-        await conn.execute(
-            "INSERT INTO artist_songs (artist_id, song_id) VALUES ($1, $2)", artist_id, song_id
-        )
     return song_id
 
 

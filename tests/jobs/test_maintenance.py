@@ -61,6 +61,15 @@ async def test_duplicate_merge_keeps_every_vote(database_url: str) -> None:
         artist = await plant_artist(conn)
         kept, remaster, single, live = await _paper_moon(conn, artist)
         other = await plant_song(conn, artist, "Other Song")
+        # A guest credited on two of the copies (a song's own artist is its primary credit).
+        guest = await plant_artist(conn)
+        await conn.execute(
+            """INSERT INTO song_credits (artist_id, song_id, is_primary)
+               VALUES ($1, $2, false), ($1, $3, true)""",
+            guest,
+            remaster,
+            single,
+        )
         # One setlist with only a copy, one with all three copies, one without the kept row.
         only_copy = await plant_setlist(
             conn, await plant_show(conn, artist), artist, [remaster, other]
@@ -108,6 +117,11 @@ async def test_duplicate_merge_keeps_every_vote(database_url: str) -> None:
         }
         credits = await conn.fetch("SELECT song_id FROM artist_songs WHERE artist_id = $1", artist)
         assert {row["song_id"] for row in credits} == {kept, other, live}
+        # The guest's credits moved to the kept copy, primary if either copy's was.
+        guest_credits = await conn.fetch(
+            "SELECT song_id, is_primary FROM artist_songs WHERE artist_id = $1", guest
+        )
+        assert [tuple(row) for row in guest_credits] == [(kept, True)]
         # A second pass finds nothing to do.
         again = await maintenance.merge_duplicate_songs(env.pool)
         assert again.groups == 0 and again.songs_removed == 0
@@ -152,10 +166,10 @@ async def test_cleanup_never_deletes_a_referenced_song(database_url: str) -> Non
     async with job_env(database_url) as env, env.pool.acquire() as conn:
         artist = await plant_artist(conn)
         kept, remaster, single, live = await _paper_moon(conn, artist)
-        uncredited = await plant_song(conn, artist, "Lost Credit", link=False)
-        unreferenced_uncredited = await plant_song(conn, artist, "No One Sings", link=False)
+        sung = await plant_song(conn, artist, "Sung Once")
+        never_sung = await plant_song(conn, artist, "No One Sings")
         show = await plant_show(conn, artist)
-        entries = await plant_setlist(conn, show, artist, [remaster, live, uncredited])
+        entries = await plant_setlist(conn, show, artist, [remaster, live, sung])
         await plant_setlist(conn, show, artist, [single], kind="actual")
         for entry in entries:
             await plant_vote(conn, uuid.uuid4(), entry)
@@ -175,7 +189,8 @@ async def test_cleanup_never_deletes_a_referenced_song(database_url: str) -> Non
         # Every referenced song is still there, or its references moved to the kept copy first.
         for song in referenced_before:
             assert song in songs or song in (remaster, single)
-        assert {kept, live, uncredited, unreferenced_uncredited} <= songs
+        # A song is never an orphan, referenced or not: it always has its artist.
+        assert {kept, live, sung, never_sung} <= songs
         assert merged.songs_removed == 2
         dangling = await conn.fetchval(
             """SELECT count(*) FROM setlist_songs ss
@@ -183,8 +198,6 @@ async def test_cleanup_never_deletes_a_referenced_song(database_url: str) -> Non
         )
         assert dangling == 0
         assert await conn.fetchval("SELECT count(*) FROM votes") == len(entries)
-        # Songs are never orphans: the missing credits are written back.
-        assert orphans.songs_relinked == 2
         assert orphans.venues == 1 and orphans.artists == 1 and orphans.removed == 2
         venues = {row["id"] for row in await conn.fetch("SELECT id FROM venues")}
         assert lonely_venue not in venues and fresh_venue in venues
@@ -247,10 +260,6 @@ async def test_integrity_checks_find_each_planted_defect(database_url: str) -> N
             songs[0],
         )
         await conn.execute(
-            """INSERT INTO artist_songs (artist_id, song_id)
-               SELECT artist_id, id FROM songs WHERE name LIKE '% (again)'"""
-        )
-        await conn.execute(
             """UPDATE setlists SET setlistfm_id = 'abc123'
                WHERE id IN (SELECT setlist_id FROM setlist_songs WHERE id = $1)""",
             entries[0],
@@ -282,16 +291,13 @@ async def test_integrity_checks_find_each_planted_defect(database_url: str) -> N
         await conn.execute(
             "INSERT INTO show_artists (show_id, artist_id) VALUES ($1, $2)", missing(), artist
         )
-        orphan_song = await conn.fetchval(
+        await conn.execute(  # a song without an artist
             """INSERT INTO songs (artist_id, name, normalized_title)
-               VALUES ($1, 'Nobody''s', 'nobodys') RETURNING id""",
+               VALUES ($1, 'Nobody''s', 'nobodys')""",
             missing(),
         )
         await conn.execute(
-            "INSERT INTO artist_songs (artist_id, song_id) VALUES ($1, $2)", artist, orphan_song
-        )
-        await conn.execute(
-            "INSERT INTO artist_songs (artist_id, song_id) VALUES ($1, $2)", artist, missing()
+            "INSERT INTO song_credits (artist_id, song_id) VALUES ($1, $2)", artist, missing()
         )
         await conn.execute(
             "INSERT INTO setlists (show_id, artist_id, type) VALUES ($1, $2, 'actual')",
@@ -319,9 +325,11 @@ async def test_integrity_checks_find_each_planted_defect(database_url: str) -> N
         await conn.execute("INSERT INTO page_views (artist_id) VALUES ($1)", missing())
         await conn.execute("SET session_replication_role = DEFAULT")
 
-        # Shows without venues, songs without artists.
+        # A show without a venue; a credit naming the song's own artist (listed twice).
         await plant_show(conn, artist, venue_id=None)
-        await plant_song(conn, artist, "Uncredited", link=False)
+        await conn.execute(
+            "INSERT INTO song_credits (artist_id, song_id) VALUES ($1, $2)", artist, songs[1]
+        )
         # A vote whose show is not its setlist's (counters moved as the web app would).
         await conn.execute(
             """INSERT INTO votes (user_id, setlist_song_id, show_id, vote_type)

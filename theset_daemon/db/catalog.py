@@ -106,19 +106,13 @@ UPSERT_ATTEMPTS = 3  # a bulk upsert that lost an insert race on a second unique
 class BulkTable:
     """How one table takes bulk upserts: its conflict key, the columns we write, and which of
     those an existing row takes from the new one (``keep_when_null`` ones only when the new value
-    is known: a development-mode sync has no popularity and must not erase a stored one).
-
-    ``then``, when set, is a statement run in the same command over ``written(<returning>,
-    inserted)``, the rows the upsert wrote (``inserted`` true for new ones): the songs' credits
-    are made that way, for new songs only, at no extra round trip."""
+    is known: a development-mode sync has no popularity and must not erase a stored one)."""
 
     table: str
     key: str
     columns: tuple[str, ...]
     updated: tuple[str, ...]
     keep_when_null: tuple[str, ...] = ()
-    returning: tuple[str, ...] = ()
-    then: str | None = None
 
     @property
     def temp(self) -> str:
@@ -154,8 +148,6 @@ class BulkTable:
         sets = ", ".join(
             f"{c} = {self._new_value(c, 'EXCLUDED', self.table)}" for c in self.updated
         )
-        returning = ", ".join((*self.returning, "(xmax = 0) AS inserted"))
-        then = f", then_ AS ({self.then})" if self.then else ""
         return f"""
             WITH written AS (
                 INSERT INTO {self.table} ({cols})
@@ -165,8 +157,8 @@ class BulkTable:
                 ORDER BY t.{self.key} COLLATE "C"
                 ON CONFLICT ({self.key}) DO UPDATE SET {sets}
                 WHERE {self._changed("EXCLUDED", self.table)}
-                RETURNING {returning}
-            ){then}
+                RETURNING 1
+            )
             SELECT count(*) AS written FROM written"""
 
 
@@ -258,11 +250,11 @@ SHOWS = BulkTable(
 )  # fmt: skip
 # A song's id is made here (:func:`time_ordered_ids`), not by the column's gen_random_uuid()
 # default: that one reads /dev/urandom once a row on a server built without OpenSSL (the
-# embedded one; about 3 us a row), and random ids scatter every insert across the primary key
-# and both artist_songs indexes, where time-ordered ones append. A stored song keeps its id
-# (the upsert never sets it). The id also makes the credit exact: ``inserted`` rows carry the
-# id made for them a moment ago, which no credit can name yet, so the credit needs no conflict
-# test (its speculative insertion cost about 4 % of a new-row upsert).
+# embedded one; about 3 us a row), and random ids scatter every insert across the primary key,
+# where time-ordered ones append. A stored song keeps its id (the upsert never sets it).
+# A song's primary credit is its artist_id (the ``artist_songs`` view, 0006): no credit row to
+# write, which made a new song's write about 40 % dearer (two more index entries, two more
+# foreign-key checks).
 SONGS = BulkTable(
     table="songs",
     key="spotify_id",
@@ -278,9 +270,6 @@ SONGS = BulkTable(
         "preview_url", "spotify_uri", "is_explicit", "is_live", "is_remix",
     ),
     keep_when_null=("popularity",),
-    returning=("id", "artist_id"),
-    then="""INSERT INTO artist_songs (artist_id, song_id, is_primary)
-            SELECT artist_id, id, true FROM written WHERE inserted""",
 )  # fmt: skip
 
 
@@ -522,7 +511,7 @@ def song_record(artist_id: UUID, s: SongRow) -> tuple[Any, ...]:
 
 
 async def upsert_songs(conn: Connection, artist_id: UUID, songs: Sequence[SongRow]) -> int:
-    """Upsert the artist's songs and their primary credits; returns how many song rows were
+    """Upsert the artist's songs (each one's artist is its primary credit); returns how many were
     inserted or changed (an unchanged song is not rewritten)."""
     return await upsert_songs_of(conn, [(artist_id, s) for s in songs])
 
@@ -543,7 +532,6 @@ async def upsert_songs_of(conn: Connection, songs: Sequence[tuple[UUID, SongRow]
     """:func:`upsert_songs` for the songs of several artists at once (one COPY for a page)."""
     if not songs:
         return 0
-    # New songs get their primary credit in the same command (SONGS.then).
     return await bulk_upsert(conn, SONGS, song_rows(songs))
 
 

@@ -266,9 +266,10 @@ async def merge_songs(conn: Connection, pairs: Sequence[tuple[UUID, UUID]]) -> M
        move to it. A voter who voted on two of the folded entries keeps one vote (on the kept
        entry, else the latest), and the counters of the setlist and the show drop by the
        duplicates, since a user has one vote per setlist song.
-    3. Every remaining entry of a removed song points at the kept song; credits
-       (``artist_songs``) follow; only then are the removed songs deleted, and a song still
-       referenced by a setlist entry is never deleted.
+    3. Every remaining entry of a removed song points at the kept song; its credits follow
+       (``song_credits``; a removed song's own artist too, when the kept song's is another);
+       only then are the removed songs deleted, and a song still referenced by a setlist entry
+       is never deleted.
     """
     if not pairs:
         return MergeCounts()
@@ -383,13 +384,18 @@ async def merge_songs(conn: Connection, pairs: Sequence[tuple[UUID, UUID]]) -> M
         """UPDATE setlist_songs AS ss SET song_id = m.kept
            FROM song_merge AS m WHERE ss.song_id = m.removed"""
     )
+    # The view artist_songs lists a removed song's own artist and its song_credits; the kept
+    # song's own artist is implied, so it is never written as a credit.
     await conn.execute(
-        """INSERT INTO artist_songs (artist_id, song_id, is_primary)
+        """INSERT INTO song_credits (artist_id, song_id, is_primary)
            SELECT c.artist_id, m.kept, bool_or(c.is_primary)
-           FROM artist_songs AS c JOIN song_merge AS m ON m.removed = c.song_id
+           FROM artist_songs AS c
+           JOIN song_merge AS m ON m.removed = c.song_id
+           JOIN songs AS k ON k.id = m.kept
+           WHERE c.artist_id <> k.artist_id
            GROUP BY c.artist_id, m.kept
            ON CONFLICT (artist_id, song_id) DO UPDATE
-               SET is_primary = artist_songs.is_primary OR EXCLUDED.is_primary"""
+               SET is_primary = song_credits.is_primary OR EXCLUDED.is_primary"""
     )
     removed = await conn.fetch(
         """DELETE FROM songs AS s
@@ -447,7 +453,6 @@ ORPHAN_GRACE_S = 86400.0
 class OrphanCounts:
     venues: int  # venues no show takes place at
     artists: int  # bare support-act rows (no Spotify id) nothing refers to any more
-    songs_relinked: int  # songs given back their missing primary credit (never deleted)
 
     @property
     def removed(self) -> int:
@@ -455,12 +460,12 @@ class OrphanCounts:
 
 
 async def remove_orphans(conn: Connection, grace_s: float = ORPHAN_GRACE_S) -> OrphanCounts:
-    """Delete rows nothing refers to, and repair songs that lost their credit.
+    """Delete rows nothing refers to.
 
     Orphans are rows that only exist to be referred to: a venue no show uses; an artist row made
-    for a support act (no Spotify id, so never imported) that no bill, show, song, setlist,
-    follow, page view or import refers to. A song is never an orphan: a song without a credit row
-    still has its artist (``songs.artist_id``), so its primary credit is written back instead.
+    for a support act (no Spotify id, so never imported) that no bill, show, song, song credit,
+    setlist, follow, page view or import refers to. A song is never an orphan: it always has its
+    artist (``songs.artist_id``, its primary credit).
     """
     venues = await conn.execute(
         """DELETE FROM venues AS v
@@ -475,20 +480,14 @@ async def remove_orphans(conn: Connection, grace_s: float = ORPHAN_GRACE_S) -> O
              AND NOT EXISTS (SELECT 1 FROM show_artists AS x WHERE x.artist_id = a.id)
              AND NOT EXISTS (SELECT 1 FROM shows AS x WHERE x.headliner_artist_id = a.id)
              AND NOT EXISTS (SELECT 1 FROM songs AS x WHERE x.artist_id = a.id)
-             AND NOT EXISTS (SELECT 1 FROM artist_songs AS x WHERE x.artist_id = a.id)
+             AND NOT EXISTS (SELECT 1 FROM song_credits AS x WHERE x.artist_id = a.id)
              AND NOT EXISTS (SELECT 1 FROM setlists AS x WHERE x.artist_id = a.id)
              AND NOT EXISTS (SELECT 1 FROM user_follows_artists AS x WHERE x.artist_id = a.id)
              AND NOT EXISTS (SELECT 1 FROM page_views AS x WHERE x.artist_id = a.id)
              AND NOT EXISTS (SELECT 1 FROM import_status AS x WHERE x.artist_id = a.id)""",
         grace_s,
     )
-    relinked = await conn.execute(
-        """INSERT INTO artist_songs (artist_id, song_id, is_primary)
-           SELECT s.artist_id, s.id, true FROM songs AS s
-           WHERE NOT EXISTS (SELECT 1 FROM artist_songs AS c WHERE c.song_id = s.id)
-           ON CONFLICT DO NOTHING"""
-    )
-    return OrphanCounts(_rows(venues), _rows(artists), _rows(relinked))
+    return OrphanCounts(_rows(venues), _rows(artists))
 
 
 async def recount_artist_totals(conn: Connection) -> list[UUID]:
@@ -569,10 +568,9 @@ INTEGRITY_CHECKS: tuple[tuple[str, str], ...] = (
         "orphaned_show_artists",
         _orphans("show_artists", ("show_id", "shows"), ("artist_id", "artists")),
     ),
-    ("orphaned_songs", _orphans("songs", ("artist_id", "artists"))),
     (
-        "orphaned_artist_songs",
-        _orphans("artist_songs", ("artist_id", "artists"), ("song_id", "songs")),
+        "orphaned_song_credits",
+        _orphans("song_credits", ("artist_id", "artists"), ("song_id", "songs")),
     ),
     ("orphaned_setlists", _orphans("setlists", ("show_id", "shows"), ("artist_id", "artists"))),
     (
@@ -586,10 +584,14 @@ INTEGRITY_CHECKS: tuple[tuple[str, str], ...] = (
     ("orphaned_follows", _orphans("user_follows_artists", ("artist_id", "artists"))),
     ("orphaned_page_views", _orphans("page_views", ("artist_id", "artists"), ("show_id", "shows"))),
     ("shows_without_venue", "SELECT count(*) FROM shows WHERE venue_id IS NULL"),
+    # A song's artist is its artist_id (NOT NULL, its primary credit), so a song without an
+    # artist is one whose artist row is gone: the foreign-key orphan of songs.
+    ("songs_without_artist", _orphans("songs", ("artist_id", "artists"))),
     (
-        "songs_without_artist",
-        """SELECT count(*) FROM songs AS s
-           WHERE NOT EXISTS (SELECT 1 FROM artist_songs AS c WHERE c.song_id = s.id)""",
+        # The view artist_songs would list the song's own artist twice.
+        "song_credits_naming_own_artist",
+        """SELECT count(*) FROM song_credits AS c
+           JOIN songs AS s ON s.id = c.song_id AND s.artist_id = c.artist_id""",
     ),
     (
         # votes.show_id is denormalised from setlist_song -> setlist -> show.

@@ -488,7 +488,6 @@ async def _data_cleanup(ctx: JobContext, params: CompleteCatalogSyncParams, stat
         votes_collapsed=merged.votes_collapsed,
         orphan_venues=orphans.venues,
         orphan_artists=orphans.artists,
-        songs_relinked=orphans.songs_relinked,
         totals_recounted=len(recounted),
         retention=retention,
     )
