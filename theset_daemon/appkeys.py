@@ -21,6 +21,7 @@ from theset_daemon.jobs.scheduler import JobScheduler
 from theset_daemon.monitoring.service import Monitor
 from theset_daemon.progress import ProgressBroker
 from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.web.inflight import RequestsInFlight
 
 SETTINGS = web.AppKey("settings", SettingsHolder)
 READINESS = web.AppKey("readiness", ReadinessChecks)
@@ -40,3 +41,5 @@ SCHEDULER = web.AppKey("scheduler", JobScheduler)
 MONITOR = web.AppKey("monitor", Monitor)
 #: Set when the daemon starts to stop: long-lived handlers (the status stream) end on it.
 STOPPING = web.AppKey("stopping", asyncio.Event)
+#: The handlers running now: a stop waits for them (bounded), not for aiohttp's connections.
+IN_FLIGHT = web.AppKey("in_flight", RequestsInFlight)

@@ -30,6 +30,23 @@ logger = log.get_logger(__name__)
 
 # Exit codes: 0 clean stop, 1 could not start, 2 invalid configuration (as check-config).
 EXIT_OK, EXIT_START_FAILED, EXIT_CONFIG = 0, 1, 2
+# aiohttp's own wait at the stop (``shutdown_timeout``), per connection, once the app's stop has
+# waited for its handlers within the grace (``app._begin_stop``): what it still meets is a
+# response being written, or a connection accepted as the listener closed whose request aiohttp
+# never reads (see ``web/inflight.py``), which it holds for the whole timeout before closing it.
+# So it is short, and never the grace: with the grace here, that one connection made a 6 s grace
+# a 7.3 s stop (aiohttp also rounds a timeout over 5 s up to the next whole second).
+CONNECTIONS_CLOSE_TIMEOUT_S = 0.5
+
+
+def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """The aiohttp runner the daemon serves ``app`` with (the stop's waits are the app's own)."""
+    return web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=min(CONNECTIONS_CLOSE_TIMEOUT_S, settings.shutdown.grace_seconds / 8),
+    )
 
 
 class SystemdNotifier:
@@ -94,12 +111,7 @@ class Daemon:
 
     async def _start_serve_stop(self) -> int:
         settings = self.holder.current
-        runner = web.AppRunner(
-            build_app(self.holder),
-            handle_signals=False,
-            access_log=None,
-            shutdown_timeout=settings.shutdown.grace_seconds,
-        )
+        runner = make_runner(build_app(self.holder), settings)
         try:
             await runner.setup()
             site = web.TCPSite(runner, settings.server.host, settings.server.port)
@@ -161,9 +173,10 @@ class Daemon:
     async def _shutdown(self, runner: web.AppRunner) -> None:
         grace_s = self.holder.current.shutdown.grace_seconds
         try:
-            # runner.cleanup stops accepting, waits up to shutdown_timeout for in-flight handlers,
-            # then runs the cleanup contexts in reverse (the pool closes, the embedded DB stops).
-            # The extra margin covers those teardowns; beyond it we exit anyway.
+            # runner.cleanup stops accepting, runs the app's stop (the drains and the handlers in
+            # flight, within the grace: app._begin_stop), closes the connections left, then runs
+            # the cleanup contexts in reverse (the pool closes, the embedded DB stops). This bound
+            # is the last resort should a teardown hang (an embedded Postgres slow to stop).
             await asyncio.wait_for(runner.cleanup(), timeout=grace_s + 10)
         except TimeoutError:
             logger.error("shutdown_timed_out", grace_seconds=grace_s)

@@ -223,16 +223,7 @@ SLOW_SPOTIFY_PER_S = 2
 BACKLOG_S = 0.05
 
 
-@pytest.mark.parametrize(
-    "where",
-    [
-        "between_batches",
-        # In make test-slow until its stop time is explained: in one CI run (of several green
-        # ones) the stop took 7.3 s against the 6 s grace (suspected: aiohttp waiting for a slow
-        # in-flight handler before the teardown starts). The bound stays as it is.
-        pytest.param("inside_an_item", marks=pytest.mark.slow),
-    ],
-)
+@pytest.mark.parametrize("where", ["between_batches", "inside_an_item"])
 def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it(
     where: str, start_daemon: DaemonFactory, database_url: str, sim: Simulator
 ) -> None:

@@ -49,8 +49,9 @@ STALE_AFTER_S = 45.0  # three missed heartbeats: the owner is gone
 MAX_ATTEMPTS = 3
 # On shutdown, phases in flight get this long (at most half the grace) before they are cancelled
 # and marked interrupted; they are idempotent, so a resume redoes at most one phase. The drain is
-# counted from the moment shutdown begins, beside the jobs' drain (not after it), so the whole
-# stop fits in the grace.
+# counted from the moment shutdown begins, beside the jobs' drain (not after it), and its end
+# cancels them by itself (not when the teardown gets to the importer, which waits for the HTTP
+# handlers first), so the whole stop fits in the grace.
 SHUTDOWN_DRAIN_MAX_S = 5.0
 # Imports whose phases 2-3 run at once; the rest wait their turn. The providers' rates bound the
 # throughput anyway; this bounds the database connections background work can hold, so the
@@ -105,7 +106,7 @@ class Importer:
         self._tasks: dict[UUID, asyncio.Task[None]] = {}
         self._limit = PerClientLimit()
         self._closing = False
-        self._drain_until_s: float | None = None  # loop time; set when shutdown begins
+        self._reaper: asyncio.Task[None] | None = None  # the drain; started when shutdown begins
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
 
     @property
@@ -312,27 +313,34 @@ class Importer:
 
     def begin_shutdown(self) -> None:
         """Claim no more jobs, and start the drain of the running ones now (the daemon calls
-        this as shutdown begins, with the jobs' ``begin_shutdown``); :meth:`close` cancels what
-        is still running when the drain is over."""
-        if self._drain_until_s is not None:
+        this as shutdown begins, with the jobs' ``begin_shutdown``): whatever still runs when
+        the drain is over is cancelled then, and marks itself interrupted."""
+        if self._reaper is not None:
             return
         self._closing = True
         drain_s = min(SHUTDOWN_DRAIN_MAX_S, self._holder.current.shutdown.grace_seconds / 2)
-        self._drain_until_s = asyncio.get_running_loop().time() + drain_s
+        self._reaper = asyncio.create_task(self._cancel_after(drain_s), name="import-reaper")
+
+    async def _cancel_after(self, drain_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_s
+        # An import whose phase 1 was in a request when the stop began starts during the drain:
+        # it is waited for (and cancelled) with the others.
+        while self._tasks and (left_s := deadline - loop.time()) > 0:
+            await asyncio.wait(list(self._tasks.values()), timeout=left_s)
+        for job_id, task in list(self._tasks.items()):
+            log.warning("import_cancelled_at_shutdown", job_id=str(job_id))
+            task.cancel()
 
     async def close(self) -> None:
         self.begin_shutdown()
+        assert self._reaper is not None
+        await self._reaper
+        # One started after the drain ended (its phase 1 finished late) has had no drain to wait.
         tasks = list(self._tasks.values())
-        if not tasks:
-            return
-        # What is left of the drain: the other resources' teardown before ours (the jobs' drain
-        # above all) has used the rest.
-        until_s = self._drain_until_s or 0.0
-        left_s = max(0.0, until_s - asyncio.get_running_loop().time())
-        _done, pending = await asyncio.wait(tasks, timeout=left_s)
-        for task in pending:
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _owner_is_dead(owner_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""Middleware: request ids, the error envelope, the body-size limit, bearer auth and CORS.
+"""Middleware: request ids, the error envelope, the body-size limit, bearer auth and CORS, and
+the registry of handlers in flight (the stop waits for them).
 
 The order is fixed inside :func:`request_middleware`: the request id exists before anything can
 fail, errors are rendered for everything after it, and the size check and auth run before a
@@ -17,7 +18,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from theset_daemon.appkeys import SETTINGS
+from theset_daemon.appkeys import IN_FLIGHT, SETTINGS
 from theset_daemon.db.pool import DATABASE_UNREACHABLE
 from theset_daemon.log import get_logger
 from theset_daemon.web.api import PREFLIGHT_METHODS, Auth, RouteSpec, spec_of
@@ -49,6 +50,8 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
     request_id = sent if _CLIENT_REQUEST_ID.match(sent) else secrets.token_hex(16)
     request[REQUEST_ID] = request_id
     tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    in_flight = request.app[IN_FLIGHT]
+    task = in_flight.enter(request)
     try:
         _check_body_size(request)
         spec = spec_of(request)
@@ -88,6 +91,7 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             extra={"requestId": request_id},
         )
     finally:
+        in_flight.leave(task)
         structlog.contextvars.reset_contextvars(**tokens)
 
 
