@@ -151,9 +151,14 @@ def test_a_hundred_sighups_under_load(
             daemon.signal(signal.SIGHUP)
         daemon.wait_for_log("config_reloaded", RELOAD_TIMEOUT_S, count=RELOADS + 1)
         assert final != last
+        # The scheduler takes a reloaded settings object at its next poll (RELOAD_POLL_S), so
+        # the last schedule is in force once it has logged it, not at the config_reloaded line.
         wait_until(
             "the last schedule in force",
-            lambda: health_schedule(daemon, "complete-catalog-sync") == final["schedule"],
+            lambda: (
+                health_schedule(daemon, "complete-catalog-sync") == final["schedule"]
+                and daemon.events("job_rescheduled")[-1]["schedule"] == final["schedule"]
+            ),
             RELOAD_TIMEOUT_S,
         )
         time.sleep(0.5)  # the load goes on past the last reload
