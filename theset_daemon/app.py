@@ -41,6 +41,7 @@ from theset_daemon.log import get_logger
 from theset_daemon.monitoring.metrics import JobRunMetrics, LiveStateCollector
 from theset_daemon.monitoring.service import open_monitor
 from theset_daemon.progress import open_broker
+from theset_daemon.stop import begin_stop
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 from theset_daemon.web import (
     api,
@@ -56,10 +57,6 @@ from theset_daemon.web.middleware import middlewares, on_response_prepare
 from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
-
-# Of the shutdown grace, what the stop keeps for the teardown (pool, clients, the connections
-# aiohttp still holds) and the interpreter's exit, once the handlers in flight have had theirs.
-STOP_RESERVE_MAX_S = 2.0
 
 ROUTE_TABLES = (
     routes_system.routes,
@@ -98,7 +95,7 @@ def build_app(
     # The scheduler starts last and stops first, so a fire never meets a closed runner.
     app.cleanup_ctx.append(scheduler_ctx)
     app[IN_FLIGHT] = RequestsInFlight()
-    app.on_shutdown.append(_begin_stop)
+    app.on_shutdown.append(begin_stop)  # the stop, top to bottom: theset_daemon/stop.py
     api.install(app, route_tables, title="theset-daemon", version=__version__)
     _warn_missing_secrets(holder)
     return app
@@ -162,42 +159,6 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_scheduler(app[RUNNER], app[SETTINGS]) as scheduler:
         app[SCHEDULER] = scheduler
         yield
-
-
-def requests_budget_s(grace_s: float) -> float:
-    """How long the handlers in flight get once the stop begins: the grace, less the reserve
-    kept for the teardown and the process exit (a quarter of it, at most
-    :data:`STOP_RESERVE_MAX_S`)."""
-    return grace_s - min(STOP_RESERVE_MAX_S, grace_s / 4)
-
-
-async def _begin_stop(app: web.Application) -> None:
-    """Everything between the listener closing and the teardown (aiohttp's ``on_shutdown``),
-    counted from the signal and bounded by ``shutdown.grace_seconds`` read now:
-
-    1. the scheduler fires nothing more; the jobs are asked to stop and the imports' drain
-       starts. Both drains (each ``min(its cap, grace / 2)``) count from here, side by side, and
-       cancel what is still running when they run out on their own, whatever else is waiting;
-    2. ``STOPPING`` is set and every SSE stream ends cleanly (the status page's on the event,
-       the progress streams through the broker);
-    3. the handlers in flight get until :func:`requests_budget_s` runs out: a ``?wait=true``
-       trigger ends with its run's drain (202 ``interrupted``), reads end on their own; any left
-       then are cancelled.
-
-    aiohttp then closes what connections remain (a short wait, see ``runtime``) and runs the
-    cleanup contexts in reverse: the runner and the importer only collect their cancelled tasks.
-    """
-    grace_s = app[SETTINGS].current.shutdown.grace_seconds
-    if SCHEDULER in app:
-        app[SCHEDULER].pause_all()
-    if RUNNER in app:
-        app[RUNNER].begin_shutdown()
-    if IMPORTER in app:
-        app[IMPORTER].begin_shutdown()
-    app[STOPPING].set()
-    if PROGRESS in app:
-        await app[PROGRESS].close()
-    await app[IN_FLIGHT].drain(requests_budget_s(grace_s))
 
 
 async def cache_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -25,27 +25,24 @@ from theset_daemon.app import build_app
 from theset_daemon.config import ConfigError, Settings, SettingsHolder
 from theset_daemon.db.migrate import MigrationError
 from theset_daemon.db.pool import DatabaseUnavailable
+from theset_daemon.stop import LAST_RESORT_S, StopBudget
 
 logger = log.get_logger(__name__)
 
 # Exit codes: 0 clean stop, 1 could not start, 2 invalid configuration (as check-config).
 EXIT_OK, EXIT_START_FAILED, EXIT_CONFIG = 0, 1, 2
-# aiohttp's own wait at the stop (``shutdown_timeout``), per connection, once the app's stop has
-# waited for its handlers within the grace (``app._begin_stop``): what it still meets is a
-# response being written, or a connection accepted as the listener closed whose request aiohttp
-# never reads (see ``web/inflight.py``), which it holds for the whole timeout before closing it.
-# So it is short, and never the grace: with the grace here, that one connection made a 6 s grace
-# a 7.3 s stop (aiohttp also rounds a timeout over 5 s up to the next whole second).
-CONNECTIONS_CLOSE_TIMEOUT_S = 0.5
 
 
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
-    """The aiohttp runner the daemon serves ``app`` with (the stop's waits are the app's own)."""
+    """The aiohttp runner the daemon serves ``app`` with. The stop's waits are the app's own
+    (``theset_daemon/stop.py``); aiohttp's per-connection ``shutdown_timeout`` is only what it
+    still meets after them: a response being written, or a connection accepted as the listener
+    closed whose request aiohttp never reads (``web/inflight.py``), held for the whole timeout.
+    So it is short, never the grace: with the grace there, that one connection made a 6 s grace
+    a 7.3 s stop (aiohttp also rounds a timeout over 5 s up to the next whole second)."""
+    budget = StopBudget(settings.shutdown.grace_seconds)
     return web.AppRunner(
-        app,
-        handle_signals=False,
-        access_log=None,
-        shutdown_timeout=min(CONNECTIONS_CLOSE_TIMEOUT_S, settings.shutdown.grace_seconds / 8),
+        app, handle_signals=False, access_log=None, shutdown_timeout=budget.connections_close_s
     )
 
 
@@ -173,11 +170,8 @@ class Daemon:
     async def _shutdown(self, runner: web.AppRunner) -> None:
         grace_s = self.holder.current.shutdown.grace_seconds
         try:
-            # runner.cleanup stops accepting, runs the app's stop (the drains and the handlers in
-            # flight, within the grace: app._begin_stop), closes the connections left, then runs
-            # the cleanup contexts in reverse (the pool closes, the embedded DB stops). This bound
-            # is the last resort should a teardown hang (an embedded Postgres slow to stop).
-            await asyncio.wait_for(runner.cleanup(), timeout=grace_s + 10)
+            # The whole stop, step by step: theset_daemon/stop.py.
+            await asyncio.wait_for(runner.cleanup(), timeout=grace_s + LAST_RESORT_S)
         except TimeoutError:
             logger.error("shutdown_timed_out", grace_seconds=grace_s)
 

@@ -109,8 +109,10 @@ async def test_a_job_that_reached_its_end_is_never_marked_interrupted(database_u
             pool, ended, event="complete", status="completed", stage="done", progress=100
         )
 
-        assert await imports.mark_interrupted(pool, ended, {"shows": True}) is None
-        marked = await imports.mark_interrupted(pool, running, {"shows": True})
+        assert await imports.mark_interrupted(pool, ended, "owner", {"shows": True}) is None
+        # Another owner's job (taken over after this owner went silent) is not ours to mark.
+        assert await imports.mark_interrupted(pool, running, "someone else", {"x": 1}) is None
+        marked = await imports.mark_interrupted(pool, running, "owner", {"shows": True})
         assert marked is not None and marked["status"] == "interrupted"
 
         states = {

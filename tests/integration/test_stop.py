@@ -16,13 +16,15 @@ from aiohttp.test_utils import TestClient
 from structlog.testing import capture_logs
 
 from theset_daemon import config
-from theset_daemon.app import ROUTE_TABLES, build_app, requests_budget_s
+from theset_daemon.app import ROUTE_TABLES, build_app
+from theset_daemon.appkeys import IN_FLIGHT
 from theset_daemon.config import SettingsHolder
-from theset_daemon.runtime import CONNECTIONS_CLOSE_TIMEOUT_S, make_runner
+from theset_daemon.runtime import make_runner
+from theset_daemon.stop import CONNECTIONS_CLOSE_MAX_S, StopBudget
 from theset_daemon.web.api import RouteTable
 
 GRACE_S = 2.0
-BUDGET_S = requests_budget_s(GRACE_S)
+BUDGET_S = StopBudget(GRACE_S).handlers_s
 QUICK_S = 0.3
 
 probe_routes = RouteTable()
@@ -41,9 +43,11 @@ async def forever(request: web.Request) -> web.Response:
 
 
 def test_the_requests_budget_leaves_a_reserve_of_the_grace() -> None:
-    assert requests_budget_s(6) == pytest.approx(4.5)
-    assert requests_budget_s(25) == pytest.approx(23)
-    assert requests_budget_s(0.4) == pytest.approx(0.3)
+    assert StopBudget(6).handlers_s == pytest.approx(4.5)
+    assert StopBudget(25).handlers_s == pytest.approx(23)
+    assert StopBudget(0.4).handlers_s == pytest.approx(0.3)
+    assert (StopBudget(25).drain_s, StopBudget(4).drain_s) == (10, 2)
+    assert (StopBudget(25).connections_close_s, StopBudget(2).connections_close_s) == (0.5, 0.25)
 
 
 async def test_the_stop_waits_for_handlers_in_flight_within_their_budget_then_cancels_them(
@@ -59,7 +63,9 @@ async def test_the_stop_waits_for_handlers_in_flight_within_their_budget_then_ca
     client = await aiohttp_client(app)  # type: ignore[call-arg]
     answered = asyncio.create_task(client.get("/probe/quick"))
     stuck = asyncio.create_task(client.get("/probe/forever"))
-    await asyncio.sleep(0.1)  # both handlers are running
+    async with asyncio.timeout(10):
+        while len(app[IN_FLIGHT]) < 2:  # both handlers are running
+            await asyncio.sleep(0.01)
 
     with capture_logs() as logs:
         began_s = time.monotonic()
@@ -115,4 +121,4 @@ async def test_a_connection_accepted_as_the_listener_closes_holds_the_stop_brief
             stop_s = time.monotonic() - began_s
         finally:
             sock.close()
-        assert stop_s < 2 * CONNECTIONS_CLOSE_TIMEOUT_S + 0.5, (turns, stop_s)
+        assert stop_s < 2 * CONNECTIONS_CLOSE_MAX_S + 0.5, (turns, stop_s)

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from tests.jobs.conftest import Knobs, Resources, RunnerFactory, fetch_run, job_table
 from theset_daemon.jobs.context import JobContext, JobResult
-from theset_daemon.jobs.runner import AlreadyRunning, FireTaken, UnknownJob, run_status
+from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, UnknownJob
+from theset_daemon.jobs.runner import run_status
 
 
 async def events_of(resources: Resources, run_id: Any) -> list[tuple[int, str, dict[str, Any]]]:
@@ -182,7 +183,7 @@ async def test_lease_takeover_after_the_holder_stalled_past_its_expiry(
     assert row["holder"] == taker.holder_id and row["attempts"] == 2 and row["status"] == "running"
 
     # The stalled holder wakes up: its renewal fails, its job is stopped, it writes nothing more.
-    await dead._renew_leases()
+    await dead.tasks.renew()
     stale_view = await dead.wait(run_id)
     assert stale_view["status"] == "running"  # the row as the new holder keeps it
     knobs.gate.set()

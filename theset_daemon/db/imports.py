@@ -7,14 +7,14 @@ appends the event in one transaction, so the stored event log and the row never 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
 
 from theset_daemon.db.conn import Connection
-from theset_daemon.progress import EventName, record_event
+from theset_daemon.progress.store import EventName, record_event
 from theset_daemon.timestamps import iso_utc
 
 Status = Literal["running", "completed", "failed", "interrupted"]
@@ -120,13 +120,25 @@ async def update_and_record(
     return payload
 
 
-async def heartbeat(pool: asyncpg.Pool, job_ids: list[UUID], owner_id: str) -> None:
-    await pool.execute(
+async def heartbeat(pool: asyncpg.Pool, job_ids: Sequence[UUID], owner_id: str) -> set[UUID]:
+    """Renew ``owner_id``'s claim on its running jobs: the ids it still owns (a job taken over
+    by another owner, after this one went silent, is missing)."""
+    rows = await pool.fetch(
         """UPDATE import_status SET heartbeat_at = now()
-           WHERE job_id = ANY($1::uuid[]) AND owner_id = $2 AND status = 'running'""",
-        job_ids,
+           WHERE job_id = ANY($1::uuid[]) AND owner_id = $2 AND status = 'running'
+           RETURNING job_id""",
+        list(job_ids),
         owner_id,
     )
+    return {row["job_id"] for row in rows}
+
+
+async def running_owners(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch(
+        """SELECT DISTINCT owner_id FROM import_status
+           WHERE status = 'running' AND owner_id IS NOT NULL"""
+    )
+    return [row["owner_id"] for row in rows]
 
 
 async def claim_resumable(
@@ -173,25 +185,26 @@ async def claim_resumable(
     return claimed, exhausted
 
 
-async def release_dead_owners(pool: asyncpg.Pool, owner_ids: list[str]) -> None:
+async def release_dead_owners(pool: asyncpg.Pool, owner_ids: Sequence[str]) -> None:
     """Running jobs of processes known to be dead become resumable at once."""
     await pool.execute(
         """UPDATE import_status SET status = 'interrupted', updated_at = now()
            WHERE status = 'running' AND owner_id = ANY($1::text[])""",
-        owner_ids,
+        list(owner_ids),
     )
 
 
 async def mark_interrupted(
-    pool: asyncpg.Pool, job_id: UUID, checkpoint: Mapping[str, Any]
+    pool: asyncpg.Pool, job_id: UUID, owner_id: str, checkpoint: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """A running job stopped by a shutdown: ``interrupted``, with its checkpoint, for a resume.
 
-    Only a job still ``running`` is marked: the cancellation can come after the job's last write
-    (its ``completed`` row committed, the cache invalidation that follows under way), and a job
-    that reached its end keeps it (marking it would break ``import_status_finished_iff_terminal``
-    and end the cancelled task in that error instead of its cancellation). None when nothing
-    was marked.
+    Only a job ``owner_id`` still owns is marked (one taken over after this owner went silent
+    is its new owner's), and only one still ``running``: the cancellation can come after the
+    job's last write (its ``completed`` row committed, the cache invalidation that follows under
+    way), and a job that reached its end keeps it (marking it would break
+    ``import_status_finished_iff_terminal`` and end the cancelled task in that error instead of
+    its cancellation). None when nothing was marked.
     """
     async with pool.acquire() as conn, conn.transaction():
         marked = await conn.fetchval(
@@ -199,10 +212,11 @@ async def mark_interrupted(
                SET status = 'interrupted',
                    message = 'interrupted by shutdown; resumes at the next start',
                    checkpoint = $2::jsonb, updated_at = now(), heartbeat_at = now()
-               WHERE job_id = $1 AND status = 'running'
+               WHERE job_id = $1 AND status = 'running' AND owner_id = $3
                RETURNING 1""",
             job_id,
             json.dumps(dict(checkpoint)),
+            owner_id,
         )
         if marked is None:
             return None

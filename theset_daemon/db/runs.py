@@ -24,7 +24,7 @@ from uuid import UUID
 import asyncpg
 
 from theset_daemon.db.conn import Connection
-from theset_daemon.progress import EventName, record_event
+from theset_daemon.progress.store import EventName, record_event
 from theset_daemon.timestamps import iso_utc
 
 Executor = Connection | asyncpg.Pool

@@ -1,10 +1,12 @@
-"""The import orchestrator: phase 1 in the request, phases 2 and 3 as owned background tasks.
+"""The import orchestrator: phase 1 in the request, phases 2 and 3 as durable tasks.
 
-Crash safety. Each job records a checkpoint (which phases are done) with every state change, and
-its owner heartbeats while it runs. At start-up, and every ``SWEEP_INTERVAL_S`` after, the daemon
-claims jobs that were ``interrupted`` by a SIGTERM or left ``running`` by a process that stopped
-heartbeating, and resumes them from their checkpoint; a job that keeps dying is failed after
-``MAX_ATTEMPTS``, so no job stays ``running`` forever.
+Crash safety is the durable-task engine's (``durable``): each job records a checkpoint (which
+phases are done) with every state change, and its owner heartbeats (the claim's renewal) every
+``HEARTBEAT_INTERVAL_S`` while it runs. At start-up, and every ``SWEEP_INTERVAL_S`` after, the
+daemon claims jobs that were ``interrupted`` by a SIGTERM or left ``running`` by an owner silent
+for ``STALE_AFTER_S``, and resumes them from their checkpoint; a job that keeps dying is failed
+after ``durable.MAX_ATTEMPTS``, so no job stays ``running`` forever. The importer is the
+engine's :class:`~theset_daemon.durable.TaskStore` of imports.
 """
 
 from __future__ import annotations
@@ -12,24 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
 import time
-import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import psutil
-
+from theset_daemon import durable
 from theset_daemon.cache import Cache
 from theset_daemon.cache.reads import artists_changed
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db import catalog as store
 from theset_daemon.db import imports
 from theset_daemon.db.pool import Database
+from theset_daemon.durable import DurableTasks
 from theset_daemon.importer.phases import (
     ImportRequest,
     PhaseResult,
@@ -46,13 +45,6 @@ log = get_logger(__name__)
 HEARTBEAT_INTERVAL_S = 10.0
 SWEEP_INTERVAL_S = 15.0
 STALE_AFTER_S = 45.0  # three missed heartbeats: the owner is gone
-MAX_ATTEMPTS = 3
-# On shutdown, phases in flight get this long (at most half the grace) before they are cancelled
-# and marked interrupted; they are idempotent, so a resume redoes at most one phase. The drain is
-# counted from the moment shutdown begins, beside the jobs' drain (not after it), and its end
-# cancels them by itself (not when the teardown gets to the importer, which waits for the HTTP
-# handlers first), so the whole stop fits in the grace.
-SHUTDOWN_DRAIN_MAX_S = 5.0
 # Imports whose phases 2-3 run at once; the rest wait their turn. The providers' rates bound the
 # throughput anyway; this bounds the database connections background work can hold, so the
 # phase 1 of a new import (a person waiting) always finds one free.
@@ -102,16 +94,19 @@ class Importer:
         self._cache = cache
         self._upstreams = upstreams
         self._holder = holder
-        self.owner_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._tasks: dict[UUID, asyncio.Task[None]] = {}
+        # On shutdown, phases in flight get the drain, then are cancelled and marked
+        # interrupted; they are idempotent, so a resume redoes at most one phase.
+        self.tasks: DurableTasks[UUID] = DurableTasks(
+            "import", self, renew_interval_s=HEARTBEAT_INTERVAL_S,
+            sweep_interval_s=SWEEP_INTERVAL_S,
+        )  # fmt: skip
+        self.owner_id = self.tasks.owner_id
         self._limit = PerClientLimit()
-        self._closing = False
-        self._reaper: asyncio.Task[None] | None = None  # the drain; started when shutdown begins
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
 
     @property
     def running(self) -> int:
-        return len(self._tasks)
+        return len(self.tasks)
 
     # --- phase 1 ------------------------------------------------------------------------------
 
@@ -153,12 +148,11 @@ class Importer:
         name: str,
         checkpoint: dict[str, Any],
     ) -> None:
-        task = asyncio.create_task(
+        self.tasks.launch(
+            self.tasks.new_claim(job_id, job_id=str(job_id)),
             self._run(job_id, artist_id, spotify_id, name, dict(checkpoint)),
             name=f"import-{job_id}",
         )
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(job_id, None))
 
     async def _run(
         self,
@@ -212,6 +206,8 @@ class Importer:
             message = "import complete" + (
                 f" with {len(warnings)} warning(s): " + "; ".join(warnings) if warnings else ""
             )
+            # The end write gives up the claim: no heartbeat may take it for a lost one now.
+            self.tasks.release(job_id)
             await imports.update_and_record(
                 pool,
                 job_id,
@@ -230,13 +226,15 @@ class Importer:
             log.info("import_finished", job_id=str(job_id), warnings=len(warnings), **counts)
         except asyncio.CancelledError:
             # Shutdown: the checkpoint must land even though we are being cancelled.
-            if await asyncio.shield(imports.mark_interrupted(pool, job_id, checkpoint)):
+            marking = imports.mark_interrupted(pool, job_id, self.owner_id, checkpoint)
+            if await asyncio.shield(marking):
                 log.info("import_interrupted", job_id=str(job_id), checkpoint=checkpoint)
             raise
         except Exception as exc:
             log.exception("import_failed", job_id=str(job_id))
             cause = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
             error = {"code": type(cause).__name__, "message": str(cause)[:500]}
+            self.tasks.release(job_id)
             with contextlib.suppress(Exception):  # the database itself may be what failed
                 await imports.update_and_record(
                     pool,
@@ -255,20 +253,22 @@ class Importer:
         async with self._database.pool.acquire() as conn:
             return await store.artist_counts(conn, artist_id)
 
-    # --- resume and upkeep --------------------------------------------------------------------
+    # --- the TaskStore of imports ---------------------------------------------------------
 
-    async def resume_pending(self) -> int:
+    async def owners(self) -> Sequence[str]:
+        return await imports.running_owners(self._database.pool)
+
+    async def lapse(self, owner_ids: Sequence[str]) -> None:
+        await imports.release_dead_owners(self._database.pool, owner_ids)
+
+    async def renew(self, owner_id: str, keys: Sequence[UUID]) -> Sequence[UUID]:
+        kept = await imports.heartbeat(self._database.pool, keys, owner_id)
+        return [job_id for job_id in keys if job_id not in kept]
+
+    async def resume(self) -> list[UUID]:
         pool = self._database.pool
-        # A dead owner on this host is known at once (its pid is gone), without waiting for its
-        # heartbeat to go stale: a crash-restart resumes immediately.
-        owners = await pool.fetch(
-            "SELECT DISTINCT owner_id FROM import_status WHERE status = 'running'"
-        )
-        dead = [r["owner_id"] for r in owners if r["owner_id"] and _owner_is_dead(r["owner_id"])]
-        if dead:
-            await imports.release_dead_owners(pool, dead)
         claimed, exhausted = await imports.claim_resumable(
-            pool, self.owner_id, STALE_AFTER_S, MAX_ATTEMPTS
+            pool, self.owner_id, STALE_AFTER_S, durable.MAX_ATTEMPTS
         )
         for row in exhausted:
             await imports.update_and_record(
@@ -295,60 +295,19 @@ class Importer:
                 row["job_id"], row["artist_id"], artist["spotify_id"], artist["name"], checkpoint
             )
             log.info("import_resumed", job_id=str(row["job_id"]), checkpoint=checkpoint)
-        return len(claimed)
+        return [row["job_id"] for row in claimed]
 
-    async def upkeep(self) -> None:
-        """Heartbeat our jobs and claim orphans, forever (an owned task of the importer ctx)."""
-        last_sweep = 0.0
-        while True:
-            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
-            try:
-                if self._tasks:
-                    await imports.heartbeat(self._database.pool, list(self._tasks), self.owner_id)
-                if time.monotonic() - last_sweep >= SWEEP_INTERVAL_S and not self._closing:
-                    last_sweep = time.monotonic()
-                    await self.resume_pending()
-            except Exception:
-                log.exception("import_upkeep_failed")
-
-    def begin_shutdown(self) -> None:
-        """Claim no more jobs, and start the drain of the running ones now (the daemon calls
-        this as shutdown begins, with the jobs' ``begin_shutdown``): whatever still runs when
-        the drain is over is cancelled then, and marks itself interrupted."""
-        if self._reaper is not None:
-            return
-        self._closing = True
-        drain_s = min(SHUTDOWN_DRAIN_MAX_S, self._holder.current.shutdown.grace_seconds / 2)
-        self._reaper = asyncio.create_task(self._cancel_after(drain_s), name="import-reaper")
-
-    async def _cancel_after(self, drain_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + drain_s
-        # An import whose phase 1 was in a request when the stop began starts during the drain:
-        # it is waited for (and cancelled) with the others.
-        while self._tasks and (left_s := deadline - loop.time()) > 0:
-            await asyncio.wait(list(self._tasks.values()), timeout=left_s)
-        for job_id, task in list(self._tasks.items()):
-            log.warning("import_cancelled_at_shutdown", job_id=str(job_id))
-            task.cancel()
+    def begin_shutdown(self, drain_s: float | None = None) -> None:
+        """Claim no more jobs, and start the drain of the running ones now (the stop calls
+        this beside the jobs' ``begin_shutdown``): whatever still runs when the drain is over is
+        cancelled then, and marks itself interrupted."""
+        self.tasks.begin_shutdown(self._drain_s() if drain_s is None else drain_s)
 
     async def close(self) -> None:
-        self.begin_shutdown()
-        assert self._reaper is not None
-        await self._reaper
-        # One started after the drain ended (its phase 1 finished late) has had no drain to wait.
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.tasks.close(self._drain_s())
 
-
-def _owner_is_dead(owner_id: str) -> bool:
-    host, _, rest = owner_id.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False  # another machine's process: only its heartbeat can tell
-    return int(pid_text) != os.getpid() and not psutil.pid_exists(int(pid_text))
+    def _drain_s(self) -> float:
+        return durable.drain_s(self._holder.current.shutdown.grace_seconds)
 
 
 @contextlib.asynccontextmanager
@@ -356,12 +315,8 @@ async def open_importer(
     database: Database, upstreams: Upstreams, holder: SettingsHolder, cache: Cache
 ) -> AsyncIterator[Importer]:
     importer = Importer(database, upstreams, holder, cache)
-    await importer.resume_pending()
-    upkeep = asyncio.create_task(importer.upkeep(), name="import-upkeep")
+    await importer.tasks.start()
     try:
         yield importer
     finally:
-        upkeep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await upkeep
         await importer.close()

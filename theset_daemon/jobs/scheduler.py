@@ -40,7 +40,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from theset_daemon.config import JobSettings, Settings, SettingsHolder
 from theset_daemon.cron import cron_trigger, previous_fire_time
 from theset_daemon.jobs.context import JobName
-from theset_daemon.jobs.runner import AlreadyRunning, FireTaken, JobRunner, ShuttingDown
+from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, ShuttingDown
+from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)

@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field, ValidationError
 from theset_daemon.appkeys import DATABASE, PROGRESS, RUNNER
 from theset_daemon.db import runs
 from theset_daemon.jobs.context import JOB_NAMES, JobName, Trigger
+from theset_daemon.jobs.errors import AlreadyRunning, ShuttingDown
 from theset_daemon.jobs.registry import JOBS
-from theset_daemon.jobs.runner import AlreadyRunning, ShuttingDown
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES
 from theset_daemon.web.api import EventStream, Handler, RouteTable, read_body, read_query
