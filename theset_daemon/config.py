@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -491,9 +491,27 @@ def apply_reload(old: Settings, new: Settings) -> tuple[Settings, ConfigDiff]:
 class SettingsHolder:
     """The one mutable place settings live; components read ``holder.current`` each time.
 
-    A reload swaps the whole object in one assignment, so a reader never sees half a reload.
+    A reload swaps the whole object in one assignment, so a reader never sees half a reload, and
+    the assignment tells every subscriber at once, in the same turn of the loop (the scheduler
+    reschedules before the reload is logged). A subscriber must not raise.
     """
 
     def __init__(self, settings: Settings, path: Path) -> None:
-        self.current = settings
+        self._current = settings
         self.path = path
+        self._subscribers: list[Callable[[Settings], None]] = []
+
+    @property
+    def current(self) -> Settings:
+        return self._current
+
+    @current.setter
+    def current(self, settings: Settings) -> None:
+        self._current = settings
+        for subscriber in list(self._subscribers):
+            subscriber(settings)
+
+    def subscribe(self, subscriber: Callable[[Settings], None]) -> Callable[[], None]:
+        """Call ``subscriber`` with every new settings object; returns the unsubscribe."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)

@@ -163,7 +163,9 @@ class Daemon:
 
     def apply(self, settings: Settings) -> None:
         old = self.holder.current
-        self.holder.current = settings  # the one assignment every component reads through
+        # The one assignment every component reads through; it tells the subscribers (the
+        # scheduler) at once.
+        self.holder.current = settings
         if settings.log != old.log:
             log.configure(settings.log)
 

@@ -64,7 +64,7 @@ async def test_the_stop_waits_for_handlers_in_flight_within_their_budget_then_ca
     answered = asyncio.create_task(client.get("/probe/quick"))
     stuck = asyncio.create_task(client.get("/probe/forever"))
     async with asyncio.timeout(10):
-        while len(app[IN_FLIGHT]) < 2:  # both handlers are running
+        while len(app[IN_FLIGHT]) < 2:  # noqa: ASYNC110 (both handlers are running)
             await asyncio.sleep(0.01)
 
     with capture_logs() as logs:

@@ -1,9 +1,9 @@
 """The scheduler: APScheduler 3's ``AsyncIOScheduler`` in the daemon's loop, one cron per job.
 
-Schedules come from ``[jobs.<job>] schedule`` (5-field cron, UTC) and follow SIGHUP: a task
-watches the settings holder (the reload swaps its value in one assignment) and reschedules,
-pauses or resumes what changed, without a restart. ``enabled = false`` pauses the schedule only;
-HTTP and CLI triggers still run the job.
+Schedules come from ``[jobs.<job>] schedule`` (5-field cron, UTC) and follow SIGHUP: the
+scheduler subscribes to the settings holder, so the reload's one assignment reschedules, pauses
+or resumes what changed in the same turn, without a restart. ``enabled = false`` pauses the
+schedule only; HTTP and CLI triggers still run the job.
 
 Every fire goes to the runner with its ``scheduled_for``, the trigger's fire time (not "now"):
 the runner keys the run by ``(job, scheduled_for)``, so the same fire from two instances, or
@@ -45,9 +45,6 @@ from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
-
-#: How often the scheduler looks for a reloaded settings object (a reload is one assignment).
-RELOAD_POLL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +121,16 @@ class JobScheduler:
         holder: SettingsHolder,
         *,
         policies: Mapping[JobName, MisfirePolicy] = MISFIRE_POLICIES,
-        reload_poll_s: float = RELOAD_POLL_S,
     ) -> None:
         self.runner = runner
         self.settings = holder
         self.policies = dict(policies)
-        self.reload_poll_s = reload_poll_s
         self._executor = _FireExecutor(self._fire_due)
         self._scheduler = AsyncIOScheduler(
             timezone=UTC, executors={"default": self._executor}
         )  # fmt: skip
         self._applied: dict[str, tuple[str, bool]] = {}
-        self._seen: Settings | None = None
-        self._watch: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def jobs(self) -> list[JobName]:
@@ -161,8 +155,8 @@ class JobScheduler:
                 misfire_grace_time=policy.misfire_grace_s, replace_existing=True,
             )  # fmt: skip
         self.apply(settings, initial=True)
+        self._unsubscribe = self.settings.subscribe(self._reloaded)
         await self.catch_up()
-        self._watch = asyncio.create_task(self._watch_reloads(), name="scheduler-reload-watch")
 
     def pause_all(self) -> None:
         """No more fires (shutdown has begun); what is running finishes through the runner."""
@@ -170,10 +164,8 @@ class JobScheduler:
             self._scheduler.pause()
 
     async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self._executor.drain()
@@ -182,7 +174,6 @@ class JobScheduler:
 
     def apply(self, settings: Settings, *, initial: bool = False) -> list[str]:
         """Bring every job's schedule and switch in line with ``settings``; the changed jobs."""
-        self._seen = settings
         changed: list[str] = []
         for job in self.jobs:
             section = _job_settings(settings, job)
@@ -207,16 +198,11 @@ class JobScheduler:
             )  # fmt: skip
         return changed
 
-    async def _watch_reloads(self) -> None:
-        while True:
-            await asyncio.sleep(self.reload_poll_s)
-            current = self.settings.current
-            if current is not self._seen:
-                try:
-                    self.apply(current)
-                except Exception:  # validated config never gets here; never kill the watch
-                    log.exception("job_reschedule_failed")
-                    self._seen = current
+    def _reloaded(self, settings: Settings) -> None:
+        try:
+            self.apply(settings)
+        except Exception:  # validated config never gets here; a reload must not fail for it
+            log.exception("job_reschedule_failed")
 
     # --- fires ----------------------------------------------------------------------------------
 
