@@ -8,6 +8,7 @@ import pytest
 
 from theset_daemon import log
 from theset_daemon.config import LogSettings
+from theset_daemon.db.pool import Database
 
 
 @pytest.mark.parametrize(
@@ -60,3 +61,14 @@ def test_reconfigure_changes_the_level_of_existing_loggers(
     logger.debug("shown")
     events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
     assert events == ["shown"]
+
+
+def test_the_database_dsn_is_not_in_its_repr() -> None:
+    database = Database(
+        pool=None,  # type: ignore[arg-type]
+        migrations=[],
+        embedded=False,
+        applied_at_open=[],
+        dsn="postgresql://theset:hunter2-secret@db.example:5432/theset",
+    )
+    assert "hunter2" not in repr(database) and "hunter2" not in str(database)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -51,8 +51,8 @@ class Database:
     #: The migrations this process applied when it opened the database (empty when up to date).
     applied_at_open: list[str]
     #: Where the pool connects; for the dedicated LISTEN connection of the progress broker.
-    #: Holds the password: never log it unredacted.
-    dsn: str = ""
+    #: Holds the password: kept out of the repr, never logged.
+    dsn: str = field(default="", repr=False)
 
     async def ping(self) -> tuple[int, int]:
         """(applied, expected) migrations; raises if the database does not answer in time."""

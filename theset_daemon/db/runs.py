@@ -385,7 +385,3 @@ async def add_metrics(
         cache_hits,
         cache_misses,
     )
-
-
-async def metrics_of(conn: Executor, run_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM cron_metrics WHERE run_id = $1", run_id)
