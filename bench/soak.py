@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import contextlib
 import itertools
 import json
@@ -89,6 +90,7 @@ import psutil
 from bench import report
 from bench.catalog_sync import _seed as seed_artists
 from bench.common import Row, percentile, simulator_process, throwaway_postgres
+from theset_daemon.progress.frames import EventStreamParser
 from theset_daemon.sim import SIM_CREDENTIALS
 
 BENCH = "soak"
@@ -222,9 +224,8 @@ class SseExchange(asyncio.Protocol):
         self._body = bytearray()  # undecoded chunked bytes
         self._chunk_left: int | None = None  # None: a chunk-size line is next; 0: its CRLF
         self._plain_left: int | None = None  # a Content-Length body
-        self._text = bytearray()  # decoded SSE text not yet split into lines
-        self._event_id: int | None = None
-        self._event_name: str | None = None
+        self._events = EventStreamParser()
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()  # a character may span two chunks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -283,10 +284,9 @@ class SseExchange(asyncio.Protocol):
                 take = min(self._chunk_left, len(body))
                 if take == 0:
                     return
-                self._text += body[:take]
+                self._read_events(bytes(body[:take]))
                 del body[:take]
                 self._chunk_left -= take
-                self._read_events()
                 if self._chunk_left > 0:
                     return
             if len(body) < 2:
@@ -294,27 +294,14 @@ class SseExchange(asyncio.Protocol):
             del body[:2]  # the CRLF after a chunk
             self._chunk_left = None
 
-    def _read_events(self) -> None:
-        text = self._text
-        while (newline := text.find(b"\n")) >= 0:
-            line = bytes(text[:newline]).rstrip(b"\r")
-            del text[: newline + 1]
-            if not line:
-                self._dispatch()
-            elif line.startswith(b"id:"):
-                self._event_id = int(line[3:])
-            elif line.startswith(b"event:"):
-                self._event_name = line[6:].strip().decode()
-
-    def _dispatch(self) -> None:
-        if self._event_id is None:
-            return  # the retry line, a ping
-        if self.last_id is not None and self._event_id != self.last_id + 1:
-            self.id_gaps += 1
-        self.last_id = self._event_id
-        if self._event_name in TERMINAL_EVENTS:
-            self.terminal = self._event_name
-        self._event_id = self._event_name = None
+    def _read_events(self, data: bytes) -> None:
+        for event in self._events.feed(self._utf8.decode(data)):
+            event_id = int(event.id) if event.id is not None else None
+            if self.last_id is not None and event_id != self.last_id + 1:
+                self.id_gaps += 1
+            self.last_id = event_id
+            if event.event in TERMINAL_EVENTS:
+                self.terminal = event.event
 
 
 # --- the load -----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from tests.conftest import REPO
 from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.storm_support import CRON_SECRET, Json, request
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
+from theset_daemon.progress.frames import EventStreamParser
 
 JOBS = ("update-active-artists", "trending-artist-sync", "complete-catalog-sync",
         "calculate-trending")  # fmt: skip
@@ -199,18 +200,13 @@ class EventStream:
         self._thread.start()
 
     def _read(self) -> None:
-        event_id, name = None, "message"
+        parser = EventStreamParser()
         try:
             with urllib.request.urlopen(self._request, timeout=self._timeout_s) as stream:
                 for raw in stream:
-                    line = raw.decode().rstrip("\r\n")
-                    if line.startswith("id:"):
-                        event_id = int(line[3:].strip())
-                    elif line.startswith("event:"):
-                        name = line[6:].strip()
-                    elif not line and event_id is not None:
-                        self.events.append((event_id, name))
-                        event_id, name = None, "message"
+                    for event in parser.feed(raw.decode()):
+                        assert event.id is not None, event
+                        self.events.append((int(event.id), event.event))
             self.ended = "closed"
         except Exception as exc:
             self.ended = f"{type(exc).__name__}: {exc}"

@@ -16,6 +16,7 @@ from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import UPSTREAMS
 from theset_daemon.config import SettingsHolder
+from theset_daemon.progress.frames import read_events
 
 CONFIG = """
 [log]
@@ -169,17 +170,10 @@ async def test_the_progress_stream_follows_an_import_to_complete(client: TestCli
         assert stream.status == 200
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         assert stream.headers["Access-Control-Allow-Origin"] == "https://theset.live"
-        event_id = event_name = ""
         async with asyncio.timeout(60):
-            async for raw in stream.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("id:"):
-                    event_id = line[3:].strip()
-                elif line.startswith("event:"):
-                    event_name = line[6:].strip()
-                elif line == "" and event_id:
-                    events.append((event_id, event_name))
-                    event_id = ""
+            async for event in read_events(stream.content):
+                assert event.id is not None, event
+                events.append((event.id, event.event))
     assert [int(i) for i, _ in events] == list(range(1, len(events) + 1))
     assert events[-1][1] == "complete"
     assert all(name == "progress" for _, name in events[:-1])

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from theset_daemon import config
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
-from theset_daemon.progress import ProgressBroker, open_broker, record_event, sse_response
+from theset_daemon.progress import ProgressBroker, frames, open_broker, record_event, sse_response
 from theset_daemon.progress.store import stored_events
 
 
@@ -86,16 +86,9 @@ async def read_events(
     events: list[tuple[int, str, str]] = []
     async with client.get(f"/s/{job}", headers=headers or {}) as response:
         assert response.status == 200
-        seq, name = 0, ""
         async with asyncio.timeout(limit_s):
-            async for raw in response.content:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("id:"):
-                    seq = int(line[3:])
-                elif line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    events.append((seq, name, line[5:].strip()))
+            async for event in frames.read_events(response.content):
+                events.append((int(event.id or 0), event.event, event.data))
     return events
 
 

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from theset_daemon.config import Settings
+from theset_daemon.progress.frames import read_events
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 BAR_WIDTH = 30
@@ -64,20 +65,11 @@ async def _stream(
     async with session.get(url, headers={"Last-Event-ID": last_id}) as stream:
         if stream.status == 204:
             return 0, last_id
-        event, data = "", ""
-        async for raw in stream.content:
-            line = raw.decode().rstrip("\r\n")
-            if line.startswith("id:"):
-                last_id = line[3:].strip()
-            elif line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data += line[5:].strip()
-            elif not line and data:
-                status = json.loads(data)
-                print(_bar(status), end="", file=out, flush=True)
-                if event in ("complete", "failed"):
-                    print(f"\n{status['status']}: {status['message']}", file=out)
-                    return (0 if event == "complete" else 1), last_id
-                event, data = "", ""
+        async for event in read_events(stream.content):
+            last_id = event.id or last_id
+            status = json.loads(event.data)
+            print(_bar(status), end="", file=out, flush=True)
+            if event.event in ("complete", "failed"):
+                print(f"\n{status['status']}: {status['message']}", file=out)
+                return (0 if event.event == "complete" else 1), last_id
     return None, last_id
