@@ -41,6 +41,7 @@ from theset_daemon.log import get_logger
 from theset_daemon.monitoring.health import Gap, JobHealth, RunFacts, Thresholds, evaluate
 from theset_daemon.monitoring.notify import Notification, Notifier
 from theset_daemon.monitoring.rules import Condition, RuleThresholds, conditions
+from theset_daemon.periodic import start_periodic
 
 log = get_logger(__name__)
 
@@ -91,7 +92,8 @@ class Monitor:
         self.watching_since = clock()
         self.loop_lag_s = 0.0  # the latest event-loop lag sample (a /metrics gauge)
         self._check_lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._lag_mark_s = time.monotonic()
         self._noting: set[asyncio.Task[None]] = set()
 
     # --- judging --------------------------------------------------------------------------
@@ -211,37 +213,30 @@ class Monitor:
     async def start(self) -> None:
         async with self._database.pool.acquire() as conn:
             await store.register_instance(conn, self._instance, STALE_AFTER_S)
-        self._tasks.append(asyncio.create_task(self._check_forever(), name="monitor-check"))
-        self._tasks.append(asyncio.create_task(self._beat_forever(), name="monitor-beat"))
-        self._tasks.append(asyncio.create_task(self._sample_lag_forever(), name="monitor-lag"))
+        self._lag_mark_s = time.monotonic()
+        self._tasks += [
+            start_periodic(self.check, CHECK_INTERVAL_S, name="monitor-check",
+                           failed_event="monitor_check_failed"),
+            start_periodic(self._beat, BEAT_INTERVAL_S, name="monitor-beat",
+                           failed_event="monitor_beat_failed"),
+            start_periodic(self._sample_lag, LAG_SAMPLE_S, name="monitor-lag",
+                           failed_event="monitor_lag_sample_failed"),
+        ]  # fmt: skip
 
-    async def _check_forever(self) -> None:
-        while True:
-            await asyncio.sleep(CHECK_INTERVAL_S)
-            try:
-                await self.check()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("monitor_check_failed", error=str(exc))
+    async def _beat(self) -> None:
+        await store.beat(self._database.pool, self._instance)
 
-    async def _beat_forever(self) -> None:
-        while True:
-            await asyncio.sleep(BEAT_INTERVAL_S)
-            try:
-                await store.beat(self._database.pool, self._instance)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("monitor_beat_failed", error=str(exc))
-
-    async def _sample_lag_forever(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(LAG_SAMPLE_S)
-            self.loop_lag_s = max(0.0, time.monotonic() - before - LAG_SAMPLE_S)
-            if self.loop_lag_s >= STALL_THRESHOLD_S:
-                ended = self._clock()
-                started = ended - timedelta(seconds=self.loop_lag_s)
-                log.warning("event_loop_stalled", stall_s=round(self.loop_lag_s, 3))
-                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                    await store.record_stall(self._database.pool, self._instance, started, ended)
+    async def _sample_lag(self) -> None:
+        """The loop's lag: how much longer than asked the last sleep took."""
+        now_s = time.monotonic()
+        self.loop_lag_s = max(0.0, now_s - self._lag_mark_s - LAG_SAMPLE_S)
+        if self.loop_lag_s >= STALL_THRESHOLD_S:
+            ended = self._clock()
+            started = ended - timedelta(seconds=self.loop_lag_s)
+            log.warning("event_loop_stalled", stall_s=round(self.loop_lag_s, 3))
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await store.record_stall(self._database.pool, self._instance, started, ended)
+        self._lag_mark_s = time.monotonic()  # the stall's write is not the loop's lag
 
     async def close(self) -> None:
         for task in self._tasks:
