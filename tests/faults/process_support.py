@@ -205,8 +205,8 @@ class EventStream:
             with urllib.request.urlopen(self._request, timeout=self._timeout_s) as stream:
                 for raw in stream:
                     for event in parser.feed(raw.decode()):
-                        assert event.id is not None, event
-                        self.events.append((int(event.id), event.event))
+                        if event.id is not None:  # the status page's snapshots carry none
+                            self.events.append((int(event.id), event.event))
             self.ended = "closed"
         except Exception as exc:
             self.ended = f"{type(exc).__name__}: {exc}"
