@@ -21,7 +21,9 @@ from theset_daemon.db.conn import Connection
 
 async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
     """One predicted setlist of ``size`` songs (most popular studio songs first, then by title)
-    for each of the artist's upcoming shows that has none; returns how many were created."""
+    for each of the artist's upcoming shows that has none; returns how many were created. Each
+    setlist is written with its songs in one transaction (a savepoint inside the caller's), so
+    none is ever left empty; the usual answer, nothing to predict, costs one query."""
     shows = await conn.fetch(
         """SELECT s.id FROM shows s
            WHERE s.headliner_artist_id = $1 AND s.status = 'upcoming' AND s.date >= current_date
@@ -31,7 +33,7 @@ async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
         artist_id,
     )
     if not shows:
-        return 0  # the usual answer for an artist already predicted: spare the songs' query
+        return 0
     songs = await conn.fetch(
         """SELECT id FROM songs WHERE artist_id = $1 AND NOT is_live AND NOT is_remix
            ORDER BY popularity DESC NULLS LAST, release_date ASC NULLS LAST, name, id
@@ -43,19 +45,20 @@ async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
         return 0
     created = 0
     for show in shows:
-        setlist_id = await conn.fetchval(
-            """INSERT INTO setlists (show_id, artist_id, type, name)
-               VALUES ($1, $2, 'predicted', 'Predicted setlist')
-               ON CONFLICT (show_id, artist_id, type) DO NOTHING RETURNING id""",
-            show["id"],
-            artist_id,
-        )
-        if setlist_id is None:
-            continue
-        await conn.executemany(
-            "INSERT INTO setlist_songs (setlist_id, song_id, position) VALUES ($1, $2, $3)",
-            [(setlist_id, song["id"], n) for n, song in enumerate(songs, start=1)],
-        )
+        async with conn.transaction():
+            setlist_id = await conn.fetchval(
+                """INSERT INTO setlists (show_id, artist_id, type, name)
+                   VALUES ($1, $2, 'predicted', 'Predicted setlist')
+                   ON CONFLICT (show_id, artist_id, type) DO NOTHING RETURNING id""",
+                show["id"],
+                artist_id,
+            )
+            if setlist_id is None:
+                continue  # another refresh of the artist predicted it first
+            await conn.executemany(
+                "INSERT INTO setlist_songs (setlist_id, song_id, position) VALUES ($1, $2, $3)",
+                [(setlist_id, song["id"], n) for n, song in enumerate(songs, start=1)],
+            )
         created += 1
     return created
 

@@ -2,9 +2,9 @@
 
 - **Predicted.** After every refresh that stores shows or songs, each upcoming show of the artist
   that has no predicted setlist gets one of :data:`PREDICTED_SETLIST_SIZE` songs (the most
-  popular studio songs). It runs after the shows' or songs' own commit, in its own transaction:
-  an import stores shows and songs side by side, and whichever commits last then sees both.
-  A show keeps the predicted setlist it has (fans vote on it).
+  popular studio songs). It runs after the shows' or songs' own commit, not inside it: an import
+  stores shows and songs side by side, and whichever commits last then sees both. A show keeps
+  the predicted setlist it has (fans vote on it).
 - **Actual.** The newest page of the artist's setlist.fm setlists (:data:`SETLIST_PAGES`): the
   setlists of shows that have happened, songs matched to the catalog by normalised title. The
   artist's MusicBrainz id, which setlist.fm keys on, is looked up once by name and kept.
@@ -35,7 +35,7 @@ SETLIST_PAGES = 1
 
 async def predict_setlists(pool: asyncpg.Pool, artist_id: UUID) -> int:
     """A predicted setlist for each upcoming show of the artist that has none; how many."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         return await setlists_db.predict_setlists(conn, artist_id, PREDICTED_SETLIST_SIZE)
 
 
