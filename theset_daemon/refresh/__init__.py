@@ -19,12 +19,17 @@ The rules:
 - **Failures**: one failed upstream batch is a warning (what was read is stored, nothing is
   deleted); a refresh that read nothing stores nothing.
 
-Who calls what: the importer's phases 2 and 3 (:func:`refresh_shows`,
-:func:`refresh_discography`); trending-artist-sync (:func:`refresh_discography`);
-update-active-artists (:func:`new_release_songs`, :func:`store_new_songs`, :func:`store_shows`,
-:func:`predict_setlists`); complete-catalog-sync (:func:`artist_row`, :func:`refresh_shows`,
-:func:`refresh_past_setlists`). Cache invalidation stays with the callers, which know when a
-batch of artists is done.
+Who calls what:
+
+- the importer: phase 1 :func:`artist_row`, phase 2 :func:`refresh_shows`, phase 3
+  :func:`refresh_discography`;
+- trending-artist-sync: :func:`refresh_discography`;
+- update-active-artists: :func:`new_release_songs`, :func:`store_new_songs`,
+  :func:`store_shows`, :func:`predict_setlists`, :func:`artist_row`;
+- complete-catalog-sync: :func:`artist_row`, :func:`refresh_shows`,
+  :func:`refresh_past_setlists`.
+
+Cache invalidation stays with the callers, which know when a batch of artists is done.
 """
 
 from theset_daemon.refresh.artists import artist_row
