@@ -80,7 +80,7 @@ async def run(ctx: JobContext) -> JobResult:
             tally.skippedRecent += 1
             return
         try:
-            changed = await refresh_discography(ctx, artist, tally)
+            changed = await refresh_artist(ctx, artist, tally)
         except Exception:
             tally.failed += 1
             raise
@@ -105,7 +105,7 @@ async def run(ctx: JobContext) -> JobResult:
     return JobResult(summary=asdict(tally), items_total=result.done, items_failed=result.failed)
 
 
-async def refresh_discography(ctx: JobContext, artist: SyncArtist, tally: Tally) -> bool:
+async def refresh_artist(ctx: JobContext, artist: SyncArtist, tally: Tally) -> bool:
     """Read and store the artist's whole catalog; True when a stored row changed."""
     assert artist.spotify_id is not None
     pool = ctx.database.pool
