@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry
 
 from bench.common import Row, pointed_at_simulator, throwaway_postgres
 from bench.importer import _simulator
+from theset_daemon import refresh
 from theset_daemon.cache import open_cache
 from theset_daemon.db import catalog as store
 from theset_daemon.db.migrate import discover, migrate
@@ -109,12 +110,13 @@ async def _seed_strategy(up: Upstreams, pool: asyncpg.Pool) -> None:
 
     async def one(artist: asyncpg.Record) -> None:
         profile = await up.spotify.artist(artist["spotify_id"])
-        result = phases.PhaseResult()
-        albums = await phases.fetch_albums(up, artist["spotify_id"], result)
-        popularity = await phases.track_popularity(up, albums, result)
-        songs = phases.choose_songs(albums, popularity)
+        warnings: list[str] = []
+        listed = await up.spotify.artist_albums(artist["spotify_id"])
+        albums = await refresh.fetch_releases(up, listed, warnings)
+        popularity = await refresh.track_popularity(up, albums, warnings)
+        songs = refresh.choose_songs(albums, popularity)
         events = await up.ticketmaster.events_for_attraction(artist["ticketmaster_id"])
-        venues, shows = phases.show_rows(artist["name"], events)
+        venues, shows = refresh.show_rows(artist["name"], events)
         async with pool.acquire() as conn:
             for song in songs:
                 await conn.execute(_PER_ROW_SONG, *store.song_record(artist["id"], song))

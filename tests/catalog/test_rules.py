@@ -8,10 +8,12 @@ import pytest
 
 from theset_daemon.catalog import (
     TrackCandidate,
+    best_image_url,
     choose_canonical,
     is_live,
     is_remix,
     normalize_title,
+    release_date,
     show_slug,
     slugify,
     song_key,
@@ -364,6 +366,51 @@ def test_candidate_flags(fields: dict[str, str], remaster: bool, deluxe: bool, e
         deluxe,
         edit,
     )
+
+
+# --- releases: the date and the image kept --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("1999-06-17", dt.date(1999, 6, 17)),
+        ("1999-06", dt.date(1999, 6, 1)),  # month precision: its first day
+        ("1999", dt.date(1999, 1, 1)),  # year precision: 1 January
+        (" 2004-02-29 ", dt.date(2004, 2, 29)),
+        ("2003-02-29", None),  # no such day
+        ("0000", None),  # Spotify's placeholder for an unknown year
+        ("unknown", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_release_date(text: str | None, day: dt.date | None) -> None:
+    assert release_date(text) == day
+
+
+class _Image:
+    def __init__(self, url: str, width: int | None = None) -> None:
+        self.url, self.width = url, width
+
+
+@pytest.mark.parametrize(
+    ("widths", "expected"),
+    [
+        ((640, 300, 64), 640),
+        ((64, 300, 640), 640),  # order does not matter
+        ((1000, 300, 64), 300),  # the largest that fits, not the largest
+        ((1200, 900), 900),  # nothing fits: the narrowest
+        ((), None),
+    ],
+)
+def test_best_image(widths: tuple[int, ...], expected: int | None) -> None:
+    images = [_Image(f"u{w}", w) for w in widths]
+    assert best_image_url(images) == (f"u{expected}" if expected is not None else None)
+
+
+def test_best_image_without_sizes_takes_the_first() -> None:
+    assert best_image_url([_Image("a"), _Image("b")]) == "a"
 
 
 # --- trending ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from theset_daemon.db import catalog as store
+from theset_daemon.db.bulk import bulk_upsert, time_ordered_ids
 from theset_daemon.db.migrate import discover, migrate
 
 
@@ -98,11 +99,11 @@ async def test_an_unknown_popularity_keeps_the_stored_one(db: asyncpg.Connection
     assert await db.fetchval("SELECT popularity FROM songs") == 71
 
 
-async def test_songs_of_several_artists_in_one_call(db: asyncpg.Connection) -> None:
+async def test_songs_of_several_artists_in_one_statement(db: asyncpg.Connection) -> None:
     a, b = await new_artist(db, "Alpha"), await new_artist(db, "Beta")
     rows = [(a, song(n)) for n in range(10)] + [(b, song(n)) for n in range(10, 25)]
     rows.append((a, song(3)))  # the same track twice in one batch: written once
-    assert await store.upsert_songs_of(db, rows) == 25
+    assert await bulk_upsert(db, store.SONGS, store.song_rows(rows)) == 25
     counts = dict(await db.fetch("SELECT artist_id, count(*) FROM artist_songs GROUP BY artist_id"))
     assert counts == {a: 10, b: 15}
 
@@ -179,10 +180,10 @@ async def test_two_calls_in_one_transaction_do_not_see_each_others_rows(
 
 
 def test_song_ids_are_version_7_increasing_and_unique() -> None:
-    ids = [UUID(i) for i in store.time_ordered_ids(1000)]
+    ids = [UUID(i) for i in time_ordered_ids(1000)]
     assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids)
     assert ids == sorted(ids) and len(set(ids)) == 1000
-    assert not set(ids) & {UUID(i) for i in store.time_ordered_ids(1000)}
+    assert not set(ids) & {UUID(i) for i in time_ordered_ids(1000)}
 
 
 async def test_a_stored_song_keeps_its_id(db: asyncpg.Connection) -> None:

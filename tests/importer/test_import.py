@@ -4,58 +4,14 @@ checked against the simulator's ground truth (/_sim/catalog)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from theset_daemon import config
-from theset_daemon.app import build_app
-from theset_daemon.appkeys import UPSTREAMS
-from theset_daemon.config import SettingsHolder
+from tests.importer.support import CONFIG, app_client, sim_catalog, wait_done
 from theset_daemon.progress.frames import read_events
-
-CONFIG = """
-[log]
-level = "warning"
-[server]
-cors_origins = ["https://theset.live"]
-[upstream.simulator]
-artists = 30
-latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = 20
-[import]
-per_client_per_minute = 1000
-"""
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, database_url: str) -> TestClient:
-    settings = config.parse(CONFIG, {"DATABASE_URL": database_url})
-    app = build_app(SettingsHolder(settings, Path("unused.toml")))
-    client: TestClient = await aiohttp_client(app)
-    return client
-
-
-async def sim_catalog(client: TestClient) -> list[dict[str, Any]]:
-    base = client.app[UPSTREAMS].simulator_url
-    async with aiohttp.ClientSession() as session, session.get(f"{base}/_sim/catalog") as r:
-        artists: list[dict[str, Any]] = (await r.json())["artists"]
-        return artists
-
-
-async def wait_done(client: TestClient, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            response = await client.get(f"/api/artists/import/{job_id}")
-            status: dict[str, Any] = await response.json()
-            if status["status"] in ("completed", "failed"):
-                return status
-            await asyncio.sleep(0.1)
 
 
 async def test_an_import_stores_exactly_the_catalog(client: TestClient, database_url: str) -> None:
@@ -226,10 +182,7 @@ async def test_openapi_lists_the_import_routes(client: TestClient) -> None:
 
 async def test_a_client_past_its_limit_gets_429(aiohttp_client: Any, database_url: str) -> None:
     text = CONFIG.replace("per_client_per_minute = 1000", "per_client_per_minute = 2")
-    app = build_app(
-        SettingsHolder(config.parse(text, {"DATABASE_URL": database_url}), Path("unused.toml"))
-    )
-    client: TestClient = await aiohttp_client(app)
+    client = await app_client(aiohttp_client, database_url, text)
     codes = []
     for _ in range(3):
         response = await client.post("/api/artists/import", json={"spotifyId": "0" * 22})

@@ -12,8 +12,6 @@ from uuid import UUID
 import pytest
 
 from tests.jobs.sync_support import SyncEnv, sync_env
-from theset_daemon.importer.phases import best_image_url
-from theset_daemon.upstream.spotify import Image
 
 JOB = "trending-artist-sync"
 SUMMARY_KEYS = {
@@ -176,23 +174,3 @@ async def test_stale_songs_go_unless_a_setlist_or_vote_refers_to_them(env: SyncE
     assert gone not in remaining
     assert in_setlist in remaining and voted in remaining
     assert await pool.fetchval("SELECT count(*) FROM votes") == votes_before
-
-
-@pytest.mark.parametrize(
-    ("widths", "expected"),
-    [
-        ((640, 300, 64), 640),
-        ((64, 300, 640), 640),  # order does not matter
-        ((1000, 300, 64), 300),  # the largest that fits, not the largest
-        ((1200, 900), 900),  # nothing fits: the narrowest
-        ((), None),
-    ],
-)
-def test_album_art_size(widths: tuple[int, ...], expected: int | None) -> None:
-    images = [Image(url=f"u{w}", width=w, height=w) for w in widths]
-    chosen = best_image_url(images)
-    assert chosen == (f"u{expected}" if expected is not None else None)
-
-
-def test_album_art_without_sizes_takes_the_first() -> None:
-    assert best_image_url([Image(url="a"), Image(url="b")]) == "a"

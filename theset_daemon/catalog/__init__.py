@@ -1,7 +1,7 @@
 """The catalog's domain rules: slugs, title normalisation, live and remix detection, the dedup
-choice and the trending score. Pure functions of their arguments, no I/O, so every rule has a
-table of cases next to it (``tests/catalog/``) and the importer, the sync jobs and the cleanup all
-apply the same rules.
+choice, release dates, the image kept and the trending score. Pure functions of their arguments,
+no I/O, so every rule has a table of cases next to it (``tests/catalog/``) and the importer, the
+sync jobs and the cleanup all apply the same rules.
 
 Why the rules are what they are:
 
@@ -21,16 +21,19 @@ Why the rules are what they are:
 """
 
 from theset_daemon.catalog.dedup import TrackCandidate, choose_canonical
+from theset_daemon.catalog.releases import best_image_url, release_date
 from theset_daemon.catalog.slugs import show_slug, slugify, venue_slug
 from theset_daemon.catalog.titles import is_live, is_remix, normalize_title, song_key
 from theset_daemon.catalog.trending import trending_score
 
 __all__ = [
     "TrackCandidate",
+    "best_image_url",
     "choose_canonical",
     "is_live",
     "is_remix",
     "normalize_title",
+    "release_date",
     "show_slug",
     "slugify",
     "song_key",

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from theset_daemon.catalog.releases import release_date
 from theset_daemon.catalog.text import fold
 from theset_daemon.catalog.titles import is_live
 
@@ -100,7 +101,7 @@ def choose_canonical(candidates: Sequence[TrackCandidate]) -> TrackCandidate:
 
 def _preference(
     candidate: TrackCandidate,
-) -> tuple[bool, bool, int, bool, int, bool, tuple[int, str], bool, str]:
+) -> tuple[bool, bool, int, bool, int, bool, tuple[bool, dt.date], bool, str]:
     popularity = candidate.popularity
     return (
         candidate.is_live,
@@ -115,11 +116,7 @@ def _preference(
     )
 
 
-def _release_key(value: dt.date | str | None) -> tuple[int, str]:
+def _release_key(value: dt.date | str | None) -> tuple[bool, dt.date]:
     """Sorts known dates oldest first and unknown ones last."""
-    if value is None or value == "":
-        return (1, "")
-    if isinstance(value, dt.date):
-        return (0, value.isoformat())
-    text = value.strip()
-    return (0, text + "-01-01"[len(text) - 4 :] if len(text) in (4, 7) else text)
+    day = value if isinstance(value, dt.date) else release_date(value)
+    return (day is None, day or dt.date.min)

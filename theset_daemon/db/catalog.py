@@ -1,32 +1,26 @@
-"""Writes of the catalog aggregate: artists, venues, shows, songs and predicted setlists.
+"""Writes of the catalog aggregate: artists, venues, shows and songs (setlists are
+``db/setlists.py``'s).
 
 Every write is an idempotent upsert keyed by the provider's id, so a resumed or repeated import or
 sync converges on the same rows and never duplicates one.
 
-Songs, venues and shows go in bulk (:func:`bulk_upsert`): the rows are COPied (binary) into a
-temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` writes them. The SELECT
-joins the stored rows and keeps only the new ones and those where some column IS DISTINCT FROM the
-stored value, and the DO UPDATE repeats the test (a concurrent writer may have changed the row in
-between). So an unchanged re-sync rewrites nothing: no new row versions, no dead tuples, no index
-churn, no ``updated_at`` bump, and it costs a COPY plus a join (``make bench``: well over 100,000
-unchanged rows/s, against about 2,000/s for per-row upserts).
+Songs, venues and shows go in bulk (``db/bulk.py``: one COPY and one statement, and an unchanged
+row is not rewritten).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
-from time import time_ns
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from theset_daemon.catalog import slugify
+from theset_daemon.db.bulk import BulkTable, bulk_upsert, time_ordered_ids
 from theset_daemon.db.conn import Connection
 
 
@@ -96,134 +90,6 @@ class SongRow:
     is_remix: bool
 
 
-# --- bulk upsert -------------------------------------------------------------------------------
-
-_TEMP_PREFIX = "_bulk_"
-UPSERT_ATTEMPTS = 3  # a bulk upsert that lost an insert race on a second unique key is redone
-
-
-@dataclass(frozen=True, slots=True)
-class BulkTable:
-    """How one table takes bulk upserts: its conflict key, the columns we write, and which of
-    those an existing row takes from the new one (``keep_when_null`` ones only when the new value
-    is known: a development-mode sync has no popularity and must not erase a stored one)."""
-
-    table: str
-    key: str
-    columns: tuple[str, ...]
-    updated: tuple[str, ...]
-    keep_when_null: tuple[str, ...] = ()
-
-    @property
-    def temp(self) -> str:
-        return _TEMP_PREFIX + self.table
-
-    def _new_value(self, column: str, new: str, old: str) -> str:
-        if column in self.keep_when_null:
-            return f"coalesce({new}.{column}, {old}.{column})"
-        return f"{new}.{column}"
-
-    def _changed(self, new: str, old: str) -> str:
-        left = ", ".join(f"{old}.{c}" for c in self.updated)
-        right = ", ".join(self._new_value(c, new, old) for c in self.updated)
-        return f"({left}) IS DISTINCT FROM ({right})"
-
-    def create_sql(self) -> str:
-        """The temp table, made once per connection. ON COMMIT DELETE ROWS empties it at each
-        commit by truncating its file in place: no DELETE statement, no dead rows piling up
-        (a temp table is never vacuumed), no periodic TRUNCATE (a new file, catalog writes)."""
-        cols = ", ".join(self.columns)
-        return (
-            f"CREATE TEMP TABLE IF NOT EXISTS {self.temp} ON COMMIT DELETE ROWS AS "
-            f"SELECT {cols} FROM {self.table} WITH NO DATA"
-        )
-
-    def upsert_sql(self) -> str:
-        """The upsert from the temp table; answers one row, ``written``. Rows are written in key
-        order, so two transactions upserting overlapping rows (two artists' syncs sharing
-        venues) take their row locks in the same order and cannot deadlock. The order is
-        bytewise (``COLLATE "C"``): the same whatever the database's collation, the order in
-        which :func:`song_rows` hands out ids, and cheaper to sort (memcmp, no strcoll)."""
-        cols = ", ".join(self.columns)
-        sets = ", ".join(
-            f"{c} = {self._new_value(c, 'EXCLUDED', self.table)}" for c in self.updated
-        )
-        return f"""
-            WITH written AS (
-                INSERT INTO {self.table} ({cols})
-                SELECT {", ".join(f"t.{c}" for c in self.columns)}
-                FROM {self.temp} t LEFT JOIN {self.table} s ON s.{self.key} = t.{self.key}
-                WHERE s.{self.key} IS NULL OR {self._changed("t", "s")}
-                ORDER BY t.{self.key} COLLATE "C"
-                ON CONFLICT ({self.key}) DO UPDATE SET {sets}
-                WHERE {self._changed("EXCLUDED", self.table)}
-                RETURNING 1
-            )
-            SELECT count(*) AS written FROM written"""
-
-
-async def bulk_upsert(conn: Connection, spec: BulkTable, records: Iterable[tuple[Any, ...]]) -> int:
-    """Upsert ``records`` (tuples in ``spec.columns`` order, keys unique) into ``spec.table``;
-    returns how many rows were inserted or changed (unchanged ones are not written)."""
-    rows = list(records)
-    if not rows:
-        return 0
-    # One temp table per connection and table, kept rather than created and dropped per call:
-    # creating and dropping one costs milliseconds of catalog writes, which would dominate a
-    # sync's small batches. The commit empties it (ON COMMIT DELETE ROWS); the DELETE here only
-    # finds rows when an enclosing transaction already used it (two calls in one transaction),
-    # and costs next to nothing on an empty table.
-    # The temp table has no statistics, so the planner would hash the whole target table to join
-    # a few hundred rows; a batch is always small next to the table, so index probes are the plan.
-    # synchronous_commit off: the commit does not wait for its WAL flush (a few ms, more than the
-    # write itself for a sync's batch). A crash may lose the last fraction of a second of such
-    # commits, never consistency; every write here is an idempotent upsert the next run redoes,
-    # and a checkpoint saved after it (a synchronous commit) flushes the WAL before it, so no
-    # checkpoint ever points past a lost write.
-    prepare = (
-        f"{spec.create_sql()}; DELETE FROM {spec.temp}; SET LOCAL enable_hashjoin = off; "
-        "SET LOCAL enable_mergejoin = off; SET LOCAL synchronous_commit = off"
-    )
-    # ON CONFLICT covers only the conflict key: two transactions inserting the same new row (two
-    # artists' syncs sharing a venue) both pass its check, and the later one then fails on the
-    # table's other unique index (the slug) once the first commits. Tried again, it sees the
-    # committed row and updates it.
-    attempts = AsyncRetrying(
-        retry=retry_if_exception_type(asyncpg.UniqueViolationError),
-        stop=stop_after_attempt(UPSERT_ATTEMPTS),
-        reraise=True,
-    )
-    async for attempt in attempts:
-        with attempt:
-            return await _upsert_once(conn, spec, rows, prepare)
-    raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-async def _upsert_once(
-    conn: Connection, spec: BulkTable, rows: list[tuple[Any, ...]], prepare: str
-) -> int:
-    if conn.is_in_transaction():
-        async with conn.transaction():  # a savepoint in the caller's transaction
-            await conn.execute(prepare)
-            return await _copy_and_upsert(conn, spec, rows)
-    # Our own transaction, begun in the same round trip as its settings: a BEGIN of its own is
-    # one more round trip, 3 % of a 500-song call (``make bench``).
-    await conn.execute(f"BEGIN; {prepare}")
-    try:
-        written = await _copy_and_upsert(conn, spec, rows)
-    except BaseException:
-        if not conn.is_closed():
-            await conn.execute("ROLLBACK")
-        raise
-    await conn.execute("COMMIT")
-    return written
-
-
-async def _copy_and_upsert(conn: Connection, spec: BulkTable, rows: list[tuple[Any, ...]]) -> int:
-    await conn.copy_records_to_table(spec.temp, records=rows, columns=list(spec.columns))
-    return int(await conn.fetchval(spec.upsert_sql()))
-
-
 VENUES = BulkTable(
     table="venues",
     key="ticketmaster_id",
@@ -248,7 +114,7 @@ SHOWS = BulkTable(
         "max_price", "currency",
     ),
 )  # fmt: skip
-# A song's id is made here (:func:`time_ordered_ids`), not by the column's gen_random_uuid()
+# A song's id is made here (``db.bulk.time_ordered_ids``), not by the column's gen_random_uuid()
 # default: that one reads /dev/urandom once a row on a server built without OpenSSL (the
 # embedded one; about 3 us a row), and random ids scatter every insert across the primary key,
 # where time-ordered ones append. A stored song keeps its id (the upsert never sets it).
@@ -271,18 +137,6 @@ SONGS = BulkTable(
     ),
     keep_when_null=("popularity",),
 )  # fmt: skip
-
-
-def time_ordered_ids(count: int) -> list[str]:
-    """``count`` new UUIDs (version 7, RFC 9562), increasing: the current Unix time in ms,
-    then 12 random bits, then a 62-bit counter that starts at a random value (method 2 of the
-    RFC, monotonic random). Unique across processes by their 73 random bits."""
-    now_ms = time_ns() // 1_000_000
-    bits = int.from_bytes(os.urandom(10), "big")
-    high = f"{(now_ms & 0xFFFF_FFFF_FFFF) << 16 | 0x7000 | (bits & 0xFFF):016x}"
-    # 61 random bits leave the counter room to run without reaching the variant bits (0b10).
-    low = 0b10 << 62 | (bits >> 12) & ((1 << 61) - 1)
-    return [f"{high}{low + n:016x}" for n in range(count)]
 
 
 async def upsert_artist(conn: Connection, artist: ArtistRow) -> tuple[UUID, str]:
@@ -352,13 +206,16 @@ async def _adopt_by_ticketmaster_id(conn: Connection, artist: ArtistRow) -> asyn
     return row
 
 
-async def set_ticketmaster_id(conn: Connection, artist_id: UUID, tm_id: str) -> bool:
-    """Record the artist's attraction id unless another artist row holds it; True when set."""
+async def set_external_id(
+    conn: Connection, artist_id: UUID, column: Literal["ticketmaster_id", "mbid"], value: str
+) -> bool:
+    """Record the artist's Ticketmaster attraction id or MusicBrainz id, where it has none,
+    unless another artist row holds that id; True when set."""
     try:
         status = await conn.execute(
-            "UPDATE artists SET ticketmaster_id = $2 WHERE id = $1 AND ticketmaster_id IS NULL",
+            f"UPDATE artists SET {column} = $2 WHERE id = $1 AND {column} IS NULL",
             artist_id,
-            tm_id,
+            value,
         )
     except asyncpg.UniqueViolationError:
         return False
@@ -513,7 +370,9 @@ def song_record(artist_id: UUID, s: SongRow) -> tuple[Any, ...]:
 async def upsert_songs(conn: Connection, artist_id: UUID, songs: Sequence[SongRow]) -> int:
     """Upsert the artist's songs (each one's artist is its primary credit); returns how many were
     inserted or changed (an unchanged song is not rewritten)."""
-    return await upsert_songs_of(conn, [(artist_id, s) for s in songs])
+    if not songs:
+        return 0
+    return await bulk_upsert(conn, SONGS, song_rows([(artist_id, s) for s in songs]))
 
 
 def song_rows(songs: Sequence[tuple[UUID, SongRow]]) -> list[tuple[Any, ...]]:
@@ -528,37 +387,14 @@ def song_rows(songs: Sequence[tuple[UUID, SongRow]]) -> list[tuple[Any, ...]]:
     ]
 
 
-async def upsert_songs_of(conn: Connection, songs: Sequence[tuple[UUID, SongRow]]) -> int:
-    """:func:`upsert_songs` for the songs of several artists at once (one COPY for a page)."""
-    if not songs:
-        return 0
-    return await bulk_upsert(conn, SONGS, song_rows(songs))
-
-
-async def drop_superseded_songs(
-    conn: Connection, artist_id: UUID, keep_spotify_ids: Sequence[str]
-) -> int:
-    """Remove the artist's songs that a dedup pass no longer keeps (an earlier canonical choice);
-    never songs that carry votes through a setlist."""
-    status = await conn.execute(
-        """DELETE FROM songs s
-           WHERE s.artist_id = $1 AND NOT (s.spotify_id = ANY($2::text[]))
-             AND NOT EXISTS (SELECT 1 FROM setlist_songs ss
-                             JOIN votes v ON v.setlist_song_id = ss.id
-                             WHERE ss.song_id = s.id)""",
-        artist_id,
-        list(keep_spotify_ids),
-    )
-    return int(status.split()[-1])
-
-
 async def remove_stale_songs(
     conn: Connection, artist_id: UUID, keep_spotify_ids: Sequence[str]
 ) -> int:
     """Delete the artist's songs that are not in ``keep_spotify_ids`` (its catalog as just
-    scanned), except those a setlist lists (predicted or actual) or a vote refers to (votes hang
-    off setlist songs, so the setlist test covers them; the vote test guards a vote whose setlist
-    song a future schema might detach); returns how many were deleted."""
+    scanned), except every song a setlist lists (predicted or actual) or a vote refers to:
+    fans' history is never rewritten by a refresh. Votes hang off setlist songs, so the setlist
+    test covers them; the vote test guards a vote whose setlist song a future schema might
+    detach. Returns how many were deleted."""
     status = await conn.execute(
         """DELETE FROM songs s
            WHERE s.artist_id = $1 AND NOT (s.spotify_id = ANY($2::text[]))
@@ -569,45 +405,6 @@ async def remove_stale_songs(
         list(keep_spotify_ids),
     )
     return int(status.split()[-1])
-
-
-async def predict_setlists(conn: Connection, artist_id: UUID, size: int) -> int:
-    """One predicted setlist of ``size`` songs (most popular studio songs first, then by title)
-    for each of the artist's upcoming shows that has none; returns how many were created."""
-    shows = await conn.fetch(
-        """SELECT s.id FROM shows s
-           WHERE s.headliner_artist_id = $1 AND s.status = 'upcoming' AND s.date >= current_date
-             AND NOT EXISTS (SELECT 1 FROM setlists l
-                             WHERE l.show_id = s.id AND l.artist_id = $1
-                               AND l.type = 'predicted')""",
-        artist_id,
-    )
-    songs = await conn.fetch(
-        """SELECT id FROM songs WHERE artist_id = $1 AND NOT is_live AND NOT is_remix
-           ORDER BY popularity DESC NULLS LAST, release_date ASC NULLS LAST, name, id
-           LIMIT $2""",
-        artist_id,
-        size,
-    )
-    if not shows or not songs:
-        return 0
-    created = 0
-    for show in shows:
-        setlist_id = await conn.fetchval(
-            """INSERT INTO setlists (show_id, artist_id, type, name)
-               VALUES ($1, $2, 'predicted', 'Predicted setlist')
-               ON CONFLICT (show_id, artist_id, type) DO NOTHING RETURNING id""",
-            show["id"],
-            artist_id,
-        )
-        if setlist_id is None:
-            continue
-        await conn.executemany(
-            "INSERT INTO setlist_songs (setlist_id, song_id, position) VALUES ($1, $2, $3)",
-            [(setlist_id, song["id"], n) for n, song in enumerate(songs, start=1)],
-        )
-        created += 1
-    return created
 
 
 async def artist_counts(conn: Connection, artist_id: UUID) -> dict[str, int]:

@@ -118,8 +118,9 @@ class Importer:
         pool = self._database.pool
         async with asyncio.timeout(settings.phase1_timeout_seconds):
             artist, tm_id = await resolve_artist(self._upstreams, request)
+            stored = artist_row(artist, tm_id)
             async with pool.acquire() as conn:
-                artist_id, slug = await store.upsert_artist(conn, artist_row(artist, tm_id))
+                artist_id, slug = await store.upsert_artist(conn, stored)
                 row, deduplicated = await imports.create_or_join(
                     conn, artist_id, request.as_json(), self.owner_id
                 )
@@ -133,7 +134,7 @@ class Importer:
                 "slug": slug,
                 "name": artist.name,
                 "spotifyId": artist.id,
-                "imageUrl": artist.images[0].url if artist.images else None,
+                "imageUrl": stored.image_url,  # the image stored, not merely the first
             },
             deduplicated=deduplicated,
         )

@@ -7,12 +7,12 @@ Four phases, in order, each recorded as ``{"name", "status", "durationMs"}`` in 
    reports them). Items go through the bounded pipeline (``jobs/pipeline.py``); in extended mode
    a page's artists are fetched 50 a request (``/artists?ids=``), else one by one; the fetched
    rows of the items in flight are written together, one ``UPDATE`` per batch
-   (:class:`BulkWriter`).
+   (``jobs.pipeline.BulkWriter``).
 2. **show-sync**: up to ``maxArtists`` artists, stalest ``shows_synced_at`` first: upcoming shows
-   and venues from Ticketmaster (the importer's phase 2, :func:`import_shows`), then the newest
-   page of the artist's setlist.fm setlists, stored as ``actual`` setlists of the shows that have
-   happened (``db/catalog_sync.py``). The artist's MusicBrainz id, which setlist.fm keys on, is
-   looked up once by name and kept.
+   and venues from Ticketmaster (the importer's phase 2, ``refresh.refresh_shows``), then the
+   newest page of the artist's setlist.fm setlists, stored as ``actual`` setlists of the shows
+   that have happened (``refresh.refresh_past_setlists``). The artist's MusicBrainz id, which
+   setlist.fm keys on, is looked up once by name and kept.
 3. **data-cleanup** (``includeDataCleanup``): duplicate songs merged into the catalog's canonical
    row with every vote kept (``db/maintenance.py``), orphans removed (venues without shows, bare
    support acts nothing refers to; songs never), artist totals recounted, and retention
@@ -47,103 +47,23 @@ import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 from uuid import UUID
 
-import asyncpg
-
+from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
-from theset_daemon.catalog import normalize_title, show_slug, venue_slug
 from theset_daemon.db import catalog_sync as store
 from theset_daemon.db import maintenance
-from theset_daemon.importer.phases import import_shows
 from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
-from theset_daemon.jobs.pipeline import run_pipeline
+from theset_daemon.jobs.pipeline import BulkWriter, run_pipeline
 from theset_daemon.log import get_logger
-from theset_daemon.upstream.clients import Upstreams
-from theset_daemon.upstream.setlistfm import Setlist
 from theset_daemon.upstream.spotify import Artist
-from theset_daemon.upstream.ticketmaster import name_key
 
 log = get_logger(__name__)
 
-T = TypeVar("T")
-
 PHASES = ("artist-sync", "show-sync", "data-cleanup", "integrity-checks")
-#: setlist.fm pages read per artist and run: the newest 20 setlists; older ones were stored by
-#: earlier runs (or are too old to matter for predictions), and this bounds the quota spent.
-SETLIST_PAGES = 1
-#: How long a partly filled batch of artist rows waits for more before it is written.
-WRITE_LINGER_S = 0.05
 #: Artist ids per cache invalidation call.
 INVALIDATE_CHUNK = 500
-
-
-# --- batching the writes of concurrent items ---------------------------------------------------
-
-
-class BulkWriter(Generic[T]):
-    """Collects the rows of the items in flight and writes them together.
-
-    ``submit(row)`` returns once the row is durably written (so the pipeline's checkpoint, taken
-    after its items return, never runs ahead of the data), or raises the write's error. A batch
-    goes out when ``max_rows()`` rows are waiting, or ``linger_s`` after its first row.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[list[T]], Awaitable[None]],
-        max_rows: Callable[[], int],
-        linger_s: float = WRITE_LINGER_S,
-    ) -> None:
-        self._write = write
-        self._max_rows = max_rows
-        self._linger_s = linger_s
-        self._pending: list[tuple[T, asyncio.Future[None]]] = []
-        self._timer: asyncio.Task[None] | None = None
-
-    async def submit(self, row: T) -> None:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, done))
-        if len(self._pending) >= max(1, self._max_rows()):
-            await self._flush()
-        elif self._timer is None:
-            self._timer = asyncio.create_task(self._linger(), name="bulk-writer-linger")
-        await done
-
-    async def _linger(self) -> None:
-        await asyncio.sleep(self._linger_s)
-        self._timer = None
-        await self._flush()
-
-    async def _flush(self) -> None:
-        if self._timer is not None and self._timer is not asyncio.current_task():
-            self._timer.cancel()
-            self._timer = None
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            await self._write([row for row, _ in batch])
-        except Exception as exc:
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
-        else:
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
-
-    async def aclose(self) -> None:
-        """Cancel a waiting timer and fail what is left unwritten (only after a cancellation)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            await asyncio.gather(self._timer, return_exceptions=True)
-            self._timer = None
-        for _, done in self._pending:
-            if not done.done():
-                done.cancel()
-        self._pending = []
 
 
 # --- the run's state ---------------------------------------------------------------------------
@@ -335,16 +255,7 @@ async def _artist_sync(
         fetched = page_answers.pop(artist.spotify_id, None)
         if fetched is None:
             fetched = await up.spotify.artist(artist.spotify_id)
-        await writer.submit(
-            store.ArtistRefresh(
-                artist_id=artist.id,
-                name=fetched.name,
-                image_url=fetched.images[0].url if fetched.images else None,
-                genres=tuple(fetched.genres),
-                popularity=fetched.popularity,
-                followers=fetched.followers.total if fetched.followers else None,
-            )
-        )
+        await writer.submit(store.ArtistRefresh(artist.id, refresh.artist_row(fetched)))
 
     try:
         result = await run_pipeline(
@@ -377,10 +288,10 @@ async def _show_sync(
 
     async def process(artist: store.CatalogArtist) -> None:
         # Ticketmaster first: it marks the artist's shows synced (and the artist past the cut-off).
-        shows = await import_shows(up, pool, artist.id, artist.name)
+        shows = await refresh.refresh_shows(up, pool, artist.id, artist.name)
         for warning in shows.warnings:
             log.warning("catalog_sync_show_warning", artist_id=str(artist.id), warning=warning)
-        await _past_setlists(up, pool, artist)
+        await refresh.refresh_past_setlists(up, pool, artist.id, artist.name, artist.mbid)
         await artists_changed(ctx.cache, [artist.id])
 
     result = await run_pipeline(
@@ -399,57 +310,6 @@ async def _show_sync(
         state.items_total += result.done
         state.items_failed += result.failed
     return _pipeline_status(result.failed, result.stopped)
-
-
-async def _past_setlists(up: Upstreams, pool: asyncpg.Pool, artist: store.CatalogArtist) -> None:
-    mbid = artist.mbid
-    if mbid is None:
-        wanted = name_key(artist.name)
-        found = await up.setlistfm.search_artists(artist.name)
-        mbid = next((a.mbid for a in found if name_key(a.name) == wanted), None)
-        if mbid is None:
-            return  # setlist.fm does not know the artist: nothing to store
-        async with pool.acquire() as conn:
-            if not await store.set_mbid(conn, artist.id, mbid):
-                return  # another artist row holds this mbid: whose setlists these are is unclear
-    setlists = await up.setlistfm.artist_setlists(mbid, max_pages=SETLIST_PAGES)
-    today = dt.datetime.now(dt.UTC).date()
-    past = [_past_setlist(artist.name, s) for s in setlists if s.event_date < today]
-    if not past:
-        return
-    async with pool.acquire() as conn, conn.transaction():
-        counts = await store.store_past_setlists(conn, artist.id, past)
-    log.debug(
-        "catalog_sync_setlists_stored",
-        artist_id=str(artist.id),
-        shows_created=counts.shows_created,
-        setlists_created=counts.setlists_created,
-        songs_matched=counts.songs_matched,
-    )
-
-
-def _past_setlist(artist_name: str, setlist: Setlist) -> store.PastSetlist:
-    venue = setlist.venue
-    venue_name = venue.name if venue is not None and venue.name else None
-    city = venue.city.name if venue is not None and venue.city is not None else None
-    # setlist.fm venue ids are not Ticketmaster's: the venue row is keyed by a slug carrying it.
-    slug = (
-        f"{venue_slug(venue_name, city)}-fm-{venue.id[-8:].lower()}"
-        if venue is not None and venue_name and venue.id
-        else None
-    )
-    return store.PastSetlist(
-        setlistfm_id=setlist.id,
-        date=setlist.event_date,
-        name=f"{artist_name} at {venue_name}" if venue_name else artist_name,
-        tour=setlist.tour.name if setlist.tour is not None else None,
-        venue_name=venue_name,
-        venue_slug=slug,
-        city=city,
-        titles=tuple(normalize_title(title) for title in setlist.songs_played),
-        show_slug=f"{show_slug(artist_name, venue_name, setlist.event_date)}"
-        f"-fm-{setlist.id[-8:].lower()}",
-    )
 
 
 def _phase_failed(ctx: JobContext, state: RunState, phase: str, exc: Exception) -> str:

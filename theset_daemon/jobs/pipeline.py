@@ -28,6 +28,9 @@ to take and what to do with one:
 - **Stopping.** Once ``ctx.stopping`` is set no new item starts; the ones in flight finish, and
   :attr:`PipelineResult.stopped` tells the job (the runner then marks the run ``interrupted``).
 
+:class:`BulkWriter` lets the items in flight share one write: each submits its row and waits
+until the batch that holds it is stored.
+
 ``prepare(page)``, when given, runs once per page before its items, for the calls that are
 cheaper by the page than by the item (Spotify's ``/artists?ids=`` takes 50 ids). An exception
 there fails every item of the page, each reported.
@@ -239,3 +242,73 @@ async def _pause(stopping: asyncio.Event, seconds: float) -> None:
     """Sleep ``seconds``, or less when the run is asked to stop."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+
+# --- batching the writes of the items in flight -------------------------------------------------
+
+#: How long a partly filled batch of rows waits for more before it is written.
+WRITE_LINGER_S = 0.05
+
+
+class BulkWriter(Generic[T]):
+    """Collects the rows of the pipeline's items in flight and writes them together.
+
+    ``submit(row)`` returns once the row is durably written (so the pipeline's checkpoint, taken
+    after its items return, never runs ahead of the data), or raises the write's error. A batch
+    goes out when ``max_rows()`` rows are waiting, or ``linger_s`` after its first row.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[None]],
+        max_rows: Callable[[], int],
+        linger_s: float = WRITE_LINGER_S,
+    ) -> None:
+        self._write = write
+        self._max_rows = max_rows
+        self._linger_s = linger_s
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._timer: asyncio.Task[None] | None = None
+
+    async def submit(self, row: T) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, done))
+        if len(self._pending) >= max(1, self._max_rows()):
+            await self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.create_task(self._linger(), name="bulk-writer-linger")
+        await done
+
+    async def _linger(self) -> None:
+        await asyncio.sleep(self._linger_s)
+        self._timer = None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        if self._timer is not None and self._timer is not asyncio.current_task():
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            await self._write([row for row, _ in batch])
+        except Exception as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+        else:
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def aclose(self) -> None:
+        """Cancel a waiting timer and fail what is left unwritten (only after a cancellation)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+            self._timer = None
+        for _, done in self._pending:
+            if not done.done():
+                done.cancel()
+        self._pending = []

@@ -11,16 +11,15 @@ leaves it to tomorrow's run.
 catalog was stored within :data:`RECENT_WINDOW` (12 h: an import, or yesterday's run if it ran
 late) is counted ``skippedRecent`` and costs nothing.
 
-**The refresh** is the import's own scan (``importer.phases.scan_catalog``): every release
-(album, single, compilation), every track, the same live detection and cross-release dedup
-(``catalog.song_key`` and ``choose_canonical``), and the album art whose width fits best
-(``importer.phases.best_image_url``: the largest no wider than 640 px). Songs are written in bulk
-(an unchanged song is not rewritten).
+**The refresh** is the import's phase 3, ``refresh.refresh_discography``, with its rules: every
+release (album, single, compilation), every track, the same live detection and cross-release
+dedup, the album art of ``catalog.best_image_url``. Songs are written in bulk (an unchanged song
+is not rewritten).
 
-**Stale data.** When the scan was complete (no release batch failed), the artist's songs that are
-no longer in its catalog (withdrawn releases, or a copy that lost the dedup choice to a better
-one) are deleted, unless a setlist (predicted or actual) lists them or a vote refers to them:
-fans' history is never rewritten by a sync. A partial scan removes nothing.
+**Stale data.** When the read was complete, the artist's songs that are no longer in its catalog
+(withdrawn releases, or a copy that lost the dedup choice to a better one) are deleted, unless a
+setlist (predicted or actual) lists them or a vote refers to them: fans' history is never
+rewritten by a sync. A partial read removes nothing; one that read nothing fails the artist.
 
 Summary: ``{"selected", "synced", "skippedRecent", "failed", "albumsScanned", "songsUpserted",
 "liveTracksFlagged", "duplicatesMerged", "staleRemoved"}``: releases read, song rows inserted or
@@ -34,11 +33,10 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
-from theset_daemon.db import catalog as store
 from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
-from theset_daemon.importer import phases
 from theset_daemon.jobs.context import JobContext, JobResult, TrendingArtistSyncParams
 from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
 
@@ -82,7 +80,7 @@ async def run(ctx: JobContext) -> JobResult:
             tally.skippedRecent += 1
             return
         try:
-            changed = await refresh_discography(ctx, artist, tally)
+            changed = await refresh_artist(ctx, artist, tally)
         except Exception:
             tally.failed += 1
             raise
@@ -107,28 +105,16 @@ async def run(ctx: JobContext) -> JobResult:
     return JobResult(summary=asdict(tally), items_total=result.done, items_failed=result.failed)
 
 
-async def refresh_discography(ctx: JobContext, artist: SyncArtist, tally: Tally) -> bool:
-    """Scan and store the artist's whole catalog; True when a stored row changed."""
+async def refresh_artist(ctx: JobContext, artist: SyncArtist, tally: Tally) -> bool:
+    """Read and store the artist's whole catalog; True when a stored row changed."""
     assert artist.spotify_id is not None
-    scan = await phases.scan_catalog(ctx.upstreams, artist.spotify_id)
-    if scan.result.warnings and not scan.albums:
-        raise RuntimeError("; ".join(scan.result.warnings))
-    songs = scan.songs
-    async with ctx.database.pool.acquire() as conn, conn.transaction():
-        written = await store.upsert_songs(conn, artist.id, songs)
-        removed = 0
-        if not scan.result.warnings:  # only a complete catalog may retire songs
-            removed = await store.remove_stale_songs(conn, artist.id, [s.spotify_id for s in songs])
-        await conn.execute(
-            """UPDATE artists SET song_catalog_synced_at = now(), total_albums = $2,
-                   total_songs = (SELECT count(*) FROM songs WHERE artist_id = $1)
-               WHERE id = $1""",
-            artist.id,
-            scan.result.albums,
-        )
-    tally.albumsScanned += len(scan.albums)
-    tally.songsUpserted += written
-    tally.liveTracksFlagged += sum(1 for s in songs if s.is_live)
-    tally.duplicatesMerged += scan.tracks_seen - len(songs)
-    tally.staleRemoved += removed
-    return bool(written or removed)
+    pool = ctx.database.pool
+    done = await refresh.refresh_discography(ctx.upstreams, pool, artist.id, artist.spotify_id)
+    if done.nothing_read:
+        raise RuntimeError("; ".join(done.warnings))
+    tally.albumsScanned += done.releases_read
+    tally.songsUpserted += done.songs_written
+    tally.liveTracksFlagged += done.live_songs
+    tally.duplicatesMerged += done.tracks_read - done.songs
+    tally.staleRemoved += done.songs_removed
+    return bool(done.songs_written or done.songs_removed)

@@ -12,8 +12,9 @@ streamed through the bounded pipeline a page at a time. An artist synced within 
    newest first within each group), whose ``total`` says whether anything was released or
    removed since we stored ``artists.total_albums``. When the total moved, only the releases we
    have no song from are fetched (``/albums?ids=``), paging further down the list only while
-   the new ones are not all found; their songs go through the import's rules, and a song we
-   already hold (same dedup key) is left to the full discography sync to re-decide.
+   the new ones are not all found; their songs go through the catalog refresh's rules
+   (``refresh.new_release_songs``), and a song we already hold (same dedup key) is left to the
+   full discography sync to re-decide. Nothing is deleted: a partial read never retires a song.
 2. Ticketmaster: its upcoming events, upserted in bulk (an unchanged show is not rewritten); new
    upcoming shows get a predicted setlist. Artists with an attraction id share event queries:
    ``attractionId`` takes a list, so a page's artists go in groups of up to
@@ -50,12 +51,12 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
+from theset_daemon.catalog import release_date
 from theset_daemon.catalog.activity import is_stale
-from theset_daemon.db import catalog as store
 from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
-from theset_daemon.importer import phases
 from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtistsParams
 from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
 from theset_daemon.log import get_logger
@@ -301,35 +302,16 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
     new_albums: list[AlbumSummary] = []
     if first.total != artist.total_albums:
         new_albums = await _new_releases(up, pool, artist, first.items, first.total)
-    songs: list[store.SongRow] = []
-    if new_albums:
-        result = phases.PhaseResult()
-        fetched = await up.spotify.albums_with_tracks(new_albums)
-        by_id = {a.id: a for a in new_albums}
-        pairs = [(by_id.get(a.id, a), a) for a in fetched]
-        popularity = await phases.track_popularity(up, pairs, result)
-        songs = phases.choose_songs(pairs, popularity)
-        outcome.new_releases = len(fetched)
-    venues, shows = phases.show_rows(artist.name, events)
+    news = await refresh.new_release_songs(up, new_albums) if new_albums else None
+    outcome.new_releases = news.releases_read if news else 0
+    profile_row = refresh.artist_row(profile) if profile else None
 
     async with pool.acquire() as conn, conn.transaction():
-        if songs:
-            held = {
-                r["normalized_title"]
-                for r in await conn.fetch(
-                    "SELECT normalized_title FROM songs WHERE artist_id = $1 AND NOT is_live",
-                    artist.id,
-                )
-            }
-            # A studio song we already hold stays as chosen; the discography sync re-decides.
-            fresh = [s for s in songs if s.is_live or s.normalized_title not in held]
-            outcome.songs_written = await store.upsert_songs(conn, artist.id, fresh)
-        venue_ids = await store.upsert_venues(conn, venues)
-        outcome.shows_written = await store.upsert_shows(
-            conn, artist.id, artist.ticketmaster_id, shows, venue_ids
+        if news:
+            outcome.songs_written = await refresh.store_new_songs(conn, artist.id, news.songs)
+        outcome.shows_written = await refresh.store_shows(
+            conn, artist.id, artist.ticketmaster_id, artist.name, events
         )
-        if outcome.shows_written or outcome.songs_written:
-            await store.predict_setlists(conn, artist.id, phases.PREDICTED_SETLIST_SIZE)
         row = await conn.fetchrow(
             """UPDATE artists a SET
                    popularity = coalesce($2, a.popularity),
@@ -350,12 +332,13 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
                          (a.popularity, a.followers, a.image_url, a.genres,
                           a.total_songs, a.upcoming_shows) AS changed""",
             artist.id,
-            profile.popularity if profile else None,
-            profile.followers.total if profile and profile.followers else None,
-            profile.images[0].url if profile and profile.images else None,
-            list(profile.genres) if profile else None,
+            profile_row.popularity if profile_row else None,
+            profile_row.followers if profile_row else None,
+            profile_row.image_url if profile_row else None,
+            list(profile_row.genres) if profile_row else None,
             first.total,
         )
+    await refresh.predict_setlists(pool, artist.id)
     outcome.changed = bool(
         outcome.songs_written or outcome.shows_written or (row is not None and row["changed"])
     )
@@ -395,13 +378,6 @@ async def _new_releases(
             break
         found.extend(a for a in page.items if a.id not in known)
         offset += len(page.items)
-    found.sort(key=lambda a: _release_key(a.release_date), reverse=True)
+    # Newest first; a release of unknown date counts as the oldest.
+    found.sort(key=lambda a: release_date(a.release_date) or dt.date.min, reverse=True)
     return found[:wanted]
-
-
-def _release_key(text: str | None) -> str:
-    """Spotify's release date ("2024", "2024-05" or "2024-05-17") as a sortable day; unknown
-    sorts oldest."""
-    if not text:
-        return "0000-01-01"
-    return text + "-01-01"[len(text) - 4 :] if len(text) in (4, 7) else text

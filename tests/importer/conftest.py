@@ -1,0 +1,15 @@
+"""The import tests' app client (``support.CONFIG``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.importer.support import app_client
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, database_url: str) -> TestClient:
+    return await app_client(aiohttp_client, database_url)

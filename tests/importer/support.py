@@ -1,0 +1,54 @@
+"""What the import tests share: the app on a simulator and a real Postgres, and two reads."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from theset_daemon import config
+from theset_daemon.app import build_app
+from theset_daemon.appkeys import UPSTREAMS
+from theset_daemon.config import SettingsHolder
+
+CONFIG = """
+[log]
+level = "warning"
+[server]
+cors_origins = ["https://theset.live"]
+[upstream.simulator]
+artists = 30
+latency_ms = 0
+[upstream.spotify]
+max_rate_per_s = 20
+[import]
+per_client_per_minute = 1000
+"""
+
+
+async def app_client(aiohttp_client: Any, database_url: str, text: str = CONFIG) -> TestClient:
+    """The whole daemon's app with the config ``text``, served by aiohttp's test server."""
+    settings = config.parse(text, {"DATABASE_URL": database_url})
+    app = build_app(SettingsHolder(settings, Path("unused.toml")))
+    client: TestClient = await aiohttp_client(app)
+    return client
+
+
+async def sim_catalog(client: TestClient) -> list[dict[str, Any]]:
+    base = client.app[UPSTREAMS].simulator_url
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/_sim/catalog") as r:
+        artists: list[dict[str, Any]] = (await r.json())["artists"]
+        return artists
+
+
+async def wait_done(client: TestClient, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            response = await client.get(f"/api/artists/import/{job_id}")
+            status: dict[str, Any] = await response.json()
+            if status["status"] in ("completed", "failed"):
+                return status
+            await asyncio.sleep(0.1)

@@ -1,0 +1,70 @@
+"""The one catalog refresh: an artist's discography, shows and setlists from the upstreams, with
+one set of rules for the importer and every job.
+
+The rules:
+
+- **Writes are upserts** keyed by the provider's ids; an unchanged row is not rewritten, so a
+  repeated or resumed refresh converges on the same rows.
+- **Songs**: one per :func:`~theset_daemon.catalog.song_key`, the copy kept chosen by
+  :func:`~theset_daemon.catalog.choose_canonical`; the album art is
+  :func:`~theset_daemon.catalog.best_image_url`'s, the release date
+  :func:`~theset_daemon.catalog.release_date`'s.
+- **Deletes**: only a complete read of an artist's whole discography (every release batch and
+  every popularity batch answered) deletes, and only the artist's songs missing from it. A song
+  that a setlist lists (predicted or actual) or a vote refers to is never deleted. A read of new
+  releases only (update-active-artists) adds songs and never deletes or replaces one. Shows,
+  venues and setlists are never deleted by a refresh.
+- **Predicted setlists**: after every refresh that stores shows or songs, each upcoming show
+  without one gets one.
+- **Failures**: one failed upstream batch is a warning (what was read is stored, nothing is
+  deleted); a refresh that read nothing stores nothing.
+
+Who calls what:
+
+- the importer: phase 1 :func:`artist_row`, phase 2 :func:`refresh_shows`, phase 3
+  :func:`refresh_discography`;
+- trending-artist-sync: :func:`refresh_discography`;
+- update-active-artists: :func:`new_release_songs`, :func:`store_new_songs`,
+  :func:`store_shows`, :func:`predict_setlists`, :func:`artist_row`;
+- complete-catalog-sync: :func:`artist_row`, :func:`refresh_shows`,
+  :func:`refresh_past_setlists`.
+
+Cache invalidation stays with the callers, which know when a batch of artists is done.
+"""
+
+from theset_daemon.refresh.artists import artist_row
+from theset_daemon.refresh.discography import (
+    DiscographyRefresh,
+    choose_songs,
+    fetch_releases,
+    new_release_songs,
+    refresh_discography,
+    store_new_songs,
+    track_popularity,
+)
+from theset_daemon.refresh.gather import UpstreamErrorGroup
+from theset_daemon.refresh.setlists import (
+    PREDICTED_SETLIST_SIZE,
+    predict_setlists,
+    refresh_past_setlists,
+)
+from theset_daemon.refresh.shows import ShowsRefresh, refresh_shows, show_rows, store_shows
+
+__all__ = [
+    "PREDICTED_SETLIST_SIZE",
+    "DiscographyRefresh",
+    "ShowsRefresh",
+    "UpstreamErrorGroup",
+    "artist_row",
+    "choose_songs",
+    "fetch_releases",
+    "new_release_songs",
+    "predict_setlists",
+    "refresh_discography",
+    "refresh_past_setlists",
+    "refresh_shows",
+    "show_rows",
+    "store_new_songs",
+    "store_shows",
+    "track_popularity",
+]
