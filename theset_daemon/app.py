@@ -31,7 +31,7 @@ from theset_daemon.appkeys import (
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
-from theset_daemon.health import Check, ReadinessChecks
+from theset_daemon.health import Check, ComponentStatus, ReadinessChecks
 from theset_daemon.importer.service import open_importer
 from theset_daemon.jobs.context import JobName
 from theset_daemon.jobs.registry import JOBS, JobSpec
@@ -53,7 +53,6 @@ from theset_daemon.web import (
 )
 from theset_daemon.web.inflight import RequestsInFlight
 from theset_daemon.web.middleware import middlewares, on_response_prepare
-from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 

@@ -25,13 +25,13 @@ from theset_daemon.config import (
     TicketmasterSettings,
     UpstreamSettings,
 )
+from theset_daemon.health import ComponentStatus
 from theset_daemon.log import get_logger
 from theset_daemon.sim import SIM_CREDENTIALS, SimCredentials, SimLimits, running_simulator
 from theset_daemon.upstream import setlistfm, spotify, ticketmaster
 from theset_daemon.upstream.breaker import BreakerState
 from theset_daemon.upstream.http import Provider
 from theset_daemon.upstream.metrics import UpstreamMetrics
-from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 
