@@ -35,7 +35,7 @@ from theset_daemon.config import SettingsHolder, SimulatorSettings
 from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.sim import SimLimits
-from theset_daemon.upstream.clients import open_upstreams
+from theset_daemon.upstream.clients import open_clients
 
 ARTISTS = 10_000
 RATES = {"spotify": 200.0, "ticketmaster": 400.0, "setlistfm": 400.0}
@@ -129,7 +129,7 @@ async def run() -> list[Row]:
             async with (
                 open_database(holder.current.database) as database,
                 open_cache(holder, registry) as cache,
-                open_upstreams(holder, registry) as upstreams,
+                open_clients(holder, registry) as upstreams,
             ):
                 await _seed(database.pool, catalog)
                 del catalog

@@ -41,7 +41,7 @@ from theset_daemon.db.migrate import discover, migrate
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.importer import phases
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams, open_clients
 
 ARTISTS = 50
 CHANGED = 5
@@ -161,7 +161,7 @@ async def _update_active(rows: list[Row]) -> None:
             async with (
                 open_database(holder.current.database) as database,
                 open_cache(holder, registry) as cache,
-                open_upstreams(holder, registry) as up,
+                open_clients(holder, registry) as up,
             ):
                 await _import_all(up, database, catalog)
                 await database.pool.execute(
