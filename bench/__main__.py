@@ -54,11 +54,6 @@ BENCHMARKS = {
 }
 
 
-def print_table(rows: list[Row]) -> None:
-    """One run's rows, as a table (a benchmark module run on its own)."""
-    report.print_table(report.reduce([rows]))
-
-
 async def main(names: list[str], runs: int = 1) -> list[report.BenchResult]:
     log.configure(LogSettings(level="error"))
     results: list[report.BenchResult] = []

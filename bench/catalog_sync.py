@@ -29,13 +29,19 @@ import asyncpg
 import psutil
 from prometheus_client import CollectorRegistry
 
-from bench.common import Row, pointed_at_simulator, simulator_process, throwaway_postgres
+from bench.common import (
+    Row,
+    pointed_at_simulator,
+    seed_artists,
+    simulator_process,
+    throwaway_postgres,
+)
 from theset_daemon.cache import open_cache
 from theset_daemon.config import SettingsHolder, SimulatorSettings
 from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.sim import SimLimits
-from theset_daemon.upstream.clients import open_upstreams
+from theset_daemon.upstream.clients import open_clients
 
 ARTISTS = 10_000
 RATES = {"spotify": 200.0, "ticketmaster": 400.0, "setlistfm": 400.0}
@@ -100,20 +106,6 @@ async def _sim_catalog(session: aiohttp.ClientSession, sim_url: str) -> list[dic
     return artists
 
 
-async def _seed(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> None:
-    """The artists as imports leave them: ids on every provider, nothing synced yet."""
-    await pool.execute(
-        """INSERT INTO artists (name, slug, spotify_id, ticketmaster_id, mbid)
-           SELECT name, 'bench-' || spotify_id, spotify_id, tm_id, mbid
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-                AS x (name, spotify_id, tm_id, mbid)""",
-        [a["name"] for a in catalog],
-        [a["spotifyId"] for a in catalog],
-        [a["ticketmasterId"] for a in catalog],
-        [a["mbid"] for a in catalog],
-    )
-
-
 async def _sim_stats(session: aiohttp.ClientSession, sim_url: str) -> dict[str, Any]:
     async with session.get(f"{sim_url}/_sim/stats") as response:
         providers: dict[str, Any] = (await response.json())["providers"]
@@ -129,9 +121,9 @@ async def run() -> list[Row]:
             async with (
                 open_database(holder.current.database) as database,
                 open_cache(holder, registry) as cache,
-                open_upstreams(holder, registry) as upstreams,
+                open_clients(holder, registry) as upstreams,
             ):
-                await _seed(database.pool, catalog)
+                await seed_artists(database.pool, catalog)
                 del catalog
                 runner = JobRunner(database, upstreams, cache, holder)
                 await runner.start()
@@ -199,6 +191,6 @@ async def _measure(
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--simulator":
         sys.exit(serve_simulator(int(sys.argv[2]), int(sys.argv[3])))
-    from bench.__main__ import main
+    from bench.report import run_alone
 
-    asyncio.run(main(["catalog_sync"]))
+    run_alone(run)

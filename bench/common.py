@@ -1,5 +1,6 @@
 """What the benchmarks share: a throwaway Postgres, a simulator in its own process, daemon
-settings aimed at it, latency percentiles, the result row."""
+settings aimed at it, the simulator's artists seeded as imports leave them, latency percentiles,
+the result row."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 from theset_daemon import config
 from theset_daemon.config import SettingsHolder
@@ -77,6 +81,31 @@ async def simulator_process(
     finally:
         process.terminate()
         await process.wait()
+
+
+def cli_simulator(artists: int, latency_ms: float) -> contextlib.AbstractAsyncContextManager[str]:
+    """``theset-daemon simulate`` in its own process, at its default limits (the contract's)."""
+    return simulator_process(
+        lambda port: [
+            "theset_daemon.cli", "simulate", "--port", str(port), "--seed", "1",
+            "--artists", str(artists), "--latency-ms", str(latency_ms),
+        ]
+    )  # fmt: skip
+
+
+async def seed_artists(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> None:
+    """The simulator's artists (``/_sim/catalog`` entries) as imports leave them: ids on every
+    provider, nothing synced yet."""
+    await pool.execute(
+        """INSERT INTO artists (name, slug, spotify_id, ticketmaster_id, mbid)
+           SELECT name, 'bench-' || spotify_id, spotify_id, tm_id, mbid
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                AS x (name, spotify_id, tm_id, mbid)""",
+        [a["name"] for a in catalog],
+        [a["spotifyId"] for a in catalog],
+        [a["ticketmasterId"] for a in catalog],
+        [a["mbid"] for a in catalog],
+    )
 
 
 def pointed_at_simulator(

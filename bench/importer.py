@@ -24,10 +24,10 @@ from aiohttp import web
 
 from bench.common import (
     Row,
+    cli_simulator,
     median,
     percentile,
     pointed_at_simulator,
-    simulator_process,
     throwaway_postgres,
 )
 from theset_daemon.app import build_app
@@ -42,16 +42,6 @@ RATES = {"spotify": 20.0, "ticketmaster": 5.0}
 def _config(sim_url: str, dsn: str) -> SettingsHolder:
     extra = "[import]\nper_client_per_minute = 1000"
     return pointed_at_simulator(sim_url, RATES, extra=extra, env={"DATABASE_URL": dsn})
-
-
-def _simulator(artists: int) -> contextlib.AbstractAsyncContextManager[str]:
-    """``theset-daemon simulate`` in its own process (its default limits are RATES)."""
-    return simulator_process(
-        lambda port: [
-            "theset_daemon.cli", "simulate", "--port", str(port), "--seed", "1",
-            "--artists", str(artists), "--latency-ms", str(LATENCY_MS),
-        ]
-    )  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -77,7 +67,10 @@ async def _wait_done(session: aiohttp.ClientSession, url: str) -> dict[str, Any]
 
 async def _phase1(rows: list[Row]) -> None:
     with throwaway_postgres() as dsn:
-        async with _simulator(ARTISTS + 5) as sim_url, aiohttp.ClientSession() as http:
+        async with (
+            cli_simulator(ARTISTS + 5, LATENCY_MS) as sim_url,
+            aiohttp.ClientSession() as http,
+        ):
             async with http.get(f"{sim_url}/_sim/catalog?limit={ARTISTS}") as r:
                 artists = (await r.json())["artists"]
             async with _daemon(_config(sim_url, dsn)) as base:
@@ -108,7 +101,7 @@ async def _phase1(rows: list[Row]) -> None:
 
 async def _full_import(rows: list[Row]) -> None:
     with throwaway_postgres() as dsn:
-        async with _simulator(20) as sim_url, aiohttp.ClientSession() as http:
+        async with cli_simulator(20, LATENCY_MS) as sim_url, aiohttp.ClientSession() as http:
             async with http.get(f"{sim_url}/_sim/catalog") as r:
                 catalog = (await r.json())["artists"]
             artist = max(catalog, key=lambda a: a["counts"]["albums"])

@@ -33,8 +33,7 @@ import aiohttp
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from bench.common import Row, pointed_at_simulator, throwaway_postgres
-from bench.importer import _simulator
+from bench.common import Row, cli_simulator, pointed_at_simulator, throwaway_postgres
 from theset_daemon import refresh
 from theset_daemon.cache import open_cache
 from theset_daemon.db import catalog as store
@@ -42,7 +41,7 @@ from theset_daemon.db.migrate import discover, migrate
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.importer import phases
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams, open_clients
 
 ARTISTS = 50
 CHANGED = 5
@@ -50,6 +49,7 @@ RATES = {"spotify": 20.0, "ticketmaster": 5.0}
 SEED_BATCH = 5
 SEED_PAUSE_S = 1.0
 SIM_ARTISTS = 60
+SIM_LATENCY_MS = 50  # the import bench's: a round trip as slow as a provider's
 
 
 # --- 1. update-active-artists ------------------------------------------------------------------
@@ -154,7 +154,10 @@ def _floor_s(stats: dict[str, Any]) -> float:
 
 async def _update_active(rows: list[Row]) -> None:
     with throwaway_postgres() as dsn:
-        async with _simulator(SIM_ARTISTS) as sim_url, aiohttp.ClientSession() as http:
+        async with (
+            cli_simulator(SIM_ARTISTS, SIM_LATENCY_MS) as sim_url,
+            aiohttp.ClientSession() as http,
+        ):
             catalog = (await _sim(http, "GET", f"{sim_url}/_sim/catalog?limit={ARTISTS}"))[
                 "artists"
             ]
@@ -163,7 +166,7 @@ async def _update_active(rows: list[Row]) -> None:
             async with (
                 open_database(holder.current.database) as database,
                 open_cache(holder, registry) as cache,
-                open_upstreams(holder, registry) as up,
+                open_clients(holder, registry) as up,
             ):
                 await _import_all(up, database, catalog)
                 await database.pool.execute(

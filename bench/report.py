@@ -11,6 +11,7 @@ other figure, never a ratio of medians.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import platform
@@ -18,13 +19,15 @@ import re
 import statistics
 import subprocess
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from bench.common import Row
+from theset_daemon import log
+from theset_daemon.config import LogSettings
 
 _NUMBER = r"-?[\d,]*\.?\d+"
 _COMPARISON = re.compile(rf"^(<=|>=|<|>|=)?\s*({_NUMBER})")
@@ -101,6 +104,13 @@ def reduce(runs: Sequence[Sequence[Row]]) -> list[Figure]:
         Figure(r.bench, r.metric, r.unit, r.target, r.note, tuple(values[key]))
         for key, r in first.items()
     ]
+
+
+def run_alone(run: Callable[[], Awaitable[list[Row]]]) -> None:
+    """One run of one benchmark module started on its own (``python -m bench.sse``), as a table;
+    ``python -m bench NAME`` is the usual way, with repeated runs and the report."""
+    log.configure(LogSettings(level="error"))
+    print_table(reduce([asyncio.run(run())]))
 
 
 def print_table(figures: Sequence[Figure]) -> None:

@@ -88,8 +88,7 @@ import asyncpg
 import psutil
 
 from bench import report
-from bench.catalog_sync import _seed as seed_artists
-from bench.common import Row, percentile, simulator_process, throwaway_postgres
+from bench.common import Row, percentile, seed_artists, simulator_process, throwaway_postgres
 from theset_daemon.progress.frames import EventStreamParser
 from theset_daemon.sim import SIM_CREDENTIALS
 

@@ -381,6 +381,6 @@ if __name__ == "__main__":
     elif sys.argv[1] == "client":
         asyncio.run(client(int(sys.argv[2]), sys.argv[3], int(sys.argv[4])))
     else:
-        from bench.__main__ import print_table
+        from bench.report import run_alone
 
-        print_table(asyncio.run(run()))
+        run_alone(run)

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from bench.common import Row, pointed_at_simulator
 from theset_daemon.config import SettingsHolder, SimulatorSettings
 from theset_daemon.sim import SimLimits, running_simulator
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams, open_clients
 
 RATES_PER_S = {"spotify": 10.0, "ticketmaster": 5.0, "setlistfm": 2.0}
 QUEUED_S = 6  # seconds of work queued per provider in the rate run
@@ -65,7 +65,7 @@ async def _requests_per_artist(rows: list[Row]) -> None:
         async with running_simulator(sim_settings, limits) as base_url:
             catalog = (await _control(base_url, "GET", "/_sim/catalog?limit=200"))["artists"]
             artist = max(catalog, key=lambda a: (a["counts"]["albums"], a["counts"]["tracks"]))
-            async with open_upstreams(_settings(base_url, mode), CollectorRegistry()) as up:
+            async with open_clients(_settings(base_url, mode), CollectorRegistry()) as up:
                 await _control(base_url, "DELETE", "/_sim/stats")
                 spotify_min, tm_min, albums = await _whole_artist(up, artist, mode)
                 stats = (await _control(base_url, "GET", "/_sim/stats"))["providers"]
@@ -88,7 +88,7 @@ async def _peak_rates(rows: list[Row]) -> None:
         SimulatorSettings(seed=1, artists=50, latency_ms=20), limits
     ) as url:
         catalog = (await _control(url, "GET", "/_sim/catalog?limit=50"))["artists"]
-        async with open_upstreams(_settings(url, "extended"), CollectorRegistry()) as up:
+        async with open_clients(_settings(url, "extended"), CollectorRegistry()) as up:
             await up.spotify.artist(catalog[0]["spotifyId"])  # the token, outside the window
             await _control(url, "DELETE", "/_sim/stats")
 

@@ -2,15 +2,20 @@
 
 One cleanup context per long-lived resource, in dependency order (settings holder -> database
 -> ... ); aiohttp runs the teardowns in reverse, and only for the contexts that started.
+
+It is also the one place (with ``cli.py``) that imports the upstream simulator: in simulated mode
+:func:`open_upstreams` starts it and points the clients at it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from theset_daemon import __version__
 from theset_daemon.appkeys import (
@@ -29,9 +34,9 @@ from theset_daemon.appkeys import (
     UPSTREAMS,
 )
 from theset_daemon.cache import Cache, open_cache
-from theset_daemon.config import SettingsHolder
+from theset_daemon.config import SettingsHolder, UpstreamSettings
 from theset_daemon.db.pool import Database, open_database
-from theset_daemon.health import Check, ReadinessChecks
+from theset_daemon.health import Check, ComponentStatus, ReadinessChecks
 from theset_daemon.importer.service import open_importer
 from theset_daemon.jobs.context import JobName
 from theset_daemon.jobs.registry import JOBS, JobSpec
@@ -41,8 +46,9 @@ from theset_daemon.log import get_logger
 from theset_daemon.monitoring.metrics import JobRunMetrics, LiveStateCollector
 from theset_daemon.monitoring.service import open_monitor
 from theset_daemon.progress import open_broker
+from theset_daemon.sim import SIM_CREDENTIALS, SimLimits, running_simulator
 from theset_daemon.stop import begin_stop
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Simulated, Upstreams, open_clients
 from theset_daemon.web import (
     api,
     routes_cron,
@@ -54,7 +60,6 @@ from theset_daemon.web import (
 )
 from theset_daemon.web.inflight import RequestsInFlight
 from theset_daemon.web.middleware import middlewares, on_response_prepare
-from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 
@@ -184,6 +189,61 @@ async def upstreams_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         for name in upstreams.providers:
             app[READINESS].unregister(name)
+
+
+@contextlib.asynccontextmanager
+async def open_upstreams(
+    holder: SettingsHolder, registry: CollectorRegistry
+) -> AsyncIterator[Upstreams]:
+    """The three clients as configured. In ``upstream.mode = "simulated"`` the built-in simulator
+    is started first, in this loop on a loopback port, and every client is pointed at it (with
+    the simulator's credentials where none are configured); it stops after the clients close."""
+    upstream = holder.current.upstream
+    if upstream.mode != "simulated":
+        async with open_clients(holder, registry) as upstreams:
+            yield upstreams
+        return
+    limits = SimLimits(spotify_mode=upstream.spotify.api_mode)
+    async with running_simulator(upstream.simulator, limits) as base_url:
+        log.info("simulator_started", base_url=base_url, mode=upstream.spotify.api_mode)
+        simulated = Simulated(base_url, lambda current: _on_simulator(current, base_url))
+        async with open_clients(holder, registry, simulated=simulated) as upstreams:
+            yield upstreams
+
+
+def _on_simulator(upstream: UpstreamSettings, base_url: str) -> UpstreamSettings:
+    """The same settings with every URL on the simulator (the providers' own paths under
+    ``base_url``) and its credentials where none are set."""
+    credentials = SIM_CREDENTIALS
+
+    def secret(configured: SecretStr, fallback: str) -> SecretStr:
+        return configured if configured.get_secret_value() else SecretStr(fallback)
+
+    sp, tm, sf = upstream.spotify, upstream.ticketmaster, upstream.setlistfm
+    return upstream.model_copy(
+        update={
+            "spotify": sp.model_copy(
+                update={
+                    "api_base_url": f"{base_url}/v1",
+                    "accounts_base_url": base_url,
+                    "client_id": secret(sp.client_id, credentials.spotify_client_id),
+                    "client_secret": secret(sp.client_secret, credentials.spotify_client_secret),
+                }
+            ),
+            "ticketmaster": tm.model_copy(
+                update={
+                    "base_url": f"{base_url}/discovery/v2",
+                    "api_key": secret(tm.api_key, credentials.ticketmaster_api_key),
+                }
+            ),
+            "setlistfm": sf.model_copy(
+                update={
+                    "base_url": f"{base_url}/rest/1.0",
+                    "api_key": secret(sf.api_key, credentials.setlistfm_api_key),
+                }
+            ),
+        }
+    )
 
 
 def _provider_status(upstreams: Upstreams, name: str) -> Check:

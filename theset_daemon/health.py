@@ -3,17 +3,35 @@
 A check returns a :class:`ComponentStatus`; one that raises or takes longer than
 ``CHECK_TIMEOUT_S`` counts as down. Only "down" makes the daemon not ready: a degraded component
 (the Redis tier, an open upstream breaker) is reported, but the daemon still serves.
+
+The two models live here, below the routes, because the resources (database, cache, upstreams)
+build them; ``/readyz`` answers :class:`Readiness` as is, and the OpenAPI document names both.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from theset_daemon.log import redact_text
-from theset_daemon.web.models import ComponentStatus, Readiness
 
 CHECK_TIMEOUT_S = 3.0
+
+
+# No docstrings on the two models: pydantic would put them in the OpenAPI document.
+class ComponentStatus(BaseModel):
+    status: Literal["up", "down", "degraded"]
+    message: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    components: dict[str, ComponentStatus]
+
 
 Check = Callable[[], Awaitable[ComponentStatus]]
 

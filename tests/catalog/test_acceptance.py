@@ -23,7 +23,7 @@ from theset_daemon.catalog import (
     song_key,
 )
 from theset_daemon.sim.catalog import Catalog
-from theset_daemon.sim.discography import COUNTED_GROUPS, Track
+from theset_daemon.sim.releases import COUNTED_GROUPS, Track
 
 TODAY = dt.date(2026, 11, 28)
 ARTISTS = 200

@@ -29,6 +29,7 @@ from tests.faults.storm_support import (
     wait_for_run,
 )
 from theset_daemon import config
+from theset_daemon.app import open_upstreams
 from theset_daemon.cache import open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import open_database
@@ -40,7 +41,6 @@ from theset_daemon.jobs.runner import (
     SWEEP_INTERVAL_S,
     JobRunner,
 )
-from theset_daemon.upstream.clients import open_upstreams
 
 ARTISTS = 6
 CONFIG = """

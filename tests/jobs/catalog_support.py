@@ -20,12 +20,13 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 
 from theset_daemon import config
+from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.registry import JOBS
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams
 
 # The daemon's rates are the in-process simulator's limits (sim/limits.py): above them, the tests
 # would lean on 429s and retries, and a run could end partial when a retry budget ran out.

@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from theset_daemon import config
+from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
@@ -34,7 +35,7 @@ from theset_daemon.jobs.context import (
 )
 from theset_daemon.jobs.registry import JobSpec
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams
 
 CONFIG = """
 [log]

@@ -21,13 +21,14 @@ import aiohttp
 from prometheus_client import CollectorRegistry
 
 from theset_daemon import config
+from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.importer import phases
 from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams
 
 BASE_CONFIG = """
 [log]

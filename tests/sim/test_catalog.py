@@ -10,10 +10,10 @@ from collections import Counter
 import pytest
 
 from theset_daemon.sim.catalog import Catalog
-from theset_daemon.sim.discography import COUNTED_GROUPS, Discography
 from theset_daemon.sim.ids import IdCodec, Kind
 from theset_daemon.sim.names import normalize
 from theset_daemon.sim.people import tier_of
+from theset_daemon.sim.releases import COUNTED_GROUPS, Discography
 
 TODAY = dt.date(2026, 11, 28)
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from theset_daemon import config
 from theset_daemon.config import SettingsHolder, SimulatorSettings
 from theset_daemon.sim import SIM_CREDENTIALS, SimLimits, running_simulator
-from theset_daemon.upstream.clients import Upstreams, open_upstreams
+from theset_daemon.upstream.clients import Upstreams, open_clients
 
 
 @dataclass
@@ -91,7 +91,7 @@ async def sim_harness(
         holder = SettingsHolder(config.parse(text, {}), Path("unused.toml"))
         registry = CollectorRegistry()
         async with (
-            open_upstreams(holder, registry) as upstreams,
+            open_clients(holder, registry) as upstreams,
             aiohttp.ClientSession() as control,
         ):
             yield SimHarness(base_url, upstreams, holder, registry, control)

@@ -34,14 +34,10 @@ from theset_daemon.upstream.errors import (
     UpstreamTransportError,
     UpstreamUnavailable,
 )
-from theset_daemon.upstream.http import (
-    ARRIVAL_JITTER_MARGIN_S,
-    Provider,
-    SendGate,
-    rate_limit_reset_seconds,
-    retry_after_seconds,
-)
+from theset_daemon.upstream.gate import ARRIVAL_JITTER_MARGIN_S, SendGate
+from theset_daemon.upstream.http import Provider, retry_after_seconds
 from theset_daemon.upstream.metrics import UpstreamMetrics
+from theset_daemon.upstream.quota import rate_limit_reset_seconds
 
 Reply = Callable[[], web.StreamResponse]
 

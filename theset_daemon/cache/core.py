@@ -30,8 +30,8 @@ from theset_daemon.cache.memory import MemoryTier, Slot
 from theset_daemon.cache.metrics import CacheMetrics
 from theset_daemon.cache.redis_tier import BackendUnavailable, Invalidation, RedisTier
 from theset_daemon.config import SettingsHolder
+from theset_daemon.health import ComponentStatus
 from theset_daemon.log import get_logger
-from theset_daemon.web.models import ComponentStatus
 
 log = get_logger(__name__)
 

@@ -18,13 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from theset_daemon.sim.discography import (
-    COUNTED_GROUPS,
-    Discography,
-    DiscographyBuilder,
-    Release,
-    Track,
-)
+from theset_daemon.sim.discography import DiscographyBuilder
 from theset_daemon.sim.ids import IdCodec, Kind
 from theset_daemon.sim.names import ArtistNamer, normalize
 from theset_daemon.sim.people import (
@@ -36,6 +30,7 @@ from theset_daemon.sim.people import (
     make_profile,
     various_artists,
 )
+from theset_daemon.sim.releases import COUNTED_GROUPS, Discography, Release, Track
 from theset_daemon.sim.shows import (
     VENUE_POOL,
     Event,

@@ -12,8 +12,9 @@
   correct import must store; ``POST /_sim/catalog``: new albums and shows for an artist;
 - ``GET``/``POST /_sim/spotify-mode``: the Spotify access level in force.
 
-Bodies are validated strictly; a bad one is a 400 in the daemon's own error envelope, naming the
-field.
+Bodies are validated strictly; a bad one is a 400 in the daemon's own error envelope
+(CONTRACT.md section 2), naming the field. The envelope is written out here rather than taken from
+the daemon's web layer: the simulator stands alone and imports none of the daemon's parts.
 """
 
 from __future__ import annotations
@@ -26,9 +27,34 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from theset_daemon.sim.limits import PROVIDERS, Fault, Provider, SpotifyMode
 from theset_daemon.sim.state import SIM_STATE
-from theset_daemon.web.errors import ApiError, error_response
 
 CATALOG_PAGE_MAX = 1000
+
+#: HTTP status -> the contract's error code, for the statuses a control route can answer.
+CODES: dict[int, str] = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
+
+
+class ControlError(Exception):
+    """A refused control request; :func:`control_errors` renders it as the envelope."""
+
+    def __init__(self, status: int, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+def envelope(status: int, message: str, details: Any = None) -> web.Response:
+    """``{"error": {"code", "message", "details"?}}``, the daemon's error shape."""
+    error: dict[str, Any] = {"code": CODES.get(status, "internal"), "message": message}
+    if details is not None:
+        error["details"] = details
+    return web.json_response({"error": error}, status=status)
 
 
 class _Body(BaseModel):
@@ -65,13 +91,13 @@ class ModeRequest(_Body):
     mode: SpotifyMode
 
 
-def _problems(exc: ValidationError) -> ApiError:
+def _problems(exc: ValidationError) -> ControlError:
     details = []
     for problem in exc.errors():
         field = ".".join(str(part) for part in problem["loc"]) or "<body>"
         details.append({"field": field, "message": problem["msg"]})
     first = details[0]
-    return ApiError(400, f"{first['field']}: {first['message']}", details=details)
+    return ControlError(400, f"{first['field']}: {first['message']}", details=details)
 
 
 async def _body(request: web.Request, model: type[_Body]) -> Any:
@@ -80,7 +106,7 @@ async def _body(request: web.Request, model: type[_Body]) -> Any:
         return model.model_validate_json(text or "{}")
     except ValidationError as exc:
         if any(problem["type"] == "json_invalid" for problem in exc.errors()):
-            raise ApiError(400, "the body is not valid JSON") from None
+            raise ControlError(400, "the body is not valid JSON") from None
         raise _problems(exc) from None
 
 
@@ -91,9 +117,9 @@ def _query_int(request: web.Request, name: str, default: int, low: int, high: in
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"{name}: must be an integer") from None
+        raise ControlError(400, f"{name}: must be an integer") from None
     if not low <= value <= high:
-        raise ApiError(400, f"{name}: must be between {low} and {high}")
+        raise ControlError(400, f"{name}: must be between {low} and {high}")
     return value
 
 
@@ -129,7 +155,7 @@ async def get_faults(request: web.Request) -> web.Response:
 async def delete_faults(request: web.Request) -> web.Response:
     provider = request.query.get("provider")
     if provider is not None and provider not in PROVIDERS:
-        raise ApiError(400, f"provider: must be one of {', '.join(PROVIDERS)}")
+        raise ControlError(400, f"provider: must be one of {', '.join(PROVIDERS)}")
     request.app[SIM_STATE].faults.clear(next((p for p in PROVIDERS if p == provider), None))
     return await get_faults(request)
 
@@ -160,7 +186,7 @@ async def post_catalog(request: web.Request) -> web.Response:
     wanted: CatalogAddition = await _body(request, CatalogAddition)
     index = state.catalog.find_name(wanted.artist_name)
     if index is None:
-        raise ApiError(404, f"no artist named {wanted.artist_name!r} in the catalog")
+        raise ControlError(404, f"no artist named {wanted.artist_name!r} in the catalog")
     state.catalog.add(
         index, albums=wanted.new_albums, shows=wanted.new_shows, on=state.utc_now().date()
     )
@@ -182,13 +208,13 @@ async def control_errors(request: web.Request, handler: Handler) -> web.StreamRe
     """The daemon's error envelope for everything that is not a provider's path."""
     try:
         return await handler(request)
-    except ApiError as exc:
-        return exc.response()
+    except ControlError as exc:
+        return envelope(exc.status, exc.message, exc.details)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         message = {404: "no such route", 405: f"{request.method} is not allowed here"}
-        return error_response(exc.status, message.get(exc.status, exc.reason))
+        return envelope(exc.status, message.get(exc.status, exc.reason))
 
 
 def add_routes(app: web.Application) -> None:

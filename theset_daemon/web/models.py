@@ -25,14 +25,3 @@ class ErrorEnvelope(BaseModel):
 
 class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
-
-
-class ComponentStatus(BaseModel):
-    status: Literal["up", "down", "degraded"]
-    message: str | None = None
-    details: dict[str, Any] | None = None
-
-
-class Readiness(BaseModel):
-    status: Literal["ready", "not_ready"]
-    components: dict[str, ComponentStatus]

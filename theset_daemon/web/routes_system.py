@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from theset_daemon.appkeys import READINESS
+from theset_daemon.health import Readiness
 from theset_daemon.web.api import OPENAPI_DOCUMENT, RouteTable
-from theset_daemon.web.models import Liveness, Readiness
+from theset_daemon.web.models import Liveness
 
 routes = RouteTable()
 # Probed every few seconds by systemd, load balancers and monitors: encoded once.

@@ -1,0 +1,141 @@
+"""The send gate of one provider: its strict rate, the pause every sender keeps after a 429 (or a
+5xx with Retry-After), and urgent callers ahead of background ones.
+
+The slots come from an aiolimiter leaky bucket of capacity one. Capacity one is deliberate:
+``AsyncLimiter(rate, 1)`` would allow a full burst on top of its refill, and the contract's rate is
+strict (no sliding second may hold more than ``max_rate_per_s`` sends), so sends are evenly spaced
+instead. The slot is taken just before the send and not held during the round-trip, so a slow
+answer never lowers throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections import deque
+from collections.abc import Callable
+
+from aiolimiter import AsyncLimiter
+
+# The provider counts arrivals, not our sends, and arrivals jitter (a new connection, a busy loop
+# on either side): one send delayed by J makes the next ones look J closer. Spacing sends so that
+# any rate+1 of them span 1 s + this margin keeps every provider-side second within the limit
+# for jitter up to the margin, at 1/(1 + margin) = 95% of the limit.
+ARRIVAL_JITTER_MARGIN_S = 0.05
+
+
+class ProviderPaused(Exception):
+    """The provider asked for a pause longer than the caller will wait."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"paused for {retry_after_s:.1f} s")
+        self.retry_after_s = retry_after_s
+
+
+class SendGate:
+    """Paces the sends of one provider: strict rate, a shared pause after a 429, and priority.
+
+    Only one caller at a time waits inside the limiter; the others queue at a turnstile in front
+    of it, urgent callers (a person waiting on an HTTP request: import phase 1) before background
+    ones (import phases 2-3, syncs). A background caller waiting inside the limiter for the next
+    slot gives that slot up when an urgent one arrives (it goes back to the head of the background
+    queue), so an urgent call waits at most for the slot in progress, never behind a background
+    send that merely reserved the next one. The slots themselves never move: the rate stays strict.
+    """
+
+    def __init__(self, max_rate_per_s: Callable[[], float]) -> None:
+        self._max_rate_per_s = max_rate_per_s
+        self._paused_until = 0.0
+        self._limiter: AsyncLimiter | None = None
+        self._limiter_rate = 0.0
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._background: deque[asyncio.Future[None]] = deque()
+        self._busy = False
+        # Set while a background caller waits inside the limiter: an urgent arrival resolves it.
+        self._yield_slot: asyncio.Future[None] | None = None
+
+    def pause_for(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._paused_until = max(self._paused_until, loop.time() + seconds)
+
+    def paused_for_s(self) -> float:
+        return max(0.0, self._paused_until - asyncio.get_running_loop().time())
+
+    async def wait_turn(self, *, urgent: bool = False, max_pause_s: float = math.inf) -> None:
+        """Return when this caller may send; raise :class:`ProviderPaused` instead of sleeping
+        through a pause longer than ``max_pause_s`` (a provider may ask for hours)."""
+        ahead = False  # a background caller that gave its slot up re-queues at the head
+        while True:
+            if (pause := self.paused_for_s()) > 0:
+                if pause > max_pause_s:
+                    raise ProviderPaused(pause)
+                await asyncio.sleep(pause)
+                continue
+            await self._enter(urgent, ahead=ahead)
+            try:
+                acquired = await self._acquire(urgent)
+            finally:
+                self._leave()
+            if not acquired:
+                ahead = True
+                continue
+            if self.paused_for_s() <= 0:  # no 429 arrived while we queued for the slot
+                return
+
+    async def _acquire(self, urgent: bool) -> bool:
+        """Wait in the limiter for the next slot; False when an urgent caller took it over."""
+        limiter = self._current_limiter()
+        if urgent or limiter.has_capacity():
+            await limiter.acquire()
+            return True
+        self._yield_slot = asyncio.get_running_loop().create_future()
+        slot = asyncio.ensure_future(limiter.acquire())
+        try:
+            await asyncio.wait((slot, self._yield_slot), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._yield_slot = None
+            if not slot.done():
+                slot.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await slot
+        return not slot.cancelled()
+
+    async def _enter(self, urgent: bool, *, ahead: bool = False) -> None:
+        """Wait for the turnstile; returns owning it."""
+        if not self._busy:
+            self._busy = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._background
+        if ahead:
+            queue.appendleft(turn)
+        else:
+            queue.append(turn)
+        if urgent and self._yield_slot is not None and not self._yield_slot.done():
+            self._yield_slot.set_result(None)  # the background caller in the limiter steps aside
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._leave()  # the turn was handed to us as we were cancelled: pass it on
+            else:
+                with contextlib.suppress(ValueError):  # _leave may have skipped it already
+                    queue.remove(turn)
+            raise
+
+    def _leave(self) -> None:
+        for queue in (self._urgent, self._background):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._busy = False
+
+    def _current_limiter(self) -> AsyncLimiter:
+        rate = self._max_rate_per_s()
+        if self._limiter is None or rate != self._limiter_rate:  # new, or changed by a reload
+            self._limiter = AsyncLimiter(1, (1 + ARRIVAL_JITTER_MARGIN_S) / rate)
+            self._limiter_rate = rate
+        return self._limiter
