@@ -1,8 +1,14 @@
-"""``[jobs.*]``: each cron job's switch, schedule (5-field cron, UTC) and parameter defaults."""
+"""``[jobs.*]``: each cron job's switch, schedule (5-field cron, UTC), pacing and run options.
+
+A job's run options (``limit``, ``force_sync`` ...) are declared once, with their bounds and
+defaults, in its ``*Options`` model. Its settings section inherits them (snake_case in the file,
+the defaults of every run) and so does its request body (``jobs.context``: camelCase on the
+wire, overriding the section per run), so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from theset_daemon.config.section import Section
 from theset_daemon.cron import cron_trigger
@@ -21,33 +27,57 @@ class JobSettings(Section):
         return schedule
 
 
-class UpdateActiveArtistsSettings(JobSettings):
-    schedule: str = "0 */6 * * *"
-    limit: int = Field(50, ge=1, le=1000)
-    force_sync: bool = False
+class BatchedJobSettings(JobSettings):
+    """A job that walks artists through the pipeline: how many at once, and the pause between
+    batches (both reloadable mid-run)."""
+
     batch_size: int = Field(10, ge=1, le=1000)
     delay_s: float = Field(0, ge=0, le=600)
 
 
-class TrendingArtistSyncSettings(JobSettings):
-    schedule: str = "0 2 * * *"
+# --- run options: in the section (defaults) and in a trigger's body (per run) -----------------
+
+
+class UpdateActiveArtistsOptions(BaseModel):
+    limit: int = Field(50, ge=1, le=1000)
+    force_sync: bool = False
+
+
+class TrendingArtistSyncOptions(BaseModel):
     limit: int = Field(100, ge=1, le=1000)
     skip_recently_updated: bool = True
+
+
+class CompleteCatalogSyncOptions(BaseModel):
+    max_artists: int = Field(500, ge=1, le=100_000)
+    include_data_cleanup: bool = True
+    perform_integrity_checks: bool = True
+
+
+class CalculateTrendingOptions(BaseModel):
+    pass
+
+
+# --- the sections -------------------------------------------------------------------------------
+
+
+class UpdateActiveArtistsSettings(BatchedJobSettings, UpdateActiveArtistsOptions):
+    schedule: str = "0 */6 * * *"
+
+
+class TrendingArtistSyncSettings(BatchedJobSettings, TrendingArtistSyncOptions):
+    schedule: str = "0 2 * * *"
     batch_size: int = Field(5, ge=1, le=1000)
     delay_s: float = Field(1, ge=0, le=600)
 
 
-class CompleteCatalogSyncSettings(JobSettings):
+class CompleteCatalogSyncSettings(BatchedJobSettings, CompleteCatalogSyncOptions):
     schedule: str = "0 3 * * 0"
-    max_artists: int = Field(500, ge=1, le=100_000)
-    include_data_cleanup: bool = True
-    perform_integrity_checks: bool = True
-    batch_size: int = Field(10, ge=1, le=1000)
     # The seed's conservative pause between batches, kept on purpose: this job walks everything.
     delay_s: float = Field(5, ge=0, le=600)
 
 
-class CalculateTrendingSettings(JobSettings):
+class CalculateTrendingSettings(JobSettings, CalculateTrendingOptions):
     schedule: str = "0 * * * *"
 
 
@@ -64,3 +94,11 @@ class JobsSettings(Section):
     calculate_trending: CalculateTrendingSettings = Field(
         CalculateTrendingSettings(), alias="calculate-trending"
     )
+
+    def of(self, job: str) -> JobSettings:
+        """The section of ``job``, by its contract name (``update-active-artists``)."""
+        for name, field in type(self).model_fields.items():
+            if field.alias == job:
+                section: JobSettings = getattr(self, name)
+                return section
+        raise KeyError(job)

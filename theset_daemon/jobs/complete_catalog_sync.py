@@ -239,9 +239,7 @@ async def _artist_sync(
             changed = await store.refresh_artists(conn, rows)
         await _invalidate(ctx, changed)
 
-    writer: BulkWriter[store.ArtistRefresh] = BulkWriter(
-        write, lambda: int(getattr(ctx.job_settings(), "batch_size", 10))
-    )
+    writer: BulkWriter[store.ArtistRefresh] = BulkWriter(write, lambda: ctx.pacing().batch_size)
 
     # Extended mode answers 50 artists a request: the page is fetched up front, and an artist
     # missing from the answer (or development mode, which has no batch endpoint) is asked alone.

@@ -1,8 +1,8 @@
 """What a job sees of the daemon, and what it hands back to the runner.
 
 A job function is ``async def run(ctx: JobContext) -> JobResult``. It reads its validated
-parameters from ``ctx.params``, the reloadable knobs (``batch_size``, ``delay_s``) from
-``ctx.job_settings()`` each time it needs them (a SIGHUP may change them mid-run), reports
+parameters from ``ctx.params``, the reloadable pacing (``batch_size``, ``delay_s``) from
+``ctx.pacing()`` each time it needs them (a SIGHUP may change them mid-run), reports
 progress and per-item failures through ``ctx.reporter``, and saves a checkpoint whenever a unit of
 work is durably written, so a run cut short by SIGTERM or a crash resumes from there. It stops
 taking new items once ``ctx.stopping`` is set and returns what it has; the runner then marks the
@@ -20,10 +20,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from theset_daemon.cache import Cache
-from theset_daemon.config import JobSettings, SettingsHolder
+from theset_daemon.config import (
+    BatchedJobSettings,
+    CalculateTrendingOptions,
+    CompleteCatalogSyncOptions,
+    JobSettings,
+    SettingsHolder,
+    TrendingArtistSyncOptions,
+    UpdateActiveArtistsOptions,
+)
 from theset_daemon.db.pool import Database
 from theset_daemon.upstream.clients import Upstreams
 
@@ -45,28 +54,28 @@ MAX_REPORTED_ERRORS = 50  # a Run's ``errors`` list is capped (CONTRACT.md secti
 
 
 class JobParams(BaseModel):
-    """A job's parameters, camelCase on the wire. Unknown fields are a 400, naming the field."""
+    """A job's parameters, camelCase on the wire. Unknown fields are a 400, naming the field.
+    Each job's fields, bounds and defaults are its ``*Options`` (``config.jobs``), shared with
+    its ``[jobs.<job>]`` section."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class UpdateActiveArtistsParams(JobParams):
-    limit: int = Field(50, ge=1, le=1000)
-    force_sync: bool = Field(False, alias="forceSync")
-
-
-class TrendingArtistSyncParams(JobParams):
-    limit: int = Field(100, ge=1, le=1000)
-    skip_recently_updated: bool = Field(True, alias="skipRecentlyUpdated")
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, frozen=True, alias_generator=to_camel
+    )
 
 
-class CompleteCatalogSyncParams(JobParams):
-    max_artists: int = Field(500, ge=1, le=100_000, alias="maxArtists")
-    include_data_cleanup: bool = Field(True, alias="includeDataCleanup")
-    perform_integrity_checks: bool = Field(True, alias="performIntegrityChecks")
+class UpdateActiveArtistsParams(JobParams, UpdateActiveArtistsOptions):
+    pass
 
 
-class CalculateTrendingParams(JobParams):
+class TrendingArtistSyncParams(JobParams, TrendingArtistSyncOptions):
+    pass
+
+
+class CompleteCatalogSyncParams(JobParams, CompleteCatalogSyncOptions):
+    pass
+
+
+class CalculateTrendingParams(JobParams, CalculateTrendingOptions):
     pass
 
 
@@ -105,8 +114,15 @@ class JobContext:
 
     def job_settings(self) -> JobSettings:
         """This job's ``[jobs.<job>]`` section as of now (reloadable)."""
-        jobs = self.holder.current.jobs
-        return getattr(jobs, self.job.replace("-", "_"))  # type: ignore[no-any-return]
+        return self.holder.current.jobs.of(self.job)
+
+    def pacing(self) -> BatchedJobSettings:
+        """``batch_size`` and ``delay_s`` as of now (reloadable), for a job that walks artists
+        through the pipeline."""
+        section = self.job_settings()
+        if not isinstance(section, BatchedJobSettings):
+            raise TypeError(f"{self.job} has no batch_size or delay_s")
+        return section
 
 
 @dataclass(frozen=True, slots=True)

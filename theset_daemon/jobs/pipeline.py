@@ -9,7 +9,7 @@ to take and what to do with one:
   or a list), ``None`` asks for the first page. ``limit`` caps the items taken over the whole run.
 - **Bounded work in flight.** Within a page, at most ``batch_size`` items run at once (the
   per-provider limiters pace their upstream calls). ``batch_size`` and ``delay_s`` are re-read
-  from ``ctx.job_settings()`` before each item or batch, so a SIGHUP applies mid-run. With
+  from ``ctx.pacing()`` before each item or batch, so a SIGHUP applies mid-run. With
   ``delay_s == 0`` the items flow through a sliding window of ``batch_size``; with ``delay_s > 0``
   they go in batches of ``batch_size``, each finished before the pause and the next batch (the
   seed's gentle pacing, kept where a job's settings ask for it).
@@ -135,10 +135,10 @@ async def run_pipeline(
         log.info("pipeline_resumed", job=ctx.job, run_id=str(ctx.run_id), done=done)
 
     def batch_size() -> int:
-        return int(getattr(ctx.job_settings(), "batch_size", 1))
+        return ctx.pacing().batch_size
 
     def delay_s() -> float:
-        return float(getattr(ctx.job_settings(), "delay_s", 0.0))
+        return ctx.pacing().delay_s
 
     async def one(item: T) -> bool:
         nonlocal done, failed

@@ -37,13 +37,12 @@ class JobSpec:
 
     def params(self, body: Mapping[str, Any] | None, settings: Settings) -> JobParams:
         """Config defaults overlaid with ``body`` (wire names); raises ValidationError."""
-        section = getattr(settings.jobs, self.name.replace("-", "_"))
-        merged: dict[str, Any] = {}
-        for name, field in self.params_model.model_fields.items():
-            if hasattr(section, name):
-                merged[field.alias or name] = getattr(section, name)
-        merged.update(body or {})
-        return self.params_model.model_validate(merged)
+        section = settings.jobs.of(self.name)
+        defaults = {
+            field.alias or name: getattr(section, name)  # every option is in the section
+            for name, field in self.params_model.model_fields.items()
+        }
+        return self.params_model.model_validate({**defaults, **(body or {})})
 
 
 JOBS: dict[JobName, JobSpec] = {

@@ -37,7 +37,7 @@ from typing import Any
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from theset_daemon.config import JobSettings, Settings, SettingsHolder
+from theset_daemon.config import Settings, SettingsHolder
 from theset_daemon.cron import cron_trigger, previous_fire_time
 from theset_daemon.jobs.context import JobName
 from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, ShuttingDown
@@ -64,10 +64,6 @@ MISFIRE_POLICIES: dict[JobName, MisfirePolicy] = {
         misfire_grace_s=24 * 3600, catch_up_at_start=True, catch_up_lookback_s=8 * 86400
     ),
 }
-
-
-def _job_settings(settings: Settings, job: str) -> JobSettings:
-    return getattr(settings.jobs, job.replace("-", "_"))  # type: ignore[no-any-return]
 
 
 # --- the executor that hands fire times over -------------------------------------------------
@@ -150,7 +146,7 @@ class JobScheduler:
         for job in self.jobs:
             policy = self.policies[job]
             self._scheduler.add_job(
-                _never_called, trigger=cron_trigger(_job_settings(settings, job).schedule),
+                _never_called, trigger=cron_trigger(settings.jobs.of(job).schedule),
                 id=job, name=job, coalesce=True, max_instances=1,
                 misfire_grace_time=policy.misfire_grace_s, replace_existing=True,
             )  # fmt: skip
@@ -176,7 +172,7 @@ class JobScheduler:
         """Bring every job's schedule and switch in line with ``settings``; the changed jobs."""
         changed: list[str] = []
         for job in self.jobs:
-            section = _job_settings(settings, job)
+            section = settings.jobs.of(job)
             wanted = (section.schedule, section.enabled)
             before = self._applied.get(job)
             if before == wanted:
@@ -245,7 +241,7 @@ class JobScheduler:
         pool = self.runner.database.pool
         for job in self.jobs:
             policy = self.policies[job]
-            section = _job_settings(self.settings.current, job)
+            section = self.settings.current.jobs.of(job)
             if not policy.catch_up_at_start or not section.enabled:
                 continue
             expected = previous_fire_time(

@@ -116,7 +116,7 @@ class Monitor:
         for name in JOB_NAMES:
             if job is not None and name != job:
                 continue
-            section = getattr(settings.jobs, name.replace("-", "_"))
+            section = settings.jobs.of(name)
             runs = [
                 RunFacts(row["status"], row["started_at"], row["finished_at"], str(row["id"]))
                 for row in await store.runs_judged(pool, name)
