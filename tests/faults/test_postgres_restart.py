@@ -41,6 +41,7 @@ from theset_daemon.jobs.runner import (
     SWEEP_INTERVAL_S,
     JobRunner,
 )
+from theset_daemon.jobs.summaries import CalculateTrendingSummary
 
 ARTISTS = 6
 CONFIG = """
@@ -177,7 +178,7 @@ async def test_a_run_whose_end_never_landed_is_swept_up_and_resumed(
 
     async def job(ctx: JobContext) -> JobResult:
         await gate.wait()
-        return JobResult(summary={}, items_total=1, items_failed=0)
+        return JobResult(summary=CalculateTrendingSummary(), items_total=1, items_failed=0)
 
     jobs = {"calculate-trending": JobSpec("calculate-trending", CalculateTrendingParams, job)}
     registry = CollectorRegistry()

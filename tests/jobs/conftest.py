@@ -35,7 +35,13 @@ from theset_daemon.jobs.context import (
 )
 from theset_daemon.jobs.registry import JobSpec
 from theset_daemon.jobs.runner import JobRunner
+from theset_daemon.jobs.summaries import Summary
 from theset_daemon.upstream.clients import Upstreams
+
+
+class ProbeSummary(Summary):
+    written: int = 0
+
 
 CONFIG = """
 [log]
@@ -123,7 +129,8 @@ def probe_job(knobs: Knobs) -> JobFunction:
         written = await ctx.database.pool.fetchval(
             "SELECT count(*) FROM job_probe WHERE run_id = $1", ctx.run_id
         )
-        return JobResult(summary={"written": written}, items_total=knobs.items, items_failed=failed)
+        summary = ProbeSummary(written=written)
+        return JobResult(summary=summary, items_total=knobs.items, items_failed=failed)
 
     return run
 

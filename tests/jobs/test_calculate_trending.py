@@ -124,7 +124,7 @@ async def test_scores_match_the_formula_views_refresh_and_cache_warms(database_u
         ctx, reporter = env.context("calculate-trending")
         result = await calculate_trending.run(ctx)
 
-        assert result.summary == {
+        assert result.summary.as_json() == {
             "artistsScored": 3,
             "showsScored": 3,
             "refreshedViews": ["trending_artists_mv", "show_stats_mv"],
@@ -192,9 +192,9 @@ async def test_an_empty_catalog_scores_nothing_and_succeeds(database_url: str) -
     async with job_env(database_url) as env:
         ctx, _ = env.context("calculate-trending")
         result = await calculate_trending.run(ctx)
-        assert result.summary["artistsScored"] == 0
-        assert result.summary["showsScored"] == 0
-        assert result.summary["refreshedViews"] == ["trending_artists_mv", "show_stats_mv"]
+        assert result.summary.as_json()["artistsScored"] == 0
+        assert result.summary.as_json()["showsScored"] == 0
+        assert result.summary.as_json()["refreshedViews"] == ["trending_artists_mv", "show_stats_mv"]
 
 
 async def test_through_the_runner_the_run_succeeds_with_the_summary(database_url: str) -> None:

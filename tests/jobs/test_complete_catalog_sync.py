@@ -196,7 +196,7 @@ async def test_an_interrupted_run_resumes_after_its_last_finished_phase(database
         ctx.reporter = reporter
         ctx.stopping = stopping
         first = await complete_catalog_sync.run(ctx)
-        assert [p["name"] for p in first.summary["phases"]] == ["artist-sync"]
+        assert [p["name"] for p in first.summary.as_json()["phases"]] == ["artist-sync"]
         saved = reporter.checkpoints[-1]
         assert saved["artist-sync"]["pipeline"]["done"] == len(catalog)
 
@@ -207,7 +207,7 @@ async def test_an_interrupted_run_resumes_after_its_last_finished_phase(database
         second = await complete_catalog_sync.run(resumed)
         after = await sim_stats(env)
 
-        assert [(p["name"], p["status"]) for p in second.summary["phases"]] == [
+        assert [(p["name"], p["status"]) for p in second.summary.as_json()["phases"]] == [
             ("artist-sync", "succeeded"),
             ("show-sync", "succeeded"),
             ("data-cleanup", "skipped"),

@@ -17,6 +17,7 @@ from tests.jobs.conftest import Knobs, Resources, RunnerFactory, fetch_run, job_
 from theset_daemon.jobs.context import JobContext, JobResult
 from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, UnknownJob
 from theset_daemon.jobs.runner import run_status
+from theset_daemon.jobs.summaries import Summary
 
 
 async def events_of(resources: Resources, run_id: Any) -> list[tuple[int, str, dict[str, Any]]]:
@@ -95,10 +96,10 @@ async def test_a_job_that_raises_fails_with_its_error_and_a_failed_event(
 
 
 def test_the_status_rule() -> None:
-    assert run_status(JobResult({}, 0, 0)) == "succeeded"
-    assert run_status(JobResult({}, 10, 0)) == "succeeded"
-    assert run_status(JobResult({}, 10, 1)) == "partial"
-    assert run_status(JobResult({}, 10, 10)) == "failed"
+    assert run_status(JobResult(Summary(), 0, 0)) == "succeeded"
+    assert run_status(JobResult(Summary(), 10, 0)) == "succeeded"
+    assert run_status(JobResult(Summary(), 10, 1)) == "partial"
+    assert run_status(JobResult(Summary(), 10, 10)) == "failed"
 
 
 async def test_bad_params_and_unknown_jobs_are_refused_before_anything_is_written(

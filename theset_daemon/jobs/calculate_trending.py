@@ -24,6 +24,7 @@ import asyncio
 from theset_daemon.cache.reads import Reads, warm_trending
 from theset_daemon.db import maintenance
 from theset_daemon.jobs.context import JobContext, JobResult
+from theset_daemon.jobs.summaries import CalculateTrendingSummary
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
@@ -37,11 +38,7 @@ async def run(ctx: JobContext) -> JobResult:
     async with pool.acquire() as conn, conn.transaction():
         artists = await maintenance.score_artists(conn)
         shows = await maintenance.score_shows(conn)
-    summary: dict[str, object] = {
-        "artistsScored": artists.scored,
-        "showsScored": shows.scored,
-        "refreshedViews": [],
-    }
+    summary = CalculateTrendingSummary(artists_scored=artists.scored, shows_scored=shows.scored)
     log.info(
         "trending_scored",
         artists_scored=artists.scored,
@@ -49,12 +46,12 @@ async def run(ctx: JobContext) -> JobResult:
         shows_scored=shows.scored,
         shows_updated=shows.updated,
     )
-    await ctx.reporter.progress(1, STEPS, summary)
+    await ctx.reporter.progress(1, STEPS, summary.as_json())
 
     async with pool.acquire() as conn:
         views = await maintenance.refresh_trending_views(conn)
-    summary["refreshedViews"] = views
-    await ctx.reporter.progress(2, STEPS, summary)
+    summary.refreshed_views = views
+    await ctx.reporter.progress(2, STEPS, summary.as_json())
 
     try:
         warmed = await warm_trending(Reads(ctx.database, ctx.cache))
@@ -64,5 +61,5 @@ async def run(ctx: JobContext) -> JobResult:
         log.warning("trending_warm_failed", error=repr(exc))
     else:
         log.info("trending_warmed", lists=warmed.lists, artists=warmed.artists)
-    await ctx.reporter.progress(STEPS, STEPS, summary)
+    await ctx.reporter.progress(STEPS, STEPS, summary.as_json())
     return JobResult(summary=summary, items_total=0, items_failed=0)

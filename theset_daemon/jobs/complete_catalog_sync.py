@@ -56,6 +56,12 @@ from theset_daemon.db import catalog_sync as store
 from theset_daemon.db import maintenance
 from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
 from theset_daemon.jobs.pipeline import BulkWriter, run_pipeline
+from theset_daemon.jobs.summaries import (
+    CompleteCatalogSyncSummary,
+    Integrity,
+    IntegrityViolation,
+    PhaseOutcome,
+)
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.spotify import Artist
 
@@ -70,45 +76,16 @@ INVALIDATE_CHUNK = 500
 
 
 @dataclass(slots=True)
-class Phase:
-    name: str
-    status: str  # succeeded | partial | failed | skipped | interrupted
-    duration_ms: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "durationMs": self.duration_ms}
-
-
-@dataclass(slots=True)
 class RunState:
     cutoff: dt.datetime
-    phases: list[Phase] = field(default_factory=list)
-    duplicates_removed: int = 0
-    orphans_removed: int = 0
-    integrity: dict[str, Any] | None = None
+    summary: CompleteCatalogSyncSummary = field(default_factory=CompleteCatalogSyncSummary)
     items_total: int = 0
     items_failed: int = 0
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "phases": [p.as_json() for p in self.phases],
-            "duplicatesRemoved": self.duplicates_removed,
-            "orphansRemoved": self.orphans_removed,
-            "integrity": self.integrity
-            if self.integrity is not None
-            else {
-                "ok": True,
-                "violations": [],
-            },
-        }
 
     def as_checkpoint(self) -> dict[str, Any]:
         return {
             "cutoff": self.cutoff.isoformat(),
-            "phases": [p.as_json() for p in self.phases],
-            "duplicatesRemoved": self.duplicates_removed,
-            "orphansRemoved": self.orphans_removed,
-            "integrity": self.integrity,
+            **self.summary.as_json(),
             "itemsTotal": self.items_total,
             "itemsFailed": self.items_failed,
         }
@@ -119,18 +96,16 @@ class RunState:
             return cls(cutoff=dt.datetime.now(dt.UTC))
         return cls(
             cutoff=dt.datetime.fromisoformat(saved["cutoff"]),
-            phases=[
-                Phase(p["name"], p["status"], int(p["durationMs"])) for p in saved.get("phases", [])
-            ],
-            duplicates_removed=int(saved.get("duplicatesRemoved", 0)),
-            orphans_removed=int(saved.get("orphansRemoved", 0)),
-            integrity=saved.get("integrity"),
+            # (an older checkpoint says "integrity": null before that phase ran)
+            summary=CompleteCatalogSyncSummary.from_json(
+                {key: value for key, value in saved.items() if value is not None}
+            ),
             items_total=int(saved.get("itemsTotal", 0)),
             items_failed=int(saved.get("itemsFailed", 0)),
         )
 
     def finished(self, name: str) -> bool:
-        return any(p.name == name for p in self.phases)
+        return any(p.name == name for p in self.summary.phases)
 
 
 class _OverallProgress:
@@ -155,7 +130,7 @@ class _OverallProgress:
     async def progress(
         self, done: int, total: int, summary: Mapping[str, Any] | None = None
     ) -> None:
-        await self._inner.progress(self.offset() + done, self.total, self._state.summary())
+        await self._inner.progress(self.offset() + done, self.total, self._state.summary.as_json())
 
     async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
         await self._inner.checkpoint({**checkpoint, "run": self._state.as_checkpoint()})
@@ -187,7 +162,7 @@ async def run(ctx: JobContext) -> JobResult:
         # synced; the pipeline checkpoints only whole pages (100 artists, minutes at the
         # default pacing), so it is made durable before the first artist, not with the first page.
         await reporter.checkpoint(ctx.checkpoint)
-    await ctx.reporter.progress(0, reporter.total, state.summary())
+    await ctx.reporter.progress(0, reporter.total, state.summary.as_json())
 
     steps: dict[str, Callable[[], Awaitable[str]]] = {
         "artist-sync": lambda: _artist_sync(phase_ctx, params, state, totals["artist-sync"]),
@@ -207,12 +182,12 @@ async def run(ctx: JobContext) -> JobResult:
         log.info("catalog_sync_phase_finished", phase=name, status=status, duration_ms=duration_ms)
         if status == "interrupted":
             break  # the checkpoint holds its cursor; the resumed run continues this phase
-        state.phases.append(Phase(name, status, duration_ms))
+        state.summary.phases.append(PhaseOutcome(name=name, status=status, duration_ms=duration_ms))
         await reporter.checkpoint(ctx.checkpoint)
         offset_done = reporter.offset() + totals[name]
-        await ctx.reporter.progress(offset_done, reporter.total, state.summary())
+        await ctx.reporter.progress(offset_done, reporter.total, state.summary.as_json())
     return JobResult(
-        summary=state.summary(), items_total=state.items_total, items_failed=state.items_failed
+        summary=state.summary, items_total=state.items_total, items_failed=state.items_failed
     )
 
 
@@ -335,8 +310,8 @@ async def _data_cleanup(ctx: JobContext, params: CompleteCatalogSyncParams, stat
         raise
     except Exception as exc:
         return _phase_failed(ctx, state, "data-cleanup", exc)
-    state.duplicates_removed += merged.songs_removed
-    state.orphans_removed += orphans.removed
+    state.summary.duplicates_removed += merged.songs_removed
+    state.summary.orphans_removed += orphans.removed
     log.info(
         "catalog_sync_cleaned",
         duplicate_groups=merged.groups,
@@ -370,8 +345,10 @@ async def _integrity_checks(
         raise
     except Exception as exc:
         return _phase_failed(ctx, state, "integrity-checks", exc)
-    violations = [{"check": name, "count": count} for name, count in checks]
-    state.integrity = {"ok": all(count == 0 for _, count in checks), "violations": violations}
+    state.summary.integrity = Integrity(
+        ok=all(count == 0 for _, count in checks),
+        violations=[IntegrityViolation(check=name, count=count) for name, count in checks],
+    )
     found = {name: count for name, count in checks if count}
     if found:
         log.warning("catalog_integrity_violations", violations=found)

@@ -34,6 +34,7 @@ from theset_daemon.config import (
     UpdateActiveArtistsOptions,
 )
 from theset_daemon.db.pool import Database
+from theset_daemon.jobs.summaries import Summary
 from theset_daemon.upstream.clients import Upstreams
 
 JobName = Literal[
@@ -127,7 +128,7 @@ class JobContext:
 
 @dataclass(frozen=True, slots=True)
 class JobResult:
-    summary: dict[str, Any]  # the job's summary, in the contract's shape for that job
+    summary: Summary  # the job's summary model (``jobs.summaries``)
     items_total: int  # items attempted (artists, usually); 0 for jobs with no per-item work
     items_failed: int  # of those, how many failed (each also reported via item_failed)
 

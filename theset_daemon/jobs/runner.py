@@ -371,7 +371,7 @@ class JobRunner:
             status = "interrupted"
         else:
             status = run_status(result)
-            summary = dict(result.summary)
+            summary = result.summary.as_json()
             if total == 0 and result.items_total:
                 done = total = result.items_total
             if status == "failed":

@@ -30,8 +30,6 @@ dedup, and songs removed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
@@ -39,26 +37,10 @@ from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.context import JobContext, JobResult, TrendingArtistSyncParams
 from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+from theset_daemon.jobs.summaries import TrendingArtistSyncSummary
 
 RECENT_WINDOW = dt.timedelta(hours=12)
 PAGE_SIZE = 50
-
-
-@dataclass(slots=True)
-class Tally:
-    selected: int = 0
-    synced: int = 0
-    skippedRecent: int = 0  # camelCase: the contract's keys, serialised as they are
-    failed: int = 0
-    albumsScanned: int = 0
-    songsUpserted: int = 0
-    liveTracksFlagged: int = 0
-    duplicatesMerged: int = 0
-    staleRemoved: int = 0
-
-    @classmethod
-    def from_json(cls, saved: dict[str, Any]) -> Tally:
-        return cls(**{k: int(v) for k, v in saved.items() if k in cls.__dataclass_fields__})
 
 
 def recently_updated(artist: SyncArtist, now: dt.datetime) -> bool:
@@ -70,14 +52,14 @@ async def run(ctx: JobContext) -> JobResult:
     params = ctx.params
     assert isinstance(params, TrendingArtistSyncParams)
     pool = ctx.database.pool
-    tally = Tally.from_json(resumed_summary(ctx))
+    tally = TrendingArtistSyncSummary.from_json(resumed_summary(ctx))
     total = min(params.limit, await sync_db.count_spotify_artists(pool))
     now = dt.datetime.now(dt.UTC)
 
     async def process(artist: SyncArtist) -> None:
         tally.selected += 1
         if params.skip_recently_updated and recently_updated(artist, now):
-            tally.skippedRecent += 1
+            tally.skipped_recent += 1
             return
         try:
             changed = await refresh_artist(ctx, artist, tally)
@@ -97,24 +79,26 @@ async def run(ctx: JobContext) -> JobResult:
         cursor_of=lambda a: a.rank_cursor(),
         id_of=lambda a: a.id,
         total=total,
-        snapshot=lambda: asdict(tally),
+        snapshot=tally.as_json,
         limit=params.limit,
         page_size=PAGE_SIZE,
     )
     tally.selected, tally.failed = result.done, result.failed
-    return JobResult(summary=asdict(tally), items_total=result.done, items_failed=result.failed)
+    return JobResult(summary=tally, items_total=result.done, items_failed=result.failed)
 
 
-async def refresh_artist(ctx: JobContext, artist: SyncArtist, tally: Tally) -> bool:
+async def refresh_artist(
+    ctx: JobContext, artist: SyncArtist, tally: TrendingArtistSyncSummary
+) -> bool:
     """Read and store the artist's whole catalog; True when a stored row changed."""
     assert artist.spotify_id is not None
     pool = ctx.database.pool
     done = await refresh.refresh_discography(ctx.upstreams, pool, artist.id, artist.spotify_id)
     if done.nothing_read:
         raise RuntimeError("; ".join(done.warnings))
-    tally.albumsScanned += done.releases_read
-    tally.songsUpserted += done.songs_written
-    tally.liveTracksFlagged += done.live_songs
-    tally.duplicatesMerged += done.tracks_read - done.songs
-    tally.staleRemoved += done.songs_removed
+    tally.albums_scanned += done.releases_read
+    tally.songs_upserted += done.songs_written
+    tally.live_tracks_flagged += done.live_songs
+    tally.duplicates_merged += done.tracks_read - done.songs
+    tally.stale_removed += done.songs_removed
     return bool(done.songs_written or done.songs_removed)

@@ -48,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from theset_daemon import refresh
@@ -59,6 +59,7 @@ from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtistsParams
 from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+from theset_daemon.jobs.summaries import PROVIDERS, UpdateActiveArtistsSummary
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
 from theset_daemon.upstream.errors import UpstreamError
@@ -71,45 +72,6 @@ T = TypeVar("T")
 PAGE_SIZE = 50  # one /artists?ids= batch per page
 ATTRACTIONS_PER_QUERY = 25  # keeps the URL short
 EVENTS_PER_QUERY = 600  # expected events per grouped query: room for new ones under 1,000
-PROVIDERS = ("spotify", "ticketmaster", "setlistfm")
-
-
-@dataclass(slots=True)
-class Tally:
-    selected: int = 0
-    synced: int = 0
-    skipped: int = 0
-    failed: int = 0
-    new_releases: int = 0
-    shows_upserted: int = 0
-    songs_upserted: int = 0
-    api_calls: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROVIDERS, 0))
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "selected": self.selected,
-            "synced": self.synced,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "newReleases": self.new_releases,
-            "showsUpserted": self.shows_upserted,
-            "songsUpserted": self.songs_upserted,
-            "apiCalls": dict(self.api_calls),
-        }
-
-    @classmethod
-    def from_json(cls, saved: dict[str, Any]) -> Tally:
-        tally = cls()
-        tally.selected = int(saved.get("selected", 0))
-        tally.synced = int(saved.get("synced", 0))
-        tally.skipped = int(saved.get("skipped", 0))
-        tally.failed = int(saved.get("failed", 0))
-        tally.new_releases = int(saved.get("newReleases", 0))
-        tally.shows_upserted = int(saved.get("showsUpserted", 0))
-        tally.songs_upserted = int(saved.get("songsUpserted", 0))
-        for provider, calls in dict(saved.get("apiCalls", {})).items():
-            tally.api_calls[provider] = int(calls)
-        return tally
 
 
 class ApiCalls:
@@ -221,7 +183,7 @@ async def run(ctx: JobContext) -> JobResult:
     params = ctx.params
     assert isinstance(params, UpdateActiveArtistsParams)
     pool = ctx.database.pool
-    tally = Tally.from_json(resumed_summary(ctx))
+    tally = UpdateActiveArtistsSummary.from_json(resumed_summary(ctx))
     calls = ApiCalls(ctx.upstreams, tally.api_calls)
     total = min(params.limit, await sync_db.count_active_artists(pool))
     now = dt.datetime.now(dt.UTC)
@@ -277,8 +239,8 @@ async def run(ctx: JobContext) -> JobResult:
         if lookups is not None:
             await lookups.close()
     tally.selected, tally.failed = result.done, result.failed  # page lookups that failed too
-    summary = snapshot()
-    return JobResult(summary=summary, items_total=result.done, items_failed=result.failed)
+    tally.api_calls = calls.now()
+    return JobResult(summary=tally, items_total=result.done, items_failed=result.failed)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from theset_daemon.db import runs
 from theset_daemon.jobs.context import JOB_NAMES, JobName, Trigger
 from theset_daemon.jobs.errors import AlreadyRunning, ShuttingDown
 from theset_daemon.jobs.registry import JOBS
+from theset_daemon.jobs.summaries import JobSummary
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES
 from theset_daemon.web.api import EventStream, Handler, RouteTable, read_body, read_query
@@ -59,7 +60,7 @@ class Run(BaseModel):
     durationMs: int | None
     params: dict[str, Any]
     progress: RunProgress
-    summary: dict[str, Any]
+    summary: JobSummary  # the job's; so far, while it runs (every field has a default)
     errors: list[RunItemError] = Field(max_length=50)
     error: str | None
     attempts: int
