@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from theset_daemon.cache.metrics import CacheMetrics
 from theset_daemon.cache.redis_tier import BackendUnavailable, Invalidation, RedisTier
 from theset_daemon.config import SettingsHolder
 from theset_daemon.health import ComponentStatus
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
@@ -291,14 +292,8 @@ class Cache:
         )
 
 
-@contextlib.asynccontextmanager
-async def open_cache(
+def open_cache(
     holder: SettingsHolder, registry: CollectorRegistry | None = None
-) -> AsyncIterator[Cache]:
+) -> contextlib.AbstractAsyncContextManager[Cache]:
     """The cache for the daemon's lifetime: Redis is connected (or found down) before it serves."""
-    cache = Cache(holder, registry=registry)
-    await cache.start()
-    try:
-        yield cache
-    finally:
-        await cache.close()
+    return started(Cache(holder, registry=registry))
