@@ -125,18 +125,6 @@ class Cache:
         ttl = float(getattr(self._holder.current.cache.ttl_s, kind))
         return min(ttl, NEGATIVE_TTL_S) if negative else ttl
 
-    async def get(
-        self,
-        key: str,
-        kind: Kind,
-        load: Loader,
-        *,
-        tags: TagsOf | None = None,
-        negative: IsNegative = is_empty,
-    ) -> Any:
-        """The value under ``key``, loading it with ``load`` on a miss (see :meth:`get_entry`)."""
-        return (await self.get_entry(key, kind, load, tags=tags, negative=negative)).value
-
     async def get_entry(
         self,
         key: str,
