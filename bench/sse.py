@@ -342,11 +342,13 @@ async def _measure(mode: str, dsn: str, conn: asyncpg.Connection, streams: int, 
 
 async def run() -> list[Row]:
     from theset_daemon.db.migrate import discover, migrate
+    from theset_daemon.db.pool import set_json_codec
 
     rows: list[Row] = []
     with throwaway_postgres() as dsn:
         conn = await asyncpg.connect(dsn)
         try:
+            await set_json_codec(conn)  # record_event writes its payload through the codec
             await migrate(conn, discover())
             results = {}
             for mode in ("naive", "fast"):

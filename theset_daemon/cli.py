@@ -78,51 +78,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = config.resolve_path(args.config, os.environ)
     if args.command == "run":
         return runtime.run(path)
-    if args.command == "migrate":
-        return migrate(path)
-    if args.command == "import":
-        return import_artist(path, args.what)
+    if args.command == "check-config":
+        return check_config(path)
+    # The arguments are checked before the file is read: a usage error comes first.
+    body: dict[str, object] = {}
     if args.command == "trigger":
         try:
             body = parse_sets(args.sets)
         except ValueError as exc:
             trigger_parser.error(str(exc))
-        return trigger_job(path, args.job, body, wait=args.wait)
+    if args.command == "simulate" and not 0 <= args.port <= 65535:
+        simulate_parser.error(f"--port {args.port}: must be 0-65535")
+    try:
+        settings = config.load(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return runtime.EXIT_CONFIG
+    if args.command == "migrate":
+        return migrate(settings)
+    if args.command == "import":
+        return asyncio.run(follow_import(settings, args.what))
+    if args.command == "trigger":
+        return asyncio.run(trigger_remote(settings, args.job, body, wait=args.wait))
     if args.command == "status":
-        return status(path)
-    if args.command == "simulate":
-        if not 0 <= args.port <= 65535:
-            simulate_parser.error(f"--port {args.port}: must be 0-65535")
-        flags = {"seed": args.seed, "artists": args.artists, "latency_ms": args.latency_ms}
-        return simulate(path, args.port, {k: v for k, v in flags.items() if v is not None})
-    return check_config(path)
-
-
-def import_artist(path: Path, what: str) -> int:
-    try:
-        settings = config.load(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return runtime.EXIT_CONFIG
-    return asyncio.run(follow_import(settings, what))
-
-
-def trigger_job(path: Path, job: str, body: dict[str, object], *, wait: bool) -> int:
-    try:
-        settings = config.load(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return runtime.EXIT_CONFIG
-    return asyncio.run(trigger_remote(settings, job, body, wait=wait))
-
-
-def status(path: Path) -> int:
-    try:
-        settings = config.load(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return runtime.EXIT_CONFIG
-    return asyncio.run(print_status(settings))
+        return asyncio.run(print_status(settings))
+    flags = {"seed": args.seed, "artists": args.artists, "latency_ms": args.latency_ms}
+    return simulate(settings, args.port, {k: v for k, v in flags.items() if v is not None})
 
 
 def check_config(path: Path) -> int:
@@ -137,12 +118,7 @@ def check_config(path: Path) -> int:
     return 0
 
 
-def migrate(path: Path) -> int:
-    try:
-        settings = config.load(path)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return runtime.EXIT_CONFIG
+def migrate(settings: config.Settings) -> int:
     log.configure(settings.log.model_copy(update={"level": "warning"}))
 
     async def apply() -> list[str]:
@@ -162,16 +138,12 @@ def migrate(path: Path) -> int:
     return 0
 
 
-def simulate(path: Path, port: int, overrides: dict[str, object]) -> int:
+def simulate(settings: config.Settings, port: int, overrides: dict[str, object]) -> int:
     """``[upstream.simulator]`` from the file, flags on top; serve until SIGINT/SIGTERM."""
     try:
-        settings = config.load(path)
         simulator = SimulatorSettings.model_validate(
             {**settings.upstream.simulator.model_dump(), **overrides}
         )
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return runtime.EXIT_CONFIG
     except ValidationError as exc:
         for problem in exc.errors():
             flag = "--" + "-".join(str(part) for part in problem["loc"]).replace("_", "-")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from theset_daemon import config
+from theset_daemon.cache import Cache
+from theset_daemon.cache.keys import Kind
 from theset_daemon.config import SettingsHolder
 
 
@@ -57,3 +60,10 @@ class Loader:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return self.value
+
+
+async def value_of(
+    cache: Cache, key: str, kind: Kind, load: Callable[[], Awaitable[Any]], **options: Any
+) -> Any:
+    """The value under ``key`` (:meth:`Cache.get_entry`'s, loaded with ``load`` on a miss)."""
+    return (await cache.get_entry(key, kind, load, **options)).value

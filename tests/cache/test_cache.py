@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from tests.cache.redis_server import RedisServer
-from tests.cache.support import FakeClock, Loader, eventually, holder, settings
+from tests.cache.support import FakeClock, Loader, eventually, holder, settings, value_of
 from theset_daemon.cache import Cache, keys, with_cache
 from theset_daemon.cache.core import NEGATIVE_TTL_S
 from theset_daemon.config import SettingsHolder
@@ -65,8 +65,8 @@ def redis_pttl(url: str, key: str) -> int:
 async def test_memory_only_hit_miss_and_metrics(caches: Any) -> None:
     cache = await caches(holder())
     load = Loader({"name": "Low"})
-    assert await cache.get("artist:id:1", "artist", load) == {"name": "Low"}
-    assert await cache.get("artist:id:1", "artist", load) == {"name": "Low"}
+    assert await value_of(cache, "artist:id:1", "artist", load) == {"name": "Low"}
+    assert await value_of(cache, "artist:id:1", "artist", load) == {"name": "Low"}
     assert load.calls == 1
     assert cache.tiers == ("memory",) and cache.status().status == "up"
     assert sample(cache, "theset_cache_hits_total", kind="artist", tier="memory") == 1
@@ -82,22 +82,22 @@ async def test_ttl_per_kind_from_the_holder_and_live_on_reload(caches: Any) -> N
     h = holder(artist=100, trending=10)
     cache = await caches(h, clock=clock)
     artist, trending = Loader("a"), Loader("t")
-    await cache.get("artist:id:1", "artist", artist)
-    await cache.get("trending:artists:week", "trending", trending)
+    await value_of(cache, "artist:id:1", "artist", artist)
+    await value_of(cache, "trending:artists:week", "trending", trending)
     clock.advance(10)
-    await cache.get("artist:id:1", "artist", artist)
-    await cache.get("trending:artists:week", "trending", trending)
+    await value_of(cache, "artist:id:1", "artist", artist)
+    await value_of(cache, "trending:artists:week", "trending", trending)
     assert (artist.calls, trending.calls) == (1, 2)  # trending expired at 10 s, artist did not
     # A reload that lowers the TTL applies to entries already cached.
     h.current = settings(artist=5, trending=10)
-    await cache.get("artist:id:1", "artist", artist)
+    await value_of(cache, "artist:id:1", "artist", artist)
     assert artist.calls == 2
 
 
 async def test_lru_bound(caches: Any) -> None:
     cache = await caches(holder(max_entries=3))
     for n in range(5):
-        await cache.get(f"artist:id:{n}", "artist", Loader(n))
+        await value_of(cache, f"artist:id:{n}", "artist", Loader(n))
     assert sample(cache, "theset_cache_memory_entries") == 3
     assert sample(cache, "theset_cache_evictions_total") == 2
     assert cache.peek("artist:id:0") is None and cache.peek("artist:id:4") is not None
@@ -106,7 +106,7 @@ async def test_lru_bound(caches: Any) -> None:
 async def test_single_flight_one_load_for_a_hundred_misses(caches: Any, redis_url: str) -> None:
     for cache in (await caches(holder()), await caches(holder(redis_url))):
         load = Loader({"n": 1}, delay_s=0.05)
-        results = await asyncio.gather(*(cache.get("k:1", "show", load) for _ in range(100)))
+        results = await asyncio.gather(*(value_of(cache, "k:1", "show", load) for _ in range(100)))
         assert load.calls == 1
         assert all(result == {"n": 1} for result in results)
         assert sample(cache, "theset_cache_coalesced_total", kind="show") == 99
@@ -115,8 +115,8 @@ async def test_single_flight_one_load_for_a_hundred_misses(caches: Any, redis_ur
 async def test_a_waiter_that_leaves_does_not_cancel_the_load(caches: Any) -> None:
     cache = await caches(holder())
     load = Loader("v", delay_s=0.05)
-    first = asyncio.create_task(cache.get("k", "show", load))
-    second = asyncio.create_task(cache.get("k", "show", load))
+    first = asyncio.create_task(value_of(cache, "k", "show", load))
+    second = asyncio.create_task(value_of(cache, "k", "show", load))
     await asyncio.sleep(0.01)
     first.cancel()
     assert await second == "v"
@@ -136,12 +136,12 @@ async def test_errors_reach_every_waiter_and_are_not_cached(caches: Any, redis_u
         raise RuntimeError("upstream 503")
 
     results = await asyncio.gather(
-        *(cache.get("k", "songs", failing) for _ in range(10)), return_exceptions=True
+        *(value_of(cache, "k", "songs", failing) for _ in range(10)), return_exceptions=True
     )
     assert calls == 1 and all(isinstance(r, RuntimeError) for r in results)
     assert cache.peek("k") is None and "k" not in redis_keys(redis_url)
     assert sample(cache, "theset_cache_errors_total", kind="songs", tier="loader") == 1
-    assert await cache.get("k", "songs", Loader("ok")) == "ok"
+    assert await value_of(cache, "k", "songs", Loader("ok")) == "ok"
 
 
 async def test_negative_answers_live_briefly(caches: Any, redis_url: str) -> None:
@@ -151,10 +151,10 @@ async def test_negative_answers_live_briefly(caches: Any, redis_url: str) -> Non
     entry = await cache.get_entry("k", "songs", empty)
     assert entry.negative and entry.value == []
     assert 0 < redis_pttl(redis_url, "k") <= NEGATIVE_TTL_S * 1000
-    await cache.get("k", "songs", empty)
+    await value_of(cache, "k", "songs", empty)
     assert empty.calls == 1
     clock.advance(NEGATIVE_TTL_S)
-    await cache.get("k", "songs", Loader(["song"]))  # memory expired; Redis still has it
+    await value_of(cache, "k", "songs", Loader(["song"]))  # memory expired; Redis still has it
     assert cache.peek("k") is not None
     # A custom test: a throttled (partial) answer counts as negative.
     partial = await cache.get_entry(
@@ -188,17 +188,17 @@ async def test_with_cache_decorator(caches: Any) -> None:
 async def test_ttl_expiry_in_both_tiers(caches: Any, redis_url: str) -> None:
     cache = await caches(holder(redis_url, show=1))
     load = Loader("v")
-    await cache.get("show:1", "show", load)
+    await value_of(cache, "show:1", "show", load)
     assert 0 < redis_pttl(redis_url, "show:1") <= 1000
     await asyncio.sleep(1.05)
     assert redis_pttl(redis_url, "show:1") == -2
-    await cache.get("show:1", "show", load)
+    await value_of(cache, "show:1", "show", load)
     assert load.calls == 2
 
 
 async def test_a_second_instance_reads_from_redis(caches: Any, redis_url: str) -> None:
     a, b = await caches(holder(redis_url)), await caches(holder(redis_url))
-    await a.get("artist:id:1", "artist", Loader({"v": 1}), tags=lambda v: ["artist:1"])
+    await value_of(a, "artist:id:1", "artist", Loader({"v": 1}), tags=lambda v: ["artist:1"])
     load_b = Loader({"v": "other"})
     entry = await b.get_entry("artist:id:1", "artist", load_b)
     assert entry.value == {"v": 1} and entry.tags == ("artist:1",) and load_b.calls == 0
@@ -209,9 +209,9 @@ async def test_tag_invalidation_reaches_both_instances(caches: Any, redis_url: s
     a, b = await caches(holder(redis_url)), await caches(holder(redis_url))
     tags = lambda v: [keys.artist_tag(1)]  # noqa: E731
     for cache in (a, b):
-        await cache.get("artist:id:1", "artist", Loader({"name": "old"}), tags=tags)
-        await cache.get("artist:slug:one", "artist", Loader({"name": "old"}), tags=tags)
-        await cache.get("artist:id:2", "artist", Loader({"name": "two"}))
+        await value_of(cache, "artist:id:1", "artist", Loader({"name": "old"}), tags=tags)
+        await value_of(cache, "artist:slug:one", "artist", Loader({"name": "old"}), tags=tags)
+        await value_of(cache, "artist:id:2", "artist", Loader({"name": "two"}))
     assert b.peek("artist:id:1") is not None and b.peek("artist:slug:one") is not None
 
     assert await a.invalidate_tags(keys.artist_tag(1)) == 2
@@ -221,7 +221,7 @@ async def test_tag_invalidation_reaches_both_instances(caches: Any, redis_url: s
     assert redis_keys(redis_url) >= {"artist:id:2"}
     assert not redis_keys(redis_url) & {"artist:id:1", "artist:slug:one"}
     new = Loader({"name": "new"})
-    assert await b.get("artist:slug:one", "artist", new, tags=tags) == {"name": "new"}
+    assert await value_of(b, "artist:slug:one", "artist", new, tags=tags) == {"name": "new"}
     assert sample(b, "theset_cache_invalidations_total", how="tag", origin="remote") == 1
 
 
@@ -229,9 +229,9 @@ async def test_pattern_invalidation_reaches_both_instances(caches: Any, redis_ur
     a, b = await caches(holder(redis_url)), await caches(holder(redis_url))
     for cache in (a, b):
         for period in keys.PERIODS:
-            await cache.get(keys.trending_ranking(period), "trending", Loader([1]))
-            await cache.get(keys.trending_artists(period, 20), "trending", Loader([1]))
-        await cache.get("artist:id:1", "artist", Loader({"n": 1}))
+            await value_of(cache, keys.trending_ranking(period), "trending", Loader([1]))
+            await value_of(cache, keys.trending_artists(period, 20), "trending", Loader([1]))
+        await value_of(cache, "artist:id:1", "artist", Loader({"n": 1}))
     await a.invalidate_pattern(keys.TRENDING_PATTERN)
     await eventually(lambda: b.peek(keys.trending_ranking("week")) is None)
     for cache in (a, b):
@@ -251,7 +251,7 @@ async def test_a_load_overlapping_an_invalidation_keeps_nothing(
         await release.wait()  # read the row before the change was committed
         return {"name": "old"}
 
-    reading = asyncio.create_task(b.get("artist:id:1", "artist", slow_old_read))
+    reading = asyncio.create_task(value_of(b, "artist:id:1", "artist", slow_old_read))
     await asyncio.sleep(0.02)
     await a.invalidate_tags(keys.artist_tag(1))  # the change commits and invalidates
     await eventually(
@@ -284,7 +284,7 @@ async def test_redis_killed_and_restarted(
     cache = await caches(holder(redis_url))
     assert cache.redis_up and sample(cache, "theset_cache_backend_up") == 1
     for n in range(20):
-        await cache.get(f"artist:id:{n}", "artist", Loader({"n": n}))
+        await value_of(cache, f"artist:id:{n}", "artist", Loader({"n": n}))
 
     failures: list[BaseException] = []
     served = 0
@@ -296,7 +296,8 @@ async def test_redis_killed_and_restarted(
         while not stop.is_set():
             n = rng.randrange(40)
             try:
-                assert await cache.get(f"artist:id:{n}", "artist", Loader({"n": n})) == {"n": n}
+                value = await value_of(cache, f"artist:id:{n}", "artist", Loader({"n": n}))
+                assert value == {"n": n}
                 served += 1
             except BaseException as exc:  # any failure at all is what this test is about
                 failures.append(exc)
@@ -326,7 +327,7 @@ async def test_redis_killed_and_restarted(
     assert "cache_memory_dropped" in events
     assert sample(cache, "theset_cache_backend_up") == 1 and cache.status().status == "up"
     # Back to two tiers: a new key lands in Redis again.
-    await cache.get("artist:id:999", "artist", Loader({"n": 999}))
+    await value_of(cache, "artist:id:999", "artist", Loader({"n": 999}))
     assert "artist:id:999" in redis_keys(redis_url)
 
 
@@ -341,7 +342,7 @@ async def test_connections_pooled_before_an_outage_do_not_take_the_tier_down_aga
     async def read_many() -> None:
         # At once, so each read holds its own pooled connection: several end up idle in the pool.
         values = await asyncio.gather(
-            *(cache.get(f"artist:id:{n}", "artist", Loader({"n": n})) for n in range(6))
+            *(value_of(cache, f"artist:id:{n}", "artist", Loader({"n": n})) for n in range(6))
         )
         assert values == [{"n": n} for n in range(6)]
 
@@ -366,22 +367,22 @@ async def test_invalidations_made_while_redis_hangs_are_replayed(
 ) -> None:
     a, b = await caches(holder(redis_url)), await caches(holder(redis_url))
     tags = lambda v: [keys.artist_tag(1)]  # noqa: E731
-    await a.get("artist:id:1", "artist", Loader({"name": "old"}), tags=tags)
-    await b.get("artist:id:1", "artist", Loader({"name": "never"}), tags=tags)  # a Redis hit
+    await value_of(a, "artist:id:1", "artist", Loader({"name": "old"}), tags=tags)
+    await value_of(b, "artist:id:1", "artist", Loader({"name": "never"}), tags=tags)  # a Redis hit
     with capture_logs() as logs:
         redis_server.pause()
         try:
             await a.invalidate_tags(keys.artist_tag(1))  # times out: remembered for later
             assert not a.redis_up and a.peek("artist:id:1") is None
             # Reads on the first instance go on from memory and the loader, without Redis.
-            assert await a.get("artist:id:2", "artist", Loader({"n": 2})) == {"n": 2}
+            assert await value_of(a, "artist:id:2", "artist", Loader({"n": 2})) == {"n": 2}
         finally:
             redis_server.resume()
         await eventually(lambda: a.redis_up, timeout_s=10)
         await eventually(lambda: b.peek("artist:id:1") is None)
     assert "artist:id:1" not in redis_keys(redis_url)
     assert [e["event"] for e in logs].count("cache_backend_down") == 1
-    assert await b.get("artist:id:1", "artist", Loader({"name": "new"}), tags=tags) == {
+    assert await value_of(b, "artist:id:1", "artist", Loader({"name": "new"}), tags=tags) == {
         "name": "new"
     }
 
@@ -392,6 +393,6 @@ async def test_redis_down_at_start_up(caches: Any, redis_server: RedisServer) ->
         cache = await caches(holder(redis_server.url))
     assert not cache.redis_up and cache.status().status == "degraded"
     assert [e["event"] for e in logs].count("cache_backend_down") == 1
-    assert await cache.get("k", "artist", Loader(1)) == 1
+    assert await value_of(cache, "k", "artist", Loader(1)) == 1
     redis_server.start()
     await eventually(lambda: cache.redis_up, timeout_s=10)

@@ -4,7 +4,6 @@ interruption and resume. The jobs are test functions (``probe_job``) doing real 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import uuid
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ async def events_of(resources: Resources, run_id: Any) -> list[tuple[int, str, d
     rows = await resources.database.pool.fetch(
         "SELECT seq, event, payload FROM cron_run_events WHERE run_id = $1 ORDER BY seq", run_id
     )
-    return [(r["seq"], r["event"], json.loads(r["payload"])) for r in rows]
+    return [(r["seq"], r["event"], r["payload"]) for r in rows]
 
 
 async def test_a_run_records_its_row_events_and_metrics(
@@ -52,7 +51,7 @@ async def test_a_run_records_its_row_events_and_metrics(
     )
     assert metrics is not None and metrics["job_name"] == "update-active-artists"
     assert metrics["peak_memory_bytes"] > 10_000_000  # a Python process's RSS, sampled
-    assert set(json.loads(metrics["api_calls"])) == {"spotify", "ticketmaster", "setlistfm"}
+    assert set(metrics["api_calls"]) == {"spotify", "ticketmaster", "setlistfm"}
     assert await resources.database.pool.fetchval("SELECT count(*) FROM job_leases") == 0
 
 
@@ -230,8 +229,7 @@ async def test_shutdown_interrupts_and_the_next_start_resumes_from_the_checkpoin
     await runner.close()
     row = await fetch_run(pool, run_id)
     assert row["status"] == "interrupted" and row["finished_at"] is None
-    checkpoint = json.loads(row["checkpoint"])
-    assert 0 < checkpoint["next"] < 30
+    assert 0 < row["checkpoint"]["next"] < 30
     assert await pool.fetchval("SELECT count(*) FROM job_leases") == 0
 
     resumed = await make_runner()
@@ -261,7 +259,7 @@ async def test_a_job_that_ignores_stopping_is_cancelled_after_the_drain(
     assert waited["status"] == "interrupted"
     await runner.close()
     row = await fetch_run(resources.database.pool, run_id)
-    assert row["status"] == "interrupted" and json.loads(row["checkpoint"]) == {"stage": "sleeping"}
+    assert row["status"] == "interrupted" and row["checkpoint"] == {"stage": "sleeping"}
 
 
 async def test_a_run_interrupted_too_often_is_given_up(

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from theset_daemon.cache.metrics import CacheMetrics
 from theset_daemon.cache.redis_tier import BackendUnavailable, Invalidation, RedisTier
 from theset_daemon.config import SettingsHolder
 from theset_daemon.health import ComponentStatus
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
@@ -123,18 +124,6 @@ class Cache:
         """The TTL a document of ``kind`` gets when stored now (the settings in force)."""
         ttl = float(getattr(self._holder.current.cache.ttl_s, kind))
         return min(ttl, NEGATIVE_TTL_S) if negative else ttl
-
-    async def get(
-        self,
-        key: str,
-        kind: Kind,
-        load: Loader,
-        *,
-        tags: TagsOf | None = None,
-        negative: IsNegative = is_empty,
-    ) -> Any:
-        """The value under ``key``, loading it with ``load`` on a miss (see :meth:`get_entry`)."""
-        return (await self.get_entry(key, kind, load, tags=tags, negative=negative)).value
 
     async def get_entry(
         self,
@@ -291,14 +280,8 @@ class Cache:
         )
 
 
-@contextlib.asynccontextmanager
-async def open_cache(
+def open_cache(
     holder: SettingsHolder, registry: CollectorRegistry | None = None
-) -> AsyncIterator[Cache]:
+) -> contextlib.AbstractAsyncContextManager[Cache]:
     """The cache for the daemon's lifetime: Redis is connected (or found down) before it serves."""
-    cache = Cache(holder, registry=registry)
-    await cache.start()
-    try:
-        yield cache
-    finally:
-        await cache.close()
+    return started(Cache(holder, registry=registry))

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +125,6 @@ async def refresh_artists(conn: Connection, refreshed: Sequence[ArtistRefresh]) 
                   IS DISTINCT FROM (a.name, a.image_url, a.genres, a.popularity, a.followers)
                   AS changed
         """,
-        json.dumps([r.as_json() for r in refreshed]),
+        [r.as_json() for r in refreshed],
     )
     return [row["id"] for row in rows if row["changed"]]

@@ -1,4 +1,9 @@
-"""The connection type queries take: a plain connection (the CLI) or one borrowed from the pool."""
+"""The connection type queries take: one borrowed from the pool, or a plain one (migrations, the
+tests, the benchmarks).
+
+jsonb comes and goes as Python values through the codec every pooled connection has; a plain
+connection that runs a jsonb query needs :func:`theset_daemon.db.pool.set_json_codec` first.
+"""
 
 from __future__ import annotations
 

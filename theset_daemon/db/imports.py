@@ -6,7 +6,6 @@ appends the event in one transaction, so the stored event log and the row never 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from uuid import UUID
@@ -29,7 +28,6 @@ _COLUMNS = """
 
 def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
     """An ``import_status`` row as the contract's ImportStatus."""
-    error = row["error"]
     return {
         "jobId": str(row["job_id"]),
         "artistId": str(row["artist_id"]),
@@ -43,7 +41,7 @@ def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
             "albums": row["albums_count"],
             "songs": row["songs_count"],
         },
-        "error": json.loads(error) if isinstance(error, str) else error,
+        "error": row["error"],
         "startedAt": iso_utc(row["started_at"]),
         "updatedAt": iso_utc(row["updated_at"]),
         "finishedAt": iso_utc(row["finished_at"]),
@@ -70,7 +68,7 @@ async def create_or_join(
                ON CONFLICT (artist_id) WHERE status = 'running' DO NOTHING
                RETURNING job_id""",
             artist_id,
-            json.dumps(dict(request)),
+            dict(request),
             owner_id,
         )
         if job_id is not None:
@@ -98,11 +96,7 @@ async def update_and_record(
     assignments = []
     values: list[Any] = [job_id]
     for name, value in fields.items():
-        if name in ("error", "checkpoint"):
-            value = json.dumps(value) if value is not None else None
-            assignments.append(f"{name} = ${len(values) + 1}::jsonb")
-        else:
-            assignments.append(f"{name} = ${len(values) + 1}")
+        assignments.append(f"{name} = ${len(values) + 1}")
         values.append(value)
     terminal = fields.get("status") in ("completed", "failed")
     assignments.append("updated_at = now()")
@@ -215,7 +209,7 @@ async def mark_interrupted(
                WHERE job_id = $1 AND status = 'running' AND owner_id = $3
                RETURNING 1""",
             job_id,
-            json.dumps(dict(checkpoint)),
+            dict(checkpoint),
             owner_id,
         )
         if marked is None:

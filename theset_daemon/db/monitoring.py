@@ -9,7 +9,6 @@ many daemons share the database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -29,14 +28,13 @@ _ALERT_COLUMNS = """id, job_name, rule, severity, message, details, channels, fi
 
 def render_alert(row: asyncpg.Record) -> dict[str, Any]:
     """A ``cron_alerts`` row as the contract's Alert (CONTRACT.md section 5)."""
-    details = row["details"]
     return {
         "id": str(row["id"]),
         "rule": row["rule"],
         "job": row["job_name"],
         "severity": row["severity"],
         "message": row["message"],
-        "details": json.loads(details) if isinstance(details, str) else details,
+        "details": row["details"],
         "firedAt": iso_utc(row["fired_at"]),
         "resolvedAt": iso_utc(row["resolved_at"]),
         "channels": list(row["channels"]),
@@ -65,7 +63,7 @@ async def fire_alert(
         rule,
         severity,
         message,
-        json.dumps(details),
+        details,
     )
 
 
@@ -201,7 +199,7 @@ async def job_metrics(conn: Executor, since: datetime, job: str | None) -> list[
                   coalesce(sum(e.cache_hits), 0) AS cache_hits,
                   coalesce(sum(e.cache_misses), 0) AS cache_misses,
                   coalesce(sum(e.rate_limited), 0) AS rate_limited,
-                  coalesce(max(c.api_calls::text), '{}') AS api_calls
+                  coalesce(max(c.api_calls::text)::jsonb, '{}') AS api_calls
            FROM ended e LEFT JOIN calls c USING (job_name)
            GROUP BY e.job_name""",
         since,

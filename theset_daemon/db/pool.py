@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -37,6 +38,15 @@ DATABASE_UNREACHABLE = (
     asyncpg.OperatorInterventionError,
     asyncpg.InterfaceError,
 )
+
+
+async def set_json_codec(conn: asyncpg.Connection) -> None:
+    """Read jsonb as Python values and write Python values to it (asyncpg's default is text).
+
+    Every pooled connection gets it (the pool's ``init``); a connection opened with
+    ``asyncpg.connect`` that runs the query modules' jsonb queries must be given it too.
+    """
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 class DatabaseUnavailable(Exception):
@@ -100,6 +110,7 @@ async def _create_pool(
             timeout=CONNECT_TIMEOUT_S,
             command_timeout=COMMAND_TIMEOUT_S,
             server_settings={"application_name": "theset-daemon"},
+            init=set_json_codec,
         )
     except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         where = (

@@ -15,7 +15,6 @@ survives a reconnect, and can be inspected (and taken over) by anyone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -35,10 +34,6 @@ _COLUMNS = """
 """
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
     """A ``cron_logs`` row as the contract's Run (CONTRACT.md section 4), plus ``error`` (why a
     failed run failed; null otherwise) and ``attempts``."""
@@ -53,17 +48,17 @@ def render(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
         # Only an ended run has a duration; an interrupted one keeps its active time so far
         # in the row (resumed attempts add to it) but reports none until it ends.
         "durationMs": row["duration_ms"] if row["finished_at"] is not None else None,
-        "params": _json(row["params"]),
+        "params": row["params"],
         "progress": {"done": row["progress_done"], "total": row["progress_total"]},
-        "summary": _json(row["summary"]),
-        "errors": _json(row["errors"]),
+        "summary": row["summary"],
+        "errors": row["errors"],
         "error": row["error"],
         "attempts": row["attempts"],
     }
 
 
 def checkpoint_of(row: asyncpg.Record | Mapping[str, Any]) -> dict[str, Any]:
-    value = _json(row["checkpoint"])
+    value = row["checkpoint"]
     return dict(value) if value else {}
 
 
@@ -176,7 +171,7 @@ async def insert_run(
         job,
         trigger,
         scheduled_for,
-        json.dumps(dict(params)),
+        dict(params),
         holder,
     )
 
@@ -279,9 +274,9 @@ async def write_progress(
             holder,
             done,
             total,
-            json.dumps(dict(summary)),
-            json.dumps(list(errors)),
-            json.dumps(dict(checkpoint)) if checkpoint is not None else None,
+            dict(summary),
+            list(errors),
+            dict(checkpoint) if checkpoint is not None else None,
         )
         if row is None:
             return None
@@ -327,9 +322,9 @@ async def finish(
             terminal,
             done,
             total,
-            json.dumps(dict(summary)),
-            json.dumps(list(errors)),
-            json.dumps(dict(checkpoint)),
+            dict(summary),
+            list(errors),
+            dict(checkpoint),
         )
         if row is None:
             return None
@@ -380,7 +375,7 @@ async def add_metrics(
         job,
         duration_ms,
         peak_memory_bytes,
-        json.dumps(dict(api_calls)),
+        dict(api_calls),
         rate_limited,
         cache_hits,
         cache_misses,

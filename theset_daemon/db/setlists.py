@@ -10,7 +10,6 @@ shows that happened.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,7 +110,7 @@ async def store_past_setlists(
     """
     if not setlists:
         return SetlistCounts(0, 0, 0, 0)
-    payload = json.dumps([s.as_json() for s in setlists])
+    payload = [s.as_json() for s in setlists]
     await conn.execute(
         """INSERT INTO venues (name, slug, city)
            SELECT DISTINCT ON (x.venue_slug) x.venue_name, x.venue_slug, x.city

@@ -87,13 +87,6 @@ async def artists_by_id(
     return [SyncArtist.from_record(r) for r in rows]
 
 
-async def count_artists(pool: asyncpg.Pool, *, with_spotify_id: bool = True) -> int:
-    value = await pool.fetchval(
-        "SELECT count(*) FROM artists WHERE (NOT $1 OR spotify_id IS NOT NULL)", with_spotify_id
-    )
-    return int(value)
-
-
 def _after(cursor: Sequence[Any] | None) -> tuple[float | None, UUID | None]:
     if not cursor:
         return None, None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -289,8 +288,6 @@ class Importer:
                 "SELECT spotify_id, name FROM artists WHERE id = $1", row["artist_id"]
             )
             checkpoint = row["checkpoint"]
-            if isinstance(checkpoint, str):  # jsonb arrives as text without a type codec
-                checkpoint = json.loads(checkpoint)
             assert artist is not None
             self._launch(
                 row["job_id"], row["artist_id"], artist["spotify_id"], artist["name"], checkpoint

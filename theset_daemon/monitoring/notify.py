@@ -128,6 +128,12 @@ class Notifier:
         self, channel: Channel, notification: Notification, settings: MonitoringSettings
     ) -> bool:
         retry = settings.notify_retry
+        logged = log.bind(
+            channel=channel,
+            alert_id=notification.alert_id,
+            job=notification.job,
+            rule=notification.rule,
+        )
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(retry.max_attempts),
@@ -140,23 +146,9 @@ class Notifier:
                 with attempt:
                     await self._senders[channel](notification, settings)
         except Exception as exc:  # a channel down must never break the monitor or a job
-            log.error(
-                "notification_failed",
-                channel=channel,
-                alert_id=notification.alert_id,
-                job=notification.job,
-                rule=notification.rule,
-                error=str(exc),
-            )
+            logged.error("notification_failed", error=str(exc))
             return False
-        log.info(
-            "notification_sent",
-            channel=channel,
-            alert_id=notification.alert_id,
-            job=notification.job,
-            rule=notification.rule,
-            action=notification.action,
-        )
+        logged.info("notification_sent", action=notification.action)
         return True
 
     async def _email(self, notification: Notification, settings: MonitoringSettings) -> None:

@@ -37,6 +37,7 @@ from theset_daemon.cron import cron_trigger
 from theset_daemon.db import monitoring as store
 from theset_daemon.db.pool import Database
 from theset_daemon.jobs.context import JOB_NAMES
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 from theset_daemon.monitoring.health import Gap, JobHealth, RunFacts, Thresholds, evaluate
 from theset_daemon.monitoring.notify import Notification, Notifier
@@ -255,10 +256,8 @@ async def open_monitor(
 ) -> AsyncIterator[Monitor]:
     """The monitor with its own HTTP session for the webhooks (never the upstreams' session:
     a notification must not wait behind a rate limiter)."""
-    async with aiohttp.ClientSession() as session:
-        monitor = Monitor(database, holder, Notifier(holder, session), instance)
-        await monitor.start()
-        try:
-            yield monitor
-        finally:
-            await monitor.close()
+    async with (
+        aiohttp.ClientSession() as session,
+        started(Monitor(database, holder, Notifier(holder, session), instance)) as monitor,
+    ):
+        yield monitor

@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import NamedTuple
 from uuid import UUID
 
@@ -43,6 +42,7 @@ import asyncpg
 
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 from theset_daemon.progress.store import CHANNEL, Kind, StoredEvent, stored_events
 
@@ -374,12 +374,8 @@ class ProgressBroker:
         self._supervisor = self._sweeper = None
 
 
-@contextlib.asynccontextmanager
-async def open_broker(database: Database, holder: SettingsHolder) -> AsyncIterator[ProgressBroker]:
+def open_broker(
+    database: Database, holder: SettingsHolder
+) -> contextlib.AbstractAsyncContextManager[ProgressBroker]:
     """The daemon's broker, listening; closed (every stream ended) on the way out."""
-    broker = ProgressBroker(database, holder)
-    await broker.start()
-    try:
-        yield broker
-    finally:
-        await broker.close()
+    return started(ProgressBroker(database, holder))

@@ -62,7 +62,7 @@ async def record_event(
         job_id,
         seq,
         event,
-        json.dumps(payload),
+        payload,
     )
     note = json.dumps({"k": kind, "j": str(job_id), "s": seq})
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, note)
@@ -70,9 +70,7 @@ async def record_event(
 
 
 def _event(row: asyncpg.Record) -> StoredEvent:
-    payload = row["payload"]
-    return StoredEvent(row["seq"], row["event"], json.loads(payload) if isinstance(payload, str)
-                       else payload)  # fmt: skip
+    return StoredEvent(row["seq"], row["event"], row["payload"])
 
 
 async def stored_events(

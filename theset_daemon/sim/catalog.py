@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from theset_daemon.sim.discography import DiscographyBuilder
-from theset_daemon.sim.ids import IdCodec, Kind
+from theset_daemon.sim.ids import Decoded, IdCodec, Kind
 from theset_daemon.sim.names import ArtistNamer, normalize
 from theset_daemon.sim.people import (
     GUESTS_PER_ARTIST,
@@ -222,50 +222,44 @@ class Catalog:
 
     # --- ids -------------------------------------------------------------------------------------
 
-    def spotify_artist(self, spotify_id: str) -> ArtistProfile | Guest | Credit | None:
-        decoded = self.ids.decode_spotify(spotify_id)
+    def _artist_or_guest(self, decoded: Decoded | None, kind: Kind) -> ArtistProfile | Guest | None:
+        """The artist (``kind``: how the provider's ids call an artist) or guest an id names."""
         if decoded is None or decoded.owner >= self.size:
             return None
-        if decoded.kind is Kind.ARTIST:
+        if decoded.kind is kind:
             return self.profile(decoded.owner)
         if decoded.kind is Kind.GUEST and decoded.local < GUESTS_PER_ARTIST:
             return self.guest(decoded.owner, decoded.local)
-        if decoded.kind is Kind.VARIOUS and spotify_id == self.various.spotify_id:
-            return self.various
         return None
+
+    def _of_kind(self, decoded: Decoded | None, kind: Kind) -> Decoded | None:
+        """``decoded`` when it is an id of ``kind`` owned by an artist of the catalog."""
+        if decoded is None or decoded.kind is not kind or decoded.owner >= self.size:
+            return None
+        return decoded
+
+    def spotify_artist(self, spotify_id: str) -> ArtistProfile | Guest | Credit | None:
+        if spotify_id == self.various.spotify_id:
+            return self.various
+        return self._artist_or_guest(self.ids.decode_spotify(spotify_id), Kind.ARTIST)
 
     def spotify_album(self, spotify_id: str) -> Release | None:
-        decoded = self.ids.decode_spotify(spotify_id)
-        if decoded is None or decoded.kind is not Kind.ALBUM or decoded.owner >= self.size:
-            return None
-        releases = self.discography(decoded.owner).releases
-        return releases[decoded.local] if decoded.local < len(releases) else None
+        album = self._of_kind(self.ids.decode_spotify(spotify_id), Kind.ALBUM)
+        return None if album is None else _nth(self.discography(album.owner).releases, album.local)
 
     def spotify_track(self, spotify_id: str) -> Track | None:
-        decoded = self.ids.decode_spotify(spotify_id)
-        if decoded is None or decoded.kind is not Kind.TRACK or decoded.owner >= self.size:
-            return None
-        tracks = self.discography(decoded.owner).tracks
-        return tracks[decoded.local] if decoded.local < len(tracks) else None
+        track = self._of_kind(self.ids.decode_spotify(spotify_id), Kind.TRACK)
+        return None if track is None else _nth(self.discography(track.owner).tracks, track.local)
 
     def attraction(self, ticketmaster_id: str) -> ArtistProfile | Guest | None:
-        decoded = self.ids.decode_ticketmaster(ticketmaster_id)
-        if decoded is None or decoded.owner >= self.size:
-            return None
-        if decoded.kind is Kind.ATTRACTION:
-            return self.profile(decoded.owner)
-        if decoded.kind is Kind.GUEST and decoded.local < GUESTS_PER_ARTIST:
-            return self.guest(decoded.owner, decoded.local)
-        return None
+        return self._artist_or_guest(self.ids.decode_ticketmaster(ticketmaster_id), Kind.ATTRACTION)
 
     def event(self, ticketmaster_id: str) -> tuple[ArtistProfile, Event] | None:
-        decoded = self.ids.decode_ticketmaster(ticketmaster_id)
-        if decoded is None or decoded.kind is not Kind.EVENT or decoded.owner >= self.size:
+        decoded = self._of_kind(self.ids.decode_ticketmaster(ticketmaster_id), Kind.EVENT)
+        if decoded is None:
             return None
-        events = self.events(decoded.owner)
-        if decoded.local >= len(events):
-            return None
-        return self.profile(decoded.owner), events[decoded.local]
+        event = _nth(self.events(decoded.owner), decoded.local)
+        return None if event is None else (self.profile(decoded.owner), event)
 
     def venue_by_id(self, ticketmaster_id: str) -> Venue | None:
         decoded = self.ids.decode_ticketmaster(ticketmaster_id)
@@ -274,14 +268,11 @@ class Catalog:
         return self.venue(decoded.owner)
 
     def by_mbid(self, mbid: str) -> ArtistProfile | Guest | None:
-        decoded = self.ids.decode_mbid(mbid)
-        if decoded is None or decoded.owner >= self.size:
-            return None
-        if decoded.kind is Kind.ARTIST:
-            return self.profile(decoded.owner)
-        if decoded.kind is Kind.GUEST and decoded.local < GUESTS_PER_ARTIST:
-            return self.guest(decoded.owner, decoded.local)
-        return None
+        return self._artist_or_guest(self.ids.decode_mbid(mbid), Kind.ARTIST)
+
+
+def _nth(items: Sequence[V], index: int) -> V | None:
+    return items[index] if index < len(items) else None
 
 
 __all__ = ["COUNTED_GROUPS", "ArtistCounts", "Catalog", "TrackLabel"]

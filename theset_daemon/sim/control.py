@@ -26,6 +26,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from theset_daemon.sim.limits import PROVIDERS, Fault, Provider, SpotifyMode
+from theset_daemon.sim.params import query_int
 from theset_daemon.sim.state import SIM_STATE
 
 CATALOG_PAGE_MAX = 1000
@@ -111,16 +112,10 @@ async def _body(request: web.Request, model: type[_Body]) -> Any:
 
 
 def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise ControlError(400, f"{name}: must be an integer") from None
-    if not low <= value <= high:
-        raise ControlError(400, f"{name}: must be between {low} and {high}")
-    return value
+        return query_int(request, name, default, low, high)
+    except ValueError as exc:
+        raise ControlError(400, f"{name}: {exc}") from None
 
 
 async def get_stats(request: web.Request) -> web.Response:

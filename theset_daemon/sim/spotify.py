@@ -21,17 +21,20 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import TypeVar
 
 from aiohttp import web
 
 from theset_daemon.sim.auth import accepted
+from theset_daemon.sim.catalog import Catalog
 from theset_daemon.sim.gate import ProviderError
 from theset_daemon.sim.ids import is_spotify_id
 from theset_daemon.sim.limits import Provider, SpotifyMode
+from theset_daemon.sim.params import query_int
 from theset_daemon.sim.people import ArtistProfile, Credit, Guest
-from theset_daemon.sim.releases import COUNTED_GROUPS, AlbumGroup, Release, Track
+from theset_daemon.sim.releases import COUNTED_GROUPS, AlbumGroup, Track
 from theset_daemon.sim.spotify_json import Json, Renderer
 from theset_daemon.sim.state import SIM_STATE, SimState
 
@@ -44,6 +47,8 @@ LIST_LIMITS: Mapping[SpotifyMode, tuple[int, int]] = MappingProxyType(
 ALBUM_TRACKS_LIMITS = (20, 50)
 MAX_BATCH: Mapping[str, int] = MappingProxyType({"albums": 20, "tracks": 50, "artists": 50})
 SEARCH_MAX_OFFSET = 1000
+
+T = TypeVar("T")
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -161,16 +166,10 @@ def _basic_credentials(header: str) -> tuple[str | None, str | None]:
 
 
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
     try:
-        value = int(raw)
+        return query_int(request, name, default, low, high)
     except ValueError:
         raise _fail(400, f"Invalid {name}") from None
-    if not low <= value <= high:
-        raise _fail(400, f"Invalid {name}")
-    return value
 
 
 def _offset(request: web.Request, high: int = 100_000) -> int:
@@ -248,6 +247,28 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+def _found(value: T | None) -> T:
+    """What an id named, or Spotify's 404."""
+    if value is None:
+        raise _not_found()
+    return value
+
+
+def _several(
+    request: web.Request,
+    kind: str,
+    lookup: Callable[[Catalog, str], T | None],
+    render: Callable[[Renderer, T], Json],
+) -> web.Response:
+    """A batch endpoint (extended mode only): each id's object, null for an id naming nothing."""
+    state = request.app[SIM_STATE]
+    _extended_only(state)
+    renderer = Renderer(request, state)
+    found = [lookup(state.catalog, spotify_id) for spotify_id in _ids(request, kind)]
+    return web.json_response({kind: [None if f is None else render(renderer, f) for f in found]})
+
+
+# Spelled out for artists: mypy infers ``object`` for ``T`` when ``T | None`` meets a union.
 def _artist(state: SimState, spotify_id: str) -> ArtistProfile | Guest | Credit:
     who = state.catalog.spotify_artist(spotify_id)
     if who is None:
@@ -266,7 +287,7 @@ async def several_artists(request: web.Request) -> web.Response:
     _extended_only(state)
     render = Renderer(request, state)
     found = [state.catalog.spotify_artist(spotify_id) for spotify_id in _ids(request, "artists")]
-    return web.json_response({"artists": [render.artist(w) if w else None for w in found]})
+    return web.json_response({"artists": [None if w is None else render.artist(w) for w in found]})
 
 
 def _groups(request: web.Request) -> tuple[AlbumGroup, ...]:
@@ -307,30 +328,19 @@ async def artist_albums(request: web.Request) -> web.Response:
     )
 
 
-def _release(state: SimState, spotify_id: str) -> Release:
-    release = state.catalog.spotify_album(spotify_id)
-    if release is None:
-        raise _not_found()
-    return release
-
-
 async def album(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
-    release = _release(state, _path_id(request))
+    release = _found(state.catalog.spotify_album(_path_id(request)))
     return web.json_response(Renderer(request, state).full_album(release))
 
 
 async def several_albums(request: web.Request) -> web.Response:
-    state = request.app[SIM_STATE]
-    _extended_only(state)
-    render = Renderer(request, state)
-    found = [state.catalog.spotify_album(spotify_id) for spotify_id in _ids(request, "albums")]
-    return web.json_response({"albums": [render.full_album(r) if r else None for r in found]})
+    return _several(request, "albums", Catalog.spotify_album, Renderer.full_album)
 
 
 async def album_tracks(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
-    release = _release(state, _path_id(request))
+    release = _found(state.catalog.spotify_album(_path_id(request)))
     default, maximum = ALBUM_TRACKS_LIMITS
     limit = _int(request, "limit", default, 1, maximum)
     offset = _offset(request)
@@ -339,18 +349,16 @@ async def album_tracks(request: web.Request) -> web.Response:
 
 async def track(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
-    found = state.catalog.spotify_track(_path_id(request))
-    if found is None:
-        raise _not_found()
+    found = _found(state.catalog.spotify_track(_path_id(request)))
     return web.json_response(Renderer(request, state).track(found, full=True))
 
 
+def _full_track(render: Renderer, track: Track) -> Json:
+    return render.track(track, full=True)
+
+
 async def several_tracks(request: web.Request) -> web.Response:
-    state = request.app[SIM_STATE]
-    _extended_only(state)
-    render = Renderer(request, state)
-    found = [state.catalog.spotify_track(spotify_id) for spotify_id in _ids(request, "tracks")]
-    return web.json_response({"tracks": [render.track(t, full=True) if t else None for t in found]})
+    return _several(request, "tracks", Catalog.spotify_track, _full_track)
 
 
 async def top_tracks(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable
+from typing import TypeVar
 from urllib.parse import quote
 
 from aiohttp import web
@@ -48,6 +49,8 @@ from theset_daemon.sim.ticketmaster_json import (
 
 MAX_SIZE = 200
 MAX_DEPTH = 1000  # page * size above this is refused
+
+T = TypeVar("T")
 
 
 def _fault_body(status: int, faultstring: str, errorcode: str) -> web.Response:
@@ -272,13 +275,22 @@ async def events(request: web.Request) -> web.Response:
     return web.json_response(_listing(request, "events", items, len(ordered), size, page))
 
 
+def _path_id(request: web.Request) -> str:
+    return request.match_info["id"].removesuffix(".json")
+
+
+def _found(value: T | None, what: str) -> T:
+    """What the id ``what`` named, or the 404 naming it."""
+    if value is None:
+        raise _not_found(what)
+    return value
+
+
 async def event(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
-    event_id = request.match_info["id"].removesuffix(".json")
-    found = state.catalog.event(event_id)
-    if found is None:
-        raise _not_found(event_id)
-    return web.json_response(event_json(state, *found))
+    event_id = _path_id(request)
+    artist, found = _found(state.catalog.event(event_id), event_id)
+    return web.json_response(event_json(state, artist, found))
 
 
 async def attractions(request: web.Request) -> web.Response:
@@ -298,7 +310,8 @@ async def attractions(request: web.Request) -> web.Response:
 
 async def attraction(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
-    attraction_id = request.match_info["id"].removesuffix(".json")
+    attraction_id = _path_id(request)
+    # Not _found: mypy infers ``object`` for ``T`` when ``T | None`` meets a union.
     who = state.catalog.attraction(attraction_id)
     if who is None:
         raise _not_found(attraction_id)
@@ -306,11 +319,8 @@ async def attraction(request: web.Request) -> web.Response:
 
 
 async def venue(request: web.Request) -> web.Response:
-    state = request.app[SIM_STATE]
-    venue_id = request.match_info["id"].removesuffix(".json")
-    found = state.catalog.venue_by_id(venue_id)
-    if found is None:
-        raise _not_found(venue_id)
+    venue_id = _path_id(request)
+    found = _found(request.app[SIM_STATE].catalog.venue_by_id(venue_id), venue_id)
     return web.json_response(venue_json(found))
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, Protocol, TypeVar
 
 from theset_daemon.config import SpotifySettings
 from theset_daemon.upstream.errors import UpstreamAuthError
@@ -36,6 +36,8 @@ BATCH_TRACKS = 50
 BATCH_ARTISTS = 50
 TRACKS_PAGE = 50
 PAGE_LIMIT = {"extended": 50, "development": 10}
+
+Item_co = TypeVar("Item_co", covariant=True)
 
 
 class Image(WireModel):
@@ -113,10 +115,6 @@ class _SearchAnswer(WireModel):
     artists: _ArtistPaging
 
 
-class _AlbumPaging(_Paging):
-    items: list[AlbumSummary]
-
-
 class _SeveralArtists(WireModel):
     artists: list[Artist | None]
 
@@ -166,6 +164,27 @@ def error_detail(body: Any) -> str:
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _Page(Protocol[Item_co]):
+    @property
+    def items(self) -> Sequence[Item_co]: ...
+
+    @property
+    def next(self) -> str | None: ...
+
+
+async def _to_the_end(
+    page_at: Callable[[int], Awaitable[_Page[Item_co]]], offset: int = 0
+) -> list[Item_co]:
+    """Every item from ``offset`` on, a page at a time. Paged by our own offsets (never by
+    fetching ``next`` as given), so a URL in an answer can never send our token anywhere else."""
+    items: list[Item_co] = []
+    while True:
+        page = await page_at(offset + len(items))
+        items.extend(page.items)
+        if page.next is None or not page.items:
+            return items
 
 
 class SpotifyClient:
@@ -285,24 +304,9 @@ class SpotifyClient:
         self, artist_id: str, include_groups: Sequence[str] = ALBUM_GROUPS
     ) -> list[AlbumSummary]:
         """Every release of the artist in ``include_groups``, paged to the end."""
-        endpoint = "/artists/{id}/albums"
-        limit = PAGE_LIMIT[self.mode]
-        albums: list[AlbumSummary] = []
-        offset = 0
-        while True:
-            params: dict[str, str | int] = {
-                "include_groups": ",".join(include_groups),
-                "limit": limit,
-                "offset": offset,
-            }
-            body = await self._get(f"/artists/{artist_id}/albums", endpoint, params)
-            page = _parse(_AlbumPaging, body, endpoint)
-            albums.extend(page.items)
-            # Paged by our own offsets (never by fetching `next` as given), so a URL in an
-            # answer can never send our token anywhere else.
-            if page.next is None or not page.items:
-                return albums
-            offset += len(page.items)
+        return await _to_the_end(
+            lambda offset: self.artist_albums_page(artist_id, offset, include_groups)
+        )
 
     # --- albums and tracks ------------------------------------------------------------------
 
@@ -333,16 +337,13 @@ class SpotifyClient:
 
     async def album_tracks(self, album_id: str, *, offset: int = 0) -> list[Track]:
         """The album's tracks from ``offset`` on, 50 a page, to the end."""
+        return await _to_the_end(lambda at: self._album_tracks_page(album_id, at), offset)
+
+    async def _album_tracks_page(self, album_id: str, offset: int) -> TrackPage:
         endpoint = "/albums/{id}/tracks"
-        tracks: list[Track] = []
-        while True:
-            params: dict[str, str | int] = {"limit": TRACKS_PAGE, "offset": offset}
-            body = await self._get(f"/albums/{album_id}/tracks", endpoint, params)
-            page = _parse(TrackPage, body, endpoint)
-            tracks.extend(page.items)
-            if page.next is None or not page.items:
-                return tracks
-            offset += len(page.items)
+        params: dict[str, str | int] = {"limit": TRACKS_PAGE, "offset": offset}
+        body = await self._get(f"/albums/{album_id}/tracks", endpoint, params)
+        return _parse(TrackPage, body, endpoint)
 
     async def tracks(self, track_ids: Sequence[str]) -> list[Track]:
         """Full track objects (with popularity), 50 a request. Extended mode only: development

@@ -11,7 +11,6 @@ Overall status: ``unhealthy`` when a critical alert is active or a job is ``miss
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -189,7 +188,7 @@ async def _metrics(request: web.Request, job: str | None) -> dict[str, JobMetric
             maxDurationMs=row["max_duration_ms"],
             peakMemoryBytes=row["peak_memory_bytes"],
             cacheHitRate=round(row["cache_hits"] / looked_up, 4) if looked_up else None,
-            apiCalls={k: int(v) for k, v in json.loads(row["api_calls"]).items()},
+            apiCalls={k: int(v) for k, v in row["api_calls"].items()},
             rateLimited=row["rate_limited"],
         )
     for name in JOB_NAMES if job is None else (job,):
@@ -220,7 +219,7 @@ async def _report(request: web.Request) -> Report:
     jobs = {}
     for name in JOB_NAMES:
         row = found.get(name)
-        statuses: dict[str, int] = json.loads(row["by_status"]) if row else {}
+        statuses: dict[str, int] = row["by_status"] if row else {}
         ended = sum(
             n for status, n in statuses.items() if status in ("succeeded", "partial", "failed")
         )
@@ -230,7 +229,7 @@ async def _report(request: web.Request) -> Report:
             byStatus=statuses,
             successRate=round(good / ended, 4) if ended else None,
             avgDurationMs=row["avg_duration_ms"] if row else None,
-            alertsFired=json.loads(row["alerts_fired"]) if row else {},
+            alertsFired=row["alerts_fired"] if row else {},
         )
     gaps = [
         DaemonGap(

@@ -16,29 +16,48 @@ TRENDING_VIEWS = ("trending_artists_mv", "show_stats_mv")
 # parameters ($1-$8) so the constants live in one place, the pure module the tests quote.
 _DECAY = "power(0.5::float8, greatest(0, extract(epoch FROM now() - {ts}))::float8 / $1::float8)"
 
-_FOLLOWS_CTE = f"""
-    follow_w AS (
-        SELECT f.artist_id, sum({_DECAY.format(ts="f.created_at")}) AS w
-        FROM user_follows_artists AS f
-        WHERE f.created_at >= now() - make_interval(secs => $2::float8)
-        GROUP BY f.artist_id
+
+def _decayed(name: str, key: str, rows: str, ts: str, where: str = "") -> str:
+    """The CTE ``name(id, w)``: per ``key``, the decayed weight of the ``rows`` (``ts``: when each
+    happened; ``where``: which count) within the horizon."""
+    within = f"{ts} >= now() - make_interval(secs => $2::float8)"
+    return f"""
+    {name} AS (
+        SELECT {key} AS id, sum({_DECAY.format(ts=ts)}) AS w
+        FROM {rows}
+        WHERE {f"{where} AND {within}" if where else within}
+        GROUP BY {key}
     )"""
 
+
+def _score(upcoming: str) -> str:
+    """The score over the CTEs ``vw`` (votes), ``fw`` (follows), ``pw`` (page views) and the
+    artist ``a``; ``upcoming``: the number of upcoming shows that counts."""
+    return f"""$3::float8 * coalesce(vw.w, 0)
+               + $4::float8 * coalesce(fw.w, 0)
+               + $5::float8 * coalesce(pw.w, 0)
+               + $6::float8 * least({upcoming}, $8::int)
+               + $7::float8 * least(greatest(coalesce(a.popularity, 0), 0), 100)"""
+
+
+_FOLLOWS = _decayed("follow_w", "f.artist_id", "user_follows_artists AS f", "f.created_at")
+_ARTIST_VOTES = _decayed(
+    "vote_w",
+    "s.headliner_artist_id",
+    "votes AS v JOIN shows AS s ON s.id = v.show_id",
+    "v.created_at",
+)
+_ARTIST_VIEWS = _decayed(
+    "view_w", "p.artist_id", "page_views AS p", "p.viewed_at", where="p.artist_id IS NOT NULL"
+)
+_SHOW_VOTES = _decayed("vote_w", "v.show_id", "votes AS v", "v.created_at")
+_SHOW_VIEWS = _decayed(
+    "view_w", "p.show_id", "page_views AS p", "p.viewed_at", where="p.show_id IS NOT NULL"
+)
+_SHOW_IS_UPCOMING = f"CASE WHEN s.status = 'upcoming' AND s.date >= {TODAY_UTC} THEN 1 ELSE 0 END"
+
 _SCORE_ARTISTS = f"""
-WITH {_FOLLOWS_CTE},
-    vote_w AS (
-        SELECT s.headliner_artist_id AS artist_id, sum({_DECAY.format(ts="v.created_at")}) AS w
-        FROM votes AS v
-        JOIN shows AS s ON s.id = v.show_id
-        WHERE v.created_at >= now() - make_interval(secs => $2::float8)
-        GROUP BY s.headliner_artist_id
-    ),
-    view_w AS (
-        SELECT p.artist_id, sum({_DECAY.format(ts="p.viewed_at")}) AS w
-        FROM page_views AS p
-        WHERE p.artist_id IS NOT NULL AND p.viewed_at >= now() - make_interval(secs => $2::float8)
-        GROUP BY p.artist_id
-    ),
+WITH {_FOLLOWS}, {_ARTIST_VOTES}, {_ARTIST_VIEWS},
     upcoming AS (
         SELECT s.headliner_artist_id AS artist_id, count(*) AS n
         FROM shows AS s
@@ -46,16 +65,11 @@ WITH {_FOLLOWS_CTE},
         GROUP BY s.headliner_artist_id
     ),
     scored AS (
-        SELECT a.id,
-               $3::float8 * coalesce(vw.w, 0)
-               + $4::float8 * coalesce(fw.w, 0)
-               + $5::float8 * coalesce(pw.w, 0)
-               + $6::float8 * least(coalesce(up.n, 0), $8::int)
-               + $7::float8 * least(greatest(coalesce(a.popularity, 0), 0), 100) AS score
+        SELECT a.id, {_score("coalesce(up.n, 0)")} AS score
         FROM artists AS a
-        LEFT JOIN vote_w AS vw ON vw.artist_id = a.id
-        LEFT JOIN follow_w AS fw ON fw.artist_id = a.id
-        LEFT JOIN view_w AS pw ON pw.artist_id = a.id
+        LEFT JOIN vote_w AS vw ON vw.id = a.id
+        LEFT JOIN follow_w AS fw ON fw.id = a.id
+        LEFT JOIN view_w AS pw ON pw.id = a.id
         LEFT JOIN upcoming AS up ON up.artist_id = a.id
     ),
     updated AS (
@@ -69,32 +83,14 @@ SELECT (SELECT count(*) FROM scored) AS scored, (SELECT count(*) FROM updated) A
 """
 
 _SCORE_SHOWS = f"""
-WITH {_FOLLOWS_CTE},
-    vote_w AS (
-        SELECT v.show_id, sum({_DECAY.format(ts="v.created_at")}) AS w
-        FROM votes AS v
-        WHERE v.created_at >= now() - make_interval(secs => $2::float8)
-        GROUP BY v.show_id
-    ),
-    view_w AS (
-        SELECT p.show_id, sum({_DECAY.format(ts="p.viewed_at")}) AS w
-        FROM page_views AS p
-        WHERE p.show_id IS NOT NULL AND p.viewed_at >= now() - make_interval(secs => $2::float8)
-        GROUP BY p.show_id
-    ),
+WITH {_FOLLOWS}, {_SHOW_VOTES}, {_SHOW_VIEWS},
     scored AS (
-        SELECT s.id,
-               $3::float8 * coalesce(vw.w, 0)
-               + $4::float8 * coalesce(fw.w, 0)
-               + $5::float8 * coalesce(pw.w, 0)
-               + $6::float8 * least(CASE WHEN s.status = 'upcoming' AND s.date >= {TODAY_UTC}
-                                 THEN 1 ELSE 0 END, $8::int)
-               + $7::float8 * least(greatest(coalesce(a.popularity, 0), 0), 100) AS score
+        SELECT s.id, {_score(_SHOW_IS_UPCOMING)} AS score
         FROM shows AS s
         JOIN artists AS a ON a.id = s.headliner_artist_id
-        LEFT JOIN vote_w AS vw ON vw.show_id = s.id
-        LEFT JOIN follow_w AS fw ON fw.artist_id = s.headliner_artist_id
-        LEFT JOIN view_w AS pw ON pw.show_id = s.id
+        LEFT JOIN vote_w AS vw ON vw.id = s.id
+        LEFT JOIN follow_w AS fw ON fw.id = s.headliner_artist_id
+        LEFT JOIN view_w AS pw ON pw.id = s.id
     ),
     updated AS (
         UPDATE shows AS s SET trending_score = sc.score
