@@ -192,9 +192,10 @@ async def test_an_empty_catalog_scores_nothing_and_succeeds(database_url: str) -
     async with job_env(database_url) as env:
         ctx, _ = env.context("calculate-trending")
         result = await calculate_trending.run(ctx)
-        assert result.summary.as_json()["artistsScored"] == 0
-        assert result.summary.as_json()["showsScored"] == 0
-        assert result.summary.as_json()["refreshedViews"] == ["trending_artists_mv", "show_stats_mv"]
+        summary = result.summary.as_json()
+        assert summary["artistsScored"] == 0
+        assert summary["showsScored"] == 0
+        assert summary["refreshedViews"] == ["trending_artists_mv", "show_stats_mv"]
 
 
 async def test_through_the_runner_the_run_succeeds_with_the_summary(database_url: str) -> None:

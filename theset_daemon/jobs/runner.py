@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +50,7 @@ from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, ShuttingDown, U
 from theset_daemon.jobs.meter import RunMeter
 from theset_daemon.jobs.registry import JOBS, JobSpec
 from theset_daemon.jobs.reporter import Reporter
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
 
@@ -420,18 +421,12 @@ class JobRunner:
                 log.exception("monitor_hook_failed", job=run.get("job"), run_id=run.get("runId"))
 
 
-@contextlib.asynccontextmanager
-async def open_runner(
+def open_runner(
     database: Database,
     upstreams: Upstreams,
     cache: Cache,
     holder: SettingsHolder,
     *,
     jobs: Mapping[JobName, JobSpec] = JOBS,
-) -> AsyncIterator[JobRunner]:
-    runner = JobRunner(database, upstreams, cache, holder, jobs=jobs)
-    await runner.start()
-    try:
-        yield runner
-    finally:
-        await runner.close()
+) -> contextlib.AbstractAsyncContextManager[JobRunner]:
+    return started(JobRunner(database, upstreams, cache, holder, jobs=jobs))

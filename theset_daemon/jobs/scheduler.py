@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,7 @@ from theset_daemon.cron import cron_trigger, previous_fire_time
 from theset_daemon.jobs.context import JobName
 from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, ShuttingDown
 from theset_daemon.jobs.runner import JobRunner
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
@@ -268,11 +269,7 @@ class JobScheduler:
         return fired
 
 
-@contextlib.asynccontextmanager
-async def open_scheduler(runner: JobRunner, holder: SettingsHolder) -> AsyncIterator[JobScheduler]:
-    scheduler = JobScheduler(runner, holder)
-    await scheduler.start()
-    try:
-        yield scheduler
-    finally:
-        await scheduler.close()
+def open_scheduler(
+    runner: JobRunner, holder: SettingsHolder
+) -> contextlib.AbstractAsyncContextManager[JobScheduler]:
+    return started(JobScheduler(runner, holder))
