@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import UPSTREAMS
 

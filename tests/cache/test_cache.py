@@ -14,8 +14,8 @@ import redis
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.cache.redis_server import RedisServer
 from tests.cache.support import FakeClock, Loader, eventually, holder, settings
+from tests.plugins.redis_server import RedisServer
 from theset_daemon.cache import Cache, keys, with_cache
 from theset_daemon.cache.core import NEGATIVE_TTL_S
 from theset_daemon.config import SettingsHolder

@@ -12,14 +12,12 @@ import asyncpg
 import pytest
 
 from theset_daemon.db import catalog as store
-from theset_daemon.db.migrate import discover, migrate
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     try:
-        await migrate(conn, discover())
         yield conn
     finally:
         await conn.close()

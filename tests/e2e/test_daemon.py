@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import DaemonFactory, NotifySocket, free_port
+from tests.plugins.daemon import DaemonFactory, NotifySocket, free_port
 
 GRACE_S = 5
 BASE = f"""
@@ -223,8 +223,9 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
 
 
 def test_two_daemons_starting_at_once_share_one_migrated_database(
-    start_daemon: DaemonFactory, database_url: str
+    start_daemon: DaemonFactory, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
     first = start_daemon(BASE, env={"DATABASE_URL": database_url})
     second = start_daemon(BASE, env={"DATABASE_URL": database_url})
     first.wait_ready()

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.e2e.conftest import DaemonFactory
+from tests.plugins.daemon import DaemonFactory
 
 CONFIG = """
 [server]

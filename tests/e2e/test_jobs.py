@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.e2e.conftest import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory
 
 SECRET = "e2e-cron-secret"
 BASE_CONFIG = """

@@ -28,8 +28,8 @@ from typing import Any
 import asyncpg
 
 from tests.conftest import REPO
-from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.storm_support import CRON_SECRET, Json, request
+from tests.plugins.daemon import Daemon, DaemonFactory
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 
 JOBS = ("update-active-artists", "trending-artist-sync", "complete-catalog-sync",

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.e2e.conftest import Daemon, DaemonFactory, http_get
 from tests.faults.pg_support import PostgresServer, postgres_server
 from tests.faults.storm_support import (
     CRON_SECRET,
@@ -28,6 +27,7 @@ from tests.faults.storm_support import (
     trigger,
     wait_for_run,
 )
+from tests.plugins.daemon import Daemon, DaemonFactory, http_get
 from theset_daemon import config
 from theset_daemon.cache import open_cache
 from theset_daemon.config import SettingsHolder

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache.redis_server import RedisServer
-from tests.e2e.conftest import Daemon, DaemonFactory, http_get
 from tests.faults.storm_support import ADMIN_KEY, daemon_base, query
+from tests.plugins.daemon import Daemon, DaemonFactory, http_get
+from tests.plugins.redis_server import RedisServer
 
 ARTISTS = 24
 CONFIG = """

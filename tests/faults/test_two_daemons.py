@@ -29,7 +29,6 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Daemon, DaemonFactory, free_port
 from tests.faults.process_support import (
     EXTRA_CHECKS,
     WrappedDaemon,
@@ -52,9 +51,9 @@ from tests.faults.storm_support import (
     ended,
     live_upstreams,
     seed_artists,
-    simulator,
     wait_for_run,
 )
+from tests.plugins.daemon import Daemon, DaemonFactory, free_port
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 from theset_daemon.importer import service as importer
 from theset_daemon.jobs import runner
@@ -69,12 +68,6 @@ FIRES = [
 SEEDED = 4
 
 WrappedFactory = Callable[[str, dict[str, str]], WrappedDaemon]
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulator]:
-    with simulator(tmp_path, artists=12) as running:
-        yield running
 
 
 @pytest.fixture

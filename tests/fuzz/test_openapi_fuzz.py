@@ -68,7 +68,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.conftest import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import CollectorRegistry
 
+from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
 from theset_daemon import config
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
@@ -27,20 +28,20 @@ from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.registry import JOBS
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 
-# The daemon's rates are the in-process simulator's limits (sim/limits.py): above them, the tests
-# would lean on 429s and retries, and a run could end partial when a retry budget ran out.
-BASE_CONFIG = """
+# No test here measures rates: the simulator is unthrottled (the ``unthrottled_simulator`` fixture,
+# autouse in tests/jobs) and the clients send as fast as the config allows.
+BASE_CONFIG = f"""
 [log]
 level = "warning"
 [upstream.simulator]
 artists = 12
 latency_ms = 0
 [upstream.spotify]
-max_rate_per_s = 20
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 [upstream.ticketmaster]
-max_rate_per_s = 5
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 [upstream.setlistfm]
-max_rate_per_s = 2
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 [jobs.complete-catalog-sync]
 delay_s = 0
 """

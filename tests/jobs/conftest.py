@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
 from theset_daemon import config
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
@@ -36,7 +37,7 @@ from theset_daemon.jobs.registry import JobSpec
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 
-CONFIG = """
+CONFIG = f"""
 [log]
 level = "warning"
 [shutdown]
@@ -44,10 +45,21 @@ grace_seconds = 4
 [upstream.simulator]
 artists = 5
 latency_ms = 0
+[upstream.spotify]
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
+[upstream.ticketmaster]
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
+[upstream.setlistfm]
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 """
 
 PROBE_TABLE = """CREATE TABLE IF NOT EXISTS job_probe (
     run_id uuid NOT NULL, item integer NOT NULL, PRIMARY KEY (run_id, item))"""
+
+
+@pytest.fixture(autouse=True)
+def _unthrottled(unthrottled_simulator: None) -> None:
+    """No job test measures rates: every simulator here admits any rate."""
 
 
 def settings_for(database_url: str, extra: str = "") -> config.Settings:

@@ -20,6 +20,7 @@ from uuid import UUID
 import aiohttp
 from prometheus_client import CollectorRegistry
 
+from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
 from theset_daemon import config
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
@@ -29,6 +30,8 @@ from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import Upstreams, open_upstreams
 
+# No test here measures rates: the simulator is unthrottled (the ``unthrottled_simulator`` fixture,
+# autouse in tests/jobs) and the clients send as fast as the config allows.
 BASE_CONFIG = """
 [log]
 level = "warning"
@@ -36,11 +39,15 @@ level = "warning"
 artists = {artists}
 latency_ms = 0
 [upstream.spotify]
-max_rate_per_s = 20
+max_rate_per_s = {rate}
 [upstream.spotify.retry]
 base_delay_s = 0.05
+[upstream.ticketmaster]
+max_rate_per_s = {rate}
 [upstream.ticketmaster.retry]
 base_delay_s = 0.05
+[upstream.setlistfm]
+max_rate_per_s = {rate}
 """
 
 
@@ -181,7 +188,7 @@ class SyncEnv:
 async def sync_env(
     database_url: str, *, artists: int = 12, extra: str = ""
 ) -> AsyncIterator[SyncEnv]:
-    text = BASE_CONFIG.format(artists=artists) + extra
+    text = BASE_CONFIG.format(artists=artists, rate=UNTHROTTLED_RATE_PER_S) + extra
     holder = SettingsHolder(config.parse(text, {"DATABASE_URL": database_url}), Path("unused.toml"))
     registry = CollectorRegistry()
     async with (

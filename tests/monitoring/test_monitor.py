@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.monitoring.notify import Notifier

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import DATABASE
