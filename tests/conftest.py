@@ -1,5 +1,5 @@
 """What every test gets: the shared fixtures (``tests/plugins``), a loop guard on every async test,
-and the xdist groups that keep the process tests in runs of their own.
+and the xdist groups that keep the process and timing tests in runs of their own.
 
 - ``tests.plugins.postgres``: one Postgres for the run, a migrated template, a database per test;
 - ``tests.plugins.daemon``: ``theset-daemon run`` as a process, its log and sd_notify;
@@ -47,6 +47,48 @@ async def loop_guard() -> AsyncIterator[None]:
     loop.set_exception_handler(previous)
     assert not reported, f"exceptions reached the event loop: {reported}"
     assert not leftover, f"tasks left pending: {leftover}"
+
+
+# ``make test`` runs pytest-xdist with ``--dist loadgroup``: each group below runs whole, one test
+# after another, on one worker, beside the other tests spread over the other workers. The groups
+# go by path, through a scheduler of our own (below): xdist's ``xdist_group`` marks are lost
+# under pytest 9.2, whose node ids xdist can no longer suffix (pytest-dev/pytest-xdist#1386).
+XDIST_GROUPS = {
+    # The daemon, the simulator or a browser as processes, their timings their own.
+    "process": (
+        "tests/e2e/",
+        "tests/faults/",
+        "tests/browser/",
+        "tests/fuzz/test_openapi_fuzz.py",
+        "tests/sim/test_cli.py",
+    ),
+    # In-process tests that measure time: rates, windows, stop budgets, delivery latency.
+    "timing": (
+        "tests/upstream/test_http.py",
+        "tests/sim/test_limits.py",
+        "tests/integration/test_stop.py",
+        "tests/importer/test_shutdown.py",
+        "tests/progress/test_progress.py",
+    ),
+}
+
+
+def xdist_group_of(nodeid: str) -> str | None:
+    return next((g for g, paths in XDIST_GROUPS.items() if nodeid.startswith(paths)), None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: the groups of :data:`XDIST_GROUPS`, every other test on its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PathGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid) or nodeid
+
+    return PathGroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import UPSTREAMS
@@ -25,18 +26,28 @@ cors_origins = ["https://theset.live"]
 [upstream.simulator]
 artists = 30
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = 20
 [import]
 per_client_per_minute = 1000
 """
+# No test here measures upstream rates: the clients send as fast as the config allows, to a
+# simulator that admits any rate (the ``unthrottled_simulator`` fixture) ...
+UNTHROTTLED = CONFIG + UNTHROTTLED_CONFIG
+# ... except the one that checks the predicted setlists (see its docstring).
+REAL_RATES = CONFIG + "[upstream.spotify]\nmax_rate_per_s = 20\n"
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, database_url: str) -> TestClient:
-    settings = config.parse(CONFIG, {"DATABASE_URL": database_url})
+async def client(aiohttp_client: Any, database_url: str, unthrottled_simulator: None) -> TestClient:
+    settings = config.parse(UNTHROTTLED, {"DATABASE_URL": database_url})
     app = build_app(SettingsHolder(settings, Path("unused.toml")))
     client: TestClient = await aiohttp_client(app)
+    return client
+
+
+@pytest.fixture
+async def client_at_real_rates(aiohttp_client: Any, database_url: str) -> TestClient:
+    settings = config.parse(REAL_RATES, {"DATABASE_URL": database_url})
+    client: TestClient = await aiohttp_client(build_app(SettingsHolder(settings, Path("x.toml"))))
     return client
 
 
@@ -57,7 +68,13 @@ async def wait_done(client: TestClient, job_id: str, timeout_s: float = 60) -> d
             await asyncio.sleep(0.1)
 
 
-async def test_an_import_stores_exactly_the_catalog(client: TestClient, database_url: str) -> None:
+async def test_an_import_stores_exactly_the_catalog(
+    client_at_real_rates: TestClient, database_url: str
+) -> None:
+    """At the real rates. The songs phase makes the predicted setlists of the shows the shows
+    phase stored, and the two run at once: unthrottled, the songs phase can end first, and the
+    shows it did not see never get one (an importer race this test leaves to be fixed there)."""
+    client = client_at_real_rates
     artist = max(await sim_catalog(client), key=lambda a: a["counts"]["tracks"])
     response = await client.post("/api/artists/import", json={"spotifyId": artist["spotifyId"]})
     body = await response.json()

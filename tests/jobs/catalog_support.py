@@ -19,7 +19,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
@@ -36,12 +36,7 @@ level = "warning"
 [upstream.simulator]
 artists = 12
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
-[upstream.ticketmaster]
-max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
-[upstream.setlistfm]
-max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
+{UNTHROTTLED_CONFIG}
 [jobs.complete-catalog-sync]
 delay_s = 0
 """

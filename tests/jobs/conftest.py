@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
@@ -45,13 +45,7 @@ grace_seconds = 4
 [upstream.simulator]
 artists = 5
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
-[upstream.ticketmaster]
-max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
-[upstream.setlistfm]
-max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
-"""
+{UNTHROTTLED_CONFIG}"""
 
 PROBE_TABLE = """CREATE TABLE IF NOT EXISTS job_probe (
     run_id uuid NOT NULL, item integer NOT NULL, PRIMARY KEY (run_id, item))"""

@@ -20,7 +20,7 @@ from uuid import UUID
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
@@ -38,16 +38,11 @@ level = "warning"
 [upstream.simulator]
 artists = {artists}
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = {rate}
+{unthrottled}
 [upstream.spotify.retry]
 base_delay_s = 0.05
-[upstream.ticketmaster]
-max_rate_per_s = {rate}
 [upstream.ticketmaster.retry]
 base_delay_s = 0.05
-[upstream.setlistfm]
-max_rate_per_s = {rate}
 """
 
 
@@ -188,7 +183,7 @@ class SyncEnv:
 async def sync_env(
     database_url: str, *, artists: int = 12, extra: str = ""
 ) -> AsyncIterator[SyncEnv]:
-    text = BASE_CONFIG.format(artists=artists, rate=UNTHROTTLED_RATE_PER_S) + extra
+    text = BASE_CONFIG.format(artists=artists, unthrottled=UNTHROTTLED_CONFIG) + extra
     holder = SettingsHolder(config.parse(text, {"DATABASE_URL": database_url}), Path("unused.toml"))
     registry = CollectorRegistry()
     async with (
