@@ -28,6 +28,7 @@ from tests.faults.storm_support import (
     wait_for_run,
 )
 from tests.plugins.daemon import Daemon, DaemonFactory, http_get
+from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.cache import open_cache
 from theset_daemon.config import SettingsHolder
@@ -204,7 +205,12 @@ async def test_a_run_whose_end_never_landed_is_swept_up_and_resumed(
             assert row is not None and dict(row) == {
                 "status": "running", "holder": runner.holder_id, "attempts": 1,
             }  # fmt: skip
-            await asyncio.sleep(1.1)  # the lease (1 s) expires
+            await eventually(
+                lambda: database.pool.fetchval(
+                    "SELECT count(*) = 0 FROM job_leases WHERE expires_at > clock_timestamp()"
+                ),
+                what="the lease (1 s) expired",
+            )
             assert await runner.resume_pending() == [run_id]
             resumed = await asyncio.wait_for(runner.wait(run_id), 10)
             assert resumed["status"] == "succeeded" and resumed["attempts"] == 2, resumed
