@@ -54,14 +54,12 @@ async def loop_guard() -> AsyncIterator[None]:
 # go by path, through a scheduler of our own (below): xdist's ``xdist_group`` marks are lost
 # under pytest 9.2, whose node ids xdist can no longer suffix (pytest-dev/pytest-xdist#1386).
 XDIST_GROUPS = {
-    # The daemon, the simulator or a browser as processes, their timings their own.
-    "process": (
-        "tests/e2e/",
-        "tests/faults/",
-        "tests/browser/",
-        "tests/fuzz/test_openapi_fuzz.py",
-        "tests/sim/test_cli.py",
-    ),
+    # Processes broken on purpose: the daemon, Postgres, Redis and the simulator.
+    "faults": ("tests/faults/",),
+    # The daemon, the simulator or the CLI as processes.
+    "process": ("tests/e2e/", "tests/fuzz/test_openapi_fuzz.py", "tests/sim/test_cli.py"),
+    # A headless Chromium against the real app.
+    "browser": ("tests/browser/",),
     # In-process tests that measure time: rates, windows, stop budgets, delivery latency.
     "timing": (
         "tests/upstream/test_http.py",

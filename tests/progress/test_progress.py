@@ -198,8 +198,8 @@ async def test_a_lost_listen_connection_is_replaced(
     await eventually(lambda: one.broker.open_streams == 1, what="the reader live")
     with capture_logs() as logs:
         await one.database.pool.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"  # not another test's
         )
         await emit(one.database, job)  # may be sent while nobody listens: caught up on reconnect
         await eventually(
