@@ -71,7 +71,8 @@ async def server() -> AsyncIterator[ScriptedServer]:
     scripted = ScriptedServer()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", scripted.handle)
-    runner = web.AppRunner(app, access_log=None)
+    # A handler still running at the end (a hang under test) is cancelled, not waited for.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
