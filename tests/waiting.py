@@ -30,3 +30,21 @@ async def eventually(
                 f"not true within {timeout_s} s: {what or condition}; last {last!r}"
             )
         await asyncio.sleep(every_s)
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, every_s: float = 0.1) -> Any:
+    """Poll ``probe`` until it returns something truthy (connection trouble counts as not yet)
+    and return that; fail naming ``what`` and the last answer after ``timeout_s``. For
+    synchronous tests (processes driven over HTTP)."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except OSError as exc:  # the daemon restarting: ask again
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(every_s)
+    raise AssertionError(f"{what}: not within {timeout_s} s; last: {last!r}")

@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from tests.plugins.daemon import DaemonFactory, NotifySocket, free_port
+from tests.waiting import wait_until
 
 GRACE_S = 5
 BASE = f"""
@@ -27,15 +28,6 @@ level = "info"
 [shutdown]
 grace_seconds = {GRACE_S}
 """
-
-
-def wait_until(predicate: Any, timeout_s: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_sd_notify_ready_watchdog_reload_and_stopping(
@@ -148,7 +140,7 @@ def test_readyz_follows_the_database_down_and_back(
     assert daemon.proc.poll() is None
 
     own_postgres.ensure_postgres_running()
-    wait_until(lambda: daemon.get("/readyz")[0] == 200, what="/readyz 200 after restart")
+    wait_until("/readyz 200 after restart", lambda: daemon.get("/readyz")[0] == 200, 30)
     assert daemon.stop() == 0
 
 

@@ -17,7 +17,6 @@ SIM_ARTISTS = 12
 @pytest.fixture
 def sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simulator]:
     """``theset-daemon simulate`` for this test, stopped afterwards."""
-    with simulator(
-        tmp_path, artists=getattr(request.module, "SIM_ARTISTS", SIM_ARTISTS)
-    ) as running:
+    artists = getattr(request.module, "SIM_ARTISTS", SIM_ARTISTS)
+    with simulator(tmp_path, artists=artists) as running:
         yield running

@@ -10,7 +10,8 @@ first test that needs it. It is stopped when the run ends.
 - ``database_url``: a fresh database for this test, cloned from the template (``CREATE DATABASE
   ... TEMPLATE``), so every migration is already applied; dropped afterwards.
 - ``empty_database_url``: a fresh, empty database (no migration applied), for the tests of
-  migrating itself; ``conn`` is a connection to one.
+  migrating itself.
+- ``db`` and ``conn``: a connection to the one and to the other.
 """
 
 from __future__ import annotations
@@ -149,11 +150,24 @@ def empty_database_url(shared_postgres: SharedPostgres) -> Iterator[str]:
     yield from _fresh_database(shared_postgres, None)
 
 
-@pytest.fixture
-async def conn(empty_database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection to a fresh, empty database (the migration tests migrate it themselves)."""
-    connection = await asyncpg.connect(empty_database_url)
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(url)
     try:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to this test's database (migrated)."""
+    async with connected(database_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+async def conn(empty_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to a fresh, empty database (the migration tests migrate it themselves)."""
+    async with connected(empty_database_url) as connection:
+        yield connection
