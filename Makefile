@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/theset-daemon run
 
+# pytest-xdist: the in-process tests spread over the workers, while the fault, process, browser
+# and timing tests each run whole, one after another, on a worker of their own (XDIST_GROUPS in
+# tests/conftest.py). They mostly wait, so three workers suit two cores. Plain `pytest` runs serially.
 # pytest's exit code 5 means "no tests collected": a failure here, never a pass.
+TEST_WORKERS ?= 3
 test: install
-	@$(BIN)/pytest; status=$$?; \
+	@$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 

@@ -1,81 +1,31 @@
-"""Shared fixtures: a real Postgres for the session, a fresh database per test, a loop guard.
+"""What every test gets: the shared fixtures (``tests/plugins``), a loop guard on every async test,
+and the xdist groups that keep the process and timing tests in runs of their own.
 
-The Postgres is pgserver's (the same embedded server the daemon uses), started once in a temporary
-directory; ``THESET_TEST_DATABASE_URL`` points the suite at another server instead. Each test that
-asks for ``database_url`` gets its own database, dropped afterwards.
+- ``tests.plugins.postgres``: one Postgres for the run, a migrated template, a database per test;
+- ``tests.plugins.daemon``: ``theset-daemon run`` as a process, its log and sd_notify;
+- ``tests.plugins.redis_server``: a real Redis-protocol server for the session;
+- ``tests.plugins.receivers``: the notification receivers (SMTP, Slack, PagerDuty);
+- ``tests.plugins.simulator``: the simulator unthrottled, for tests that do not measure rates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import tempfile
-import uuid
-import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# The notification receivers (SMTP, Slack, PagerDuty) for the monitoring and browser tests.
-pytest_plugins = ("tests.receivers",)
-
-
-def with_database(dsn: str, database: str) -> str:
-    parts = urlsplit(dsn)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
-@pytest.fixture(scope="session")
-def pg_admin_dsn() -> Iterator[str]:
-    if url := os.environ.get("THESET_TEST_DATABASE_URL"):
-        yield url
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: $XDG_RUNTIME_DIR not set
-        import pgserver
-    # Not under pytest's basetemp: pytest prunes old /tmp/pytest-of-<user>/pytest-N folders at
-    # every session start, so a second session running at the same time could delete this
-    # server's data directory under it.
-    with tempfile.TemporaryDirectory(prefix="theset-test-pg-") as folder:
-        server = pgserver.get_server(Path(folder) / "data", cleanup_mode="delete")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
-
-
-@pytest.fixture
-def database_url(pg_admin_dsn: str) -> Iterator[str]:
-    """A fresh, empty database for this test (dropped afterwards, connections and all)."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(pg_admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield with_database(pg_admin_dsn, name)
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
+pytest_plugins = (
+    "tests.plugins.postgres",
+    "tests.plugins.daemon",
+    "tests.plugins.redis_server",
+    "tests.plugins.receivers",
+    "tests.plugins.simulator",
+)
 
 
 @pytest.fixture
@@ -97,6 +47,46 @@ async def loop_guard() -> AsyncIterator[None]:
     loop.set_exception_handler(previous)
     assert not reported, f"exceptions reached the event loop: {reported}"
     assert not leftover, f"tasks left pending: {leftover}"
+
+
+# ``make test`` runs pytest-xdist with ``--dist loadgroup``: each group below runs whole, one test
+# after another, on one worker, beside the other tests spread over the other workers. The groups
+# go by path, through a scheduler of our own (below): xdist's ``xdist_group`` marks are lost
+# under pytest 9.2, whose node ids xdist can no longer suffix (pytest-dev/pytest-xdist#1386).
+XDIST_GROUPS = {
+    # Processes broken on purpose: the daemon, Postgres, Redis and the simulator.
+    "faults": ("tests/faults/",),
+    # The daemon, the simulator or the CLI as processes.
+    "process": ("tests/e2e/", "tests/fuzz/test_openapi_fuzz.py", "tests/sim/test_cli.py"),
+    # A headless Chromium against the real app.
+    "browser": ("tests/browser/",),
+    # In-process tests that measure time: rates, windows, stop budgets, delivery latency.
+    "timing": (
+        "tests/upstream/test_http.py",
+        "tests/sim/test_limits.py",
+        "tests/integration/test_stop.py",
+        "tests/importer/test_shutdown.py",
+        "tests/progress/test_progress.py",
+    ),
+}
+
+
+def xdist_group_of(nodeid: str) -> str | None:
+    return next((g for g, paths in XDIST_GROUPS.items() if nodeid.startswith(paths)), None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``: the groups of :data:`XDIST_GROUPS`, every other test on its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PathGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid) or nodeid
+
+    return PathGroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,9 +15,11 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
+from tests.waiting import eventually
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import UPSTREAMS
+from theset_daemon.upstream.breaker import BreakerState
 
 ADMIN_KEY = "alerting-admin-key"
 CRON = {"Authorization": "Bearer alerting-cron-secret"}
@@ -42,13 +44,6 @@ async def run_job(session: aiohttp.ClientSession, daemon: TestServer) -> dict[st
         body: dict[str, Any] = await response.json()
         run: dict[str, Any] = body.get("run", body)
         return run
-
-
-async def eventually(check: Any, timeout_s: float = 10.0) -> None:
-    """Poll ``check`` (the receivers are plain lists, filled by another server's handlers)."""
-    async with asyncio.timeout(timeout_s):
-        while not check():  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
 
 
 async def test_a_broken_job_pages_once_per_channel_and_the_fix_resolves_it(
@@ -105,7 +100,8 @@ async def test_a_broken_job_pages_once_per_channel_and_the_fix_resolves_it(
             assert run["status"] == "failed", run
 
         await eventually(
-            lambda: channels.pagerduty.bodies and channels.inbox.messages and channels.slack.bodies
+            lambda: channels.pagerduty.bodies and channels.inbox.messages and channels.slack.bodies,
+            timeout_s=10,
         )
         await asyncio.sleep(0.5)  # anything sent twice would have arrived by now
         assert [b["event_action"] for b in channels.pagerduty.bodies] == ["trigger"]
@@ -120,14 +116,18 @@ async def test_a_broken_job_pages_once_per_channel_and_the_fix_resolves_it(
         # Fix it: the faults go, the breakers half-open, a run succeeds.
         async with session.delete(f"{sim}/_sim/faults") as r:
             assert r.status == 200
-        await asyncio.sleep(1.1)
+        breakers = [daemon.app[UPSTREAMS].providers[p].breaker for p in PROVIDERS]
+        await eventually(
+            lambda: all(b.state is not BreakerState.OPEN for b in breakers),
+            what="every breaker past its reset timeout",
+        )
         run = await run_job(session, daemon)
         assert run["status"] == "succeeded", run
-        await eventually(lambda: len(channels.pagerduty.bodies) == 2)
+        await eventually(lambda: len(channels.pagerduty.bodies) == 2, timeout_s=10)
         resolve = channels.pagerduty.bodies[1]
         assert resolve["event_action"] == "resolve"
         assert resolve["dedup_key"] == f"theset:{JOB}:consecutive_failures"
-        await eventually(lambda: len(channels.inbox.messages) == 2)
+        await eventually(lambda: len(channels.inbox.messages) == 2, timeout_s=10)
         assert "RESOLVED" in channels.inbox.messages[1]["Subject"]
         await alerts.get_by_text("the last 3 runs failed").wait_for(
             state="detached", timeout=10_000

@@ -1,9 +1,8 @@
-"""Helpers of the cache tests: settings, a fake clock, waiting for something to become true."""
+"""Helpers of the cache tests: settings, a fake clock, a counting loader."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout_s} s: {condition}")
-        await asyncio.sleep(0.01)
 
 
 class Loader:

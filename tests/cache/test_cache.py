@@ -14,8 +14,9 @@ import redis
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from tests.cache.redis_server import RedisServer
-from tests.cache.support import FakeClock, Loader, eventually, holder, settings, value_of
+from tests.cache.support import FakeClock, Loader, holder, settings, value_of
+from tests.plugins.redis_server import RedisServer
+from tests.waiting import eventually
 from theset_daemon.cache import Cache, keys, with_cache
 from theset_daemon.cache.core import NEGATIVE_TTL_S
 from theset_daemon.config import SettingsHolder
@@ -117,7 +118,7 @@ async def test_a_waiter_that_leaves_does_not_cancel_the_load(caches: Any) -> Non
     load = Loader("v", delay_s=0.05)
     first = asyncio.create_task(value_of(cache, "k", "show", load))
     second = asyncio.create_task(value_of(cache, "k", "show", load))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: load.calls == 1, what="the load under way")
     first.cancel()
     assert await second == "v"
     with pytest.raises(asyncio.CancelledError):
@@ -245,14 +246,15 @@ async def test_a_load_overlapping_an_invalidation_keeps_nothing(
     caches: Any, redis_url: str
 ) -> None:
     a, b = await caches(holder(redis_url)), await caches(holder(redis_url))
-    release = asyncio.Event()
+    release, read = asyncio.Event(), asyncio.Event()
 
     async def slow_old_read() -> Any:
+        read.set()
         await release.wait()  # read the row before the change was committed
         return {"name": "old"}
 
     reading = asyncio.create_task(value_of(b, "artist:id:1", "artist", slow_old_read))
-    await asyncio.sleep(0.02)
+    await asyncio.wait_for(read.wait(), 5)
     await a.invalidate_tags(keys.artist_tag(1))  # the change commits and invalidates
     await eventually(
         lambda: sample(b, "theset_cache_invalidations_total", how="tag", origin="remote") == 1
@@ -305,18 +307,17 @@ async def test_redis_killed_and_restarted(
 
     with capture_logs() as logs:
         readers = [asyncio.create_task(reader()) for _ in range(8)]
-        await asyncio.sleep(0.1)
+        await eventually(lambda: served >= 50, what="the readers at work")
         redis_server.kill()
         await eventually(lambda: not cache.redis_up)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # reading on while Redis is gone: no failure, no flapping
         assert sample(cache, "theset_cache_backend_up") == 0
         assert cache.status().status == "degraded"
         down_served = served
-        await asyncio.sleep(0.1)
-        assert served > down_served  # still answering while Redis is gone
+        await eventually(lambda: served > down_served, what="answers while Redis is gone")
         redis_server.start()
         await eventually(lambda: cache.redis_up, timeout_s=10)
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.2)  # reading on with Redis back
         stop.set()
         await asyncio.gather(*readers)
 

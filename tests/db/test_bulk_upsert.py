@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator
 from uuid import UUID
 
 import asyncpg
@@ -13,17 +12,6 @@ import pytest
 
 from theset_daemon.db import catalog as store
 from theset_daemon.db.bulk import bulk_upsert, time_ordered_ids
-from theset_daemon.db.migrate import discover, migrate
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await migrate(conn, discover())
-        yield conn
-    finally:
-        await conn.close()
 
 
 def song(n: int, **changes: object) -> store.SongRow:

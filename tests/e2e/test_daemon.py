@@ -16,7 +16,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import DaemonFactory, NotifySocket, free_port
+from tests.plugins.daemon import DaemonFactory, NotifySocket, free_port
+from tests.waiting import wait_until
 
 GRACE_S = 5
 BASE = f"""
@@ -27,15 +28,6 @@ level = "info"
 [shutdown]
 grace_seconds = {GRACE_S}
 """
-
-
-def wait_until(predicate: Any, timeout_s: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_sd_notify_ready_watchdog_reload_and_stopping(
@@ -148,7 +140,7 @@ def test_readyz_follows_the_database_down_and_back(
     assert daemon.proc.poll() is None
 
     own_postgres.ensure_postgres_running()
-    wait_until(lambda: daemon.get("/readyz")[0] == 200, what="/readyz 200 after restart")
+    wait_until("/readyz 200 after restart", lambda: daemon.get("/readyz")[0] == 200, 30)
     assert daemon.stop() == 0
 
 
@@ -223,8 +215,9 @@ def test_check_config_lists_every_problem(tmp_path: Path) -> None:
 
 
 def test_two_daemons_starting_at_once_share_one_migrated_database(
-    start_daemon: DaemonFactory, database_url: str
+    start_daemon: DaemonFactory, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
     first = start_daemon(BASE, env={"DATABASE_URL": database_url})
     second = start_daemon(BASE, env={"DATABASE_URL": database_url})
     first.wait_ready()

@@ -12,9 +12,10 @@ from typing import Any
 
 import asyncpg
 
-from tests.e2e.conftest import DaemonFactory
+from tests.plugins.daemon import DaemonFactory
+from tests.plugins.simulator import UNTHROTTLED_CONFIG, UNTHROTTLED_ENV
 
-CONFIG = """
+BASE = """
 [server]
 port = {port}
 [log]
@@ -23,10 +24,11 @@ level = "info"
 grace_seconds = 5
 [upstream.simulator]
 artists = 20
-latency_ms = 40
-[upstream.spotify]
-max_rate_per_s = 5
 """
+# Slow enough for the kill to land in the song phase.
+CONFIG = BASE + "latency_ms = 40\n[upstream.spotify]\nmax_rate_per_s = 5\n"
+# The restart needs no slow phase to land in: it imports as fast as it can.
+RESTART_CONFIG = BASE + "latency_ms = 0\n" + UNTHROTTLED_CONFIG
 
 
 def post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -62,7 +64,8 @@ def test_kill_9_during_the_song_phase_then_resume(
     daemon.proc.send_signal(signal.SIGKILL)
     daemon.proc.wait(10)
 
-    restarted = start_daemon(CONFIG, env={"DATABASE_URL": database_url}, port=daemon.port)
+    env = {"DATABASE_URL": database_url, **UNTHROTTLED_ENV}
+    restarted = start_daemon(RESTART_CONFIG, env=env, port=daemon.port)
     restarted.wait_ready()
     restarted.wait_for_log("import_resumed")
     deadline = time.monotonic() + 90

@@ -14,10 +14,12 @@ from typing import Any
 
 import asyncpg
 
-from tests.e2e.conftest import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.plugins.simulator import UNTHROTTLED_CONFIG, UNTHROTTLED_ENV
 
 SECRET = "e2e-cron-secret"
-BASE_CONFIG = """
+BASE_CONFIG = (
+    """
 [server]
 port = {port}
 [log]
@@ -28,6 +30,8 @@ grace_seconds = 6
 artists = 12
 latency_ms = 0
 """
+    + UNTHROTTLED_CONFIG
+)  # no test here measures rates (nor does the simulator: UNTHROTTLED_ENV)
 SLOW_CATALOG_SYNC = """
 [jobs.complete-catalog-sync]
 batch_size = 1
@@ -94,7 +98,7 @@ def seed_artists(database_url: str, sim_url: str, count: int) -> None:
 def test_sigterm_mid_run_interrupts_it_and_the_next_start_resumes_it(
     start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
 ) -> None:
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET}
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET, **UNTHROTTLED_ENV}
     daemon = start_daemon(BASE_CONFIG + SLOW_CATALOG_SYNC, env=env)
     daemon.wait_ready()
     seed_artists(database_url, daemon.wait_for_log("simulator_started")["base_url"], 6)
@@ -141,7 +145,7 @@ def test_sigterm_mid_run_interrupts_it_and_the_next_start_resumes_it(
 def test_trigger_wait_prints_the_summary_and_fails_on_refusal(
     start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
 ) -> None:
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET}
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET, **UNTHROTTLED_ENV}
     daemon = start_daemon(BASE_CONFIG, env=env)
     daemon.wait_ready()
     done = cli(daemon, {**daemon_env, **env}, "trigger", "calculate-trending", "--wait")
@@ -163,7 +167,7 @@ def test_trigger_wait_prints_the_summary_and_fails_on_refusal(
 def test_sighup_reschedules_without_a_restart(
     start_daemon: DaemonFactory, database_url: str
 ) -> None:
-    daemon = start_daemon(BASE_CONFIG, env={"DATABASE_URL": database_url})
+    daemon = start_daemon(BASE_CONFIG, env={"DATABASE_URL": database_url, **UNTHROTTLED_ENV})
     daemon.wait_ready()
     scheduled = {e["job"]: e for e in daemon.events("job_scheduled")}
     assert scheduled["calculate-trending"]["next_run_at"].endswith(":00:00+00:00")
@@ -189,7 +193,7 @@ def test_sighup_reschedules_without_a_restart(
 def test_kill_9_mid_run_the_restart_takes_the_lease_over_and_resumes(
     start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
 ) -> None:
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET}
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET, **UNTHROTTLED_ENV}
     daemon = start_daemon(BASE_CONFIG + SLOW_CATALOG_SYNC, env=env)
     daemon.wait_ready()
     seed_artists(database_url, daemon.wait_for_log("simulator_started")["base_url"], 4)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.e2e.conftest import free_port
+from tests.plugins.daemon import free_port
 
 PG_CTL_TIMEOUT_S = 30
 

@@ -28,8 +28,9 @@ from typing import Any
 import asyncpg
 
 from tests.conftest import REPO
-from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.storm_support import CRON_SECRET, Json, request
+from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.waiting import wait_until
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 from theset_daemon.progress.frames import EventStreamParser
 
@@ -108,23 +109,6 @@ def stop_timed(daemon: Daemon, timeout_s: float) -> tuple[int | None, float]:
     elapsed_s = time.monotonic() - started_s
     daemon.stop()
     return code, elapsed_s
-
-
-def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, every_s: float = 0.1) -> Any:
-    """Poll ``probe`` until it returns something truthy (connection trouble counts as not yet);
-    fail naming ``what`` and the last answer after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except OSError as exc:  # the daemon restarting: ask again
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(every_s)
-    raise AssertionError(f"{what}: not within {timeout_s} s; last: {last!r}")
 
 
 def wait_for_event(

@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.e2e.conftest import Daemon, free_port
+from tests.plugins.daemon import Daemon, free_port
 from theset_daemon.sim import SIM_CREDENTIALS
 
 CRON_SECRET = "faults-cron-secret"

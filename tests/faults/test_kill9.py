@@ -30,14 +30,11 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 
-from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.process_support import (
     EXTRA_CHECKS,
     count_rows,
@@ -61,10 +58,10 @@ from tests.faults.storm_support import (
     ended,
     get_run,
     live_upstreams,
-    simulator,
     wait_for_run,
 )
 from tests.jobs.catalog_support import plant_song, plant_vote
+from tests.plugins.daemon import Daemon, DaemonFactory
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 from theset_daemon.jobs.complete_catalog_sync import PHASES
 
@@ -90,12 +87,6 @@ KILL_SPAN_FACTOR = 1.2
 # Imports keep no artist totals (complete-catalog-sync's cleanup recounts them): those checks
 # apply to the catalog-sync trials only.
 IMPORT_CHECKS = [c for c in INTEGRITY_CHECKS if not c[0].startswith("artist_")]
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulator]:
-    with simulator(tmp_path, artists=SIM_ARTISTS) as running:
-        yield running
 
 
 def daemon_config(sim: Simulator, **jobs: dict[str, Any]) -> str:

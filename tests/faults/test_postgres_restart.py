@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.e2e.conftest import Daemon, DaemonFactory, http_get
 from tests.faults.pg_support import PostgresServer, postgres_server
 from tests.faults.storm_support import (
     CRON_SECRET,
@@ -28,6 +27,8 @@ from tests.faults.storm_support import (
     trigger,
     wait_for_run,
 )
+from tests.plugins.daemon import Daemon, DaemonFactory, http_get
+from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.app import open_upstreams
 from theset_daemon.cache import open_cache
@@ -205,7 +206,12 @@ async def test_a_run_whose_end_never_landed_is_swept_up_and_resumed(
             assert row is not None and dict(row) == {
                 "status": "running", "holder": runner.holder_id, "attempts": 1,
             }  # fmt: skip
-            await asyncio.sleep(1.1)  # the lease (1 s) expires
+            await eventually(
+                lambda: database.pool.fetchval(
+                    "SELECT count(*) = 0 FROM job_leases WHERE expires_at > clock_timestamp()"
+                ),
+                what="the lease (1 s) expired",
+            )
             assert await runner.resume_pending() == [run_id]
             resumed = await asyncio.wait_for(runner.wait(run_id), 10)
             assert resumed["status"] == "succeeded" and resumed["attempts"] == 2, resumed

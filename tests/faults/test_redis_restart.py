@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cache.redis_server import RedisServer
-from tests.e2e.conftest import Daemon, DaemonFactory, http_get
 from tests.faults.storm_support import ADMIN_KEY, daemon_base, query
+from tests.plugins.daemon import Daemon, DaemonFactory, http_get
+from tests.plugins.redis_server import RedisServer
+from tests.waiting import wait_until
 
 ARTISTS = 24
 CONFIG = """
@@ -113,16 +114,6 @@ def metric(daemon: Daemon, name: str, labels: str = "") -> float:
     return sum(float(value) for series, value in pattern.findall(text) if labels in (series or ""))
 
 
-def wait_until(check: object, timeout_s: float, what: str) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {timeout_s} s")
-
-
 def test_redis_killed_and_restarted_under_read_load(
     start_daemon: DaemonFactory, redis: RedisServer, database_url: str
 ) -> None:
@@ -156,7 +147,7 @@ def test_redis_killed_and_restarted_under_read_load(
 
         redis.kill()
         killed = time.monotonic()
-        wait_until(lambda: bool(daemon.events("cache_backend_down")), 5, "cache_backend_down")
+        wait_until("cache_backend_down", lambda: daemon.events("cache_backend_down"), 5)
         status, ready = http_get(daemon.base_url + "/readyz")
         assert status == 200 and ready["components"]["cache"]["status"] == "degraded", ready
         assert metric(daemon, "theset_cache_backend_up") == 0
@@ -164,15 +155,17 @@ def test_redis_killed_and_restarted_under_read_load(
 
         redis.start()
         restarted = time.monotonic()
-        wait_until(lambda: bool(daemon.events("cache_backend_up")), RECOVERY_TIMEOUT_S,
-                   "cache_backend_up")  # fmt: skip
+        wait_until(
+            "cache_backend_up", lambda: daemon.events("cache_backend_up"), RECOVERY_TIMEOUT_S
+        )
         back = time.monotonic()
         redis_hits_back = metric(daemon, "theset_cache_hits_total", 'tier="redis"')
         # Stored in the new (empty) server and read back from it while the load goes on.
         wait_until(
+            "a Redis hit after the restart",
             lambda: metric(daemon, "theset_cache_hits_total", 'tier="redis"') > redis_hits_back,
-            RECOVERY_TIMEOUT_S, "a Redis hit after the restart",
-        )  # fmt: skip
+            RECOVERY_TIMEOUT_S,
+        )
         time.sleep(AFTER_S)  # and the load goes on, on two tiers again
     finally:
         load.stop()

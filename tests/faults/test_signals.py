@@ -12,13 +12,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.process_support import (
     EventStream,
     Load,
@@ -43,10 +41,10 @@ from tests.faults.storm_support import (
     live_upstreams,
     request,
     seed_artists,
-    simulator,
     trigger,
     wait_for_run,
 )
+from tests.plugins.daemon import Daemon, DaemonFactory
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 
 SIM_ARTISTS = 12
@@ -69,12 +67,6 @@ CHANGED_KEYS = {
     "jobs.complete-catalog-sync.batch_size",
     "jobs.complete-catalog-sync.schedule",
 }
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulator]:
-    with simulator(tmp_path, artists=SIM_ARTISTS) as running:
-        yield running
 
 
 def variant_config(sim: Simulator, variant: dict[str, Any], *, spotify_rate_per_s: int = 10) -> str:

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Daemon, DaemonFactory
 from tests.faults.storm_support import (
     CRON_SECRET,
     Json,
@@ -40,10 +37,10 @@ from tests.faults.storm_support import (
     query,
     request,
     seed_artists,
-    simulator,
     trigger,
     wait_for_run,
 )
+from tests.plugins.daemon import Daemon, DaemonFactory
 
 RATES_PER_S = {"spotify": 10, "ticketmaster": 5, "setlistfm": 2}
 BREAKER_AND_RETRY = """
@@ -69,12 +66,6 @@ delay_s = {PACE_S}
 """
 ARTISTS = 6
 CATALOG_ARTISTS = 4
-
-
-@pytest.fixture
-def sim(tmp_path: Path) -> Iterator[Simulator]:
-    with simulator(tmp_path, artists=12) as running:
-        yield running
 
 
 def start_storm_daemon(start_daemon: DaemonFactory, sim: Simulator, database_url: str) -> Daemon:

@@ -43,6 +43,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import DATABASE, UPSTREAMS
@@ -66,7 +67,7 @@ per_client_per_minute = 1000
 [auth]
 cron_secret = "{CRON_SECRET}"
 admin_api_key = "{ADMIN_KEY}"
-"""
+{UNTHROTTLED_CONFIG}"""
 #: The tables a request could write to; their row counts must not move on a refused request.
 DATA_TABLES = (
     "artists",
@@ -81,7 +82,8 @@ DATA_TABLES = (
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, database_url: str) -> TestClient:
+async def client(aiohttp_client: Any, database_url: str, unthrottled_simulator: None) -> TestClient:
+    """The real application; no test here measures upstream rates."""
     settings = config.parse(CONFIG, {"DATABASE_URL": database_url})
     client: TestClient = await aiohttp_client(build_app(SettingsHolder(settings, Path("x.toml"))))
     return client

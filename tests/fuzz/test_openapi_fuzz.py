@@ -68,13 +68,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.conftest import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.plugins.simulator import UNTHROTTLED_CONFIG, UNTHROTTLED_ENV
 
 pytestmark = pytest.mark.timeout(180)
 
 CRON_SECRET = "fuzz-cron-secret-0123456789"
 ADMIN_KEY = "fuzz-admin-key-0123456789"
-CONFIG = """
+CONFIG = (
+    """
 [server]
 port = {port}
 [log]
@@ -91,6 +93,8 @@ delay_s = 0
 [jobs.complete-catalog-sync]
 delay_s = 0
 """
+    + UNTHROTTLED_CONFIG
+)  # nothing here measures upstream rates (UNTHROTTLED_ENV below)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -231,7 +235,12 @@ def test_every_operation_answers_as_documented(
 ) -> None:
     daemon = start_daemon(
         CONFIG,
-        env={"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET, "ADMIN_API_KEY": ADMIN_KEY},
+        env={
+            "DATABASE_URL": database_url,
+            "CRON_SECRET": CRON_SECRET,
+            "ADMIN_API_KEY": ADMIN_KEY,
+            **UNTHROTTLED_ENV,
+        },
     )
     daemon.wait_ready()
     known = seed_known_ids(daemon)

@@ -1,4 +1,4 @@
-"""The import tests' app client (``support.CONFIG``)."""
+"""The import tests' app client (``support.UNTHROTTLED``)."""
 
 from __future__ import annotations
 
@@ -11,5 +11,5 @@ from tests.importer.support import app_client
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, database_url: str) -> TestClient:
+async def client(aiohttp_client: Any, database_url: str, unthrottled_simulator: None) -> TestClient:
     return await app_client(aiohttp_client, database_url)

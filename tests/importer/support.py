@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import UPSTREAMS
@@ -22,14 +23,15 @@ cors_origins = ["https://theset.live"]
 [upstream.simulator]
 artists = 30
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = 20
 [import]
 per_client_per_minute = 1000
 """
+# No test here measures upstream rates: the clients send as fast as the config allows, to a
+# simulator that admits any rate (the ``unthrottled_simulator`` fixture).
+UNTHROTTLED = CONFIG + UNTHROTTLED_CONFIG
 
 
-async def app_client(aiohttp_client: Any, database_url: str, text: str = CONFIG) -> TestClient:
+async def app_client(aiohttp_client: Any, database_url: str, text: str = UNTHROTTLED) -> TestClient:
     """The whole daemon's app with the config ``text``, served by aiohttp's test server."""
     settings = config.parse(text, {"DATABASE_URL": database_url})
     app = build_app(SettingsHolder(settings, Path("unused.toml")))

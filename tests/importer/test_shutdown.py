@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import RUNNER, UPSTREAMS
@@ -65,10 +66,18 @@ async def test_a_job_and_an_import_in_flight_are_drained_together(
             async with session.post(f"{sim_url}/_sim/faults", json=fault) as answer:
                 assert answer.status < 300
     run_id = await app[RUNNER].trigger("calculate-trending")
-    await asyncio.sleep(0.3)
 
     conn = await asyncpg.connect(database_url)
     try:
+        await eventually(  # both in flight: the job asleep, the import in its phases 2-3
+            lambda: conn.fetchval(
+                """SELECT (SELECT checkpoint->>'stage' FROM cron_logs WHERE id = $1) = 'sleeping'
+                      AND (SELECT stage FROM import_status WHERE job_id = $2::uuid) = 'shows'""",
+                run_id,
+                job_id,
+            ),
+            what="the job and the import in flight",
+        )
         shutdown_began = await conn.fetchval("SELECT clock_timestamp()")
         await client.close()  # the app's shutdown and teardown, as on SIGTERM
         imported = await conn.fetchrow(

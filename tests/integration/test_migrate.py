@@ -221,8 +221,9 @@ def test_discover_refuses_duplicate_numbers(tmp_path: Path) -> None:
 
 
 async def test_two_processes_migrating_at_once_do_not_collide(
-    database_url: str, tmp_path: Path
+    empty_database_url: str, tmp_path: Path
 ) -> None:
+    database_url = empty_database_url
     config_file = tmp_path / "config.toml"
     config_file.write_text('[log]\nlevel = "warning"\n')
     env = {**os.environ, "DATABASE_URL": database_url, "THESET_CONFIG": str(config_file)}

@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from structlog.testing import capture_logs
 
+from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.app import ROUTE_TABLES, build_app
-from theset_daemon.appkeys import IN_FLIGHT
 from theset_daemon.config import SettingsHolder
 from theset_daemon.runtime import make_runner
 from theset_daemon.stop import CONNECTIONS_CLOSE_MAX_S, StopBudget
@@ -28,16 +28,19 @@ BUDGET_S = StopBudget(GRACE_S).handlers_s
 QUICK_S = 0.3
 
 probe_routes = RouteTable()
+probes_running: set[str] = set()  # the probe handlers that have started
 
 
 @probe_routes.route("GET", "/probe/quick", summary="answers soon", responses={200: None})
 async def quick(request: web.Request) -> web.Response:
+    probes_running.add("quick")
     await asyncio.sleep(QUICK_S)
     return web.json_response({"ok": True})
 
 
 @probe_routes.route("GET", "/probe/forever", summary="never answers", responses={200: None})
 async def forever(request: web.Request) -> web.Response:
+    probes_running.add("forever")
     await asyncio.sleep(3600)
     raise AssertionError("unreachable")
 
@@ -61,11 +64,10 @@ async def test_the_stop_waits_for_handlers_in_flight_within_their_budget_then_ca
     settings = config.parse(text, {"DATABASE_URL": database_url})
     app = build_app(SettingsHolder(settings, Path("unused.toml")), (*ROUTE_TABLES, probe_routes))
     client = await aiohttp_client(app)  # type: ignore[call-arg]
+    probes_running.clear()
     answered = asyncio.create_task(client.get("/probe/quick"))
     stuck = asyncio.create_task(client.get("/probe/forever"))
-    async with asyncio.timeout(10):
-        while len(app[IN_FLIGHT]) < 2:  # noqa: ASYNC110 (both handlers are running)
-            await asyncio.sleep(0.01)
+    await eventually(lambda: probes_running == {"quick", "forever"}, what="both handlers running")
 
     with capture_logs() as logs:
         began_s = time.monotonic()

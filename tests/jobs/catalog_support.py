@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import CollectorRegistry
 
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
@@ -28,20 +29,15 @@ from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.registry import JOBS
 from theset_daemon.upstream.clients import Upstreams
 
-# The daemon's rates are the in-process simulator's limits (sim/limits.py): above them, the tests
-# would lean on 429s and retries, and a run could end partial when a retry budget ran out.
-BASE_CONFIG = """
+# No test here measures rates: the simulator is unthrottled (the ``unthrottled_simulator`` fixture,
+# autouse in tests/jobs) and the clients send as fast as the config allows.
+BASE_CONFIG = f"""
 [log]
 level = "warning"
 [upstream.simulator]
 artists = 12
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = 20
-[upstream.ticketmaster]
-max_rate_per_s = 5
-[upstream.setlistfm]
-max_rate_per_s = 2
+{UNTHROTTLED_CONFIG}
 [jobs.complete-catalog-sync]
 delay_s = 0
 """

@@ -18,6 +18,8 @@ import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.jobs.sync_support import SyncEnv, sync_env
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
@@ -43,7 +45,7 @@ class ProbeSummary(Summary):
     written: int = 0
 
 
-CONFIG = """
+CONFIG = f"""
 [log]
 level = "warning"
 [shutdown]
@@ -51,10 +53,24 @@ grace_seconds = 4
 [upstream.simulator]
 artists = 5
 latency_ms = 0
-"""
+{UNTHROTTLED_CONFIG}"""
 
 PROBE_TABLE = """CREATE TABLE IF NOT EXISTS job_probe (
     run_id uuid NOT NULL, item integer NOT NULL, PRIMARY KEY (run_id, item))"""
+
+
+@pytest.fixture(autouse=True)
+def _unthrottled(unthrottled_simulator: None) -> None:
+    """No job test measures rates: every simulator here admits any rate."""
+
+
+@pytest.fixture
+async def env(request: pytest.FixtureRequest, database_url: str) -> AsyncIterator[SyncEnv]:
+    """The sync jobs' environment (``sync_support``) over this test's database, with the test
+    module's ``SIM_ARTISTS`` artists in the simulator (12 unless it says)."""
+    artists = getattr(request.module, "SIM_ARTISTS", 12)
+    async with sync_env(database_url, artists=artists) as environment:
+        yield environment
 
 
 def settings_for(database_url: str, extra: str = "") -> config.Settings:

@@ -20,6 +20,7 @@ from uuid import UUID
 import aiohttp
 from prometheus_client import CollectorRegistry
 
+from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
@@ -30,14 +31,15 @@ from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import Upstreams
 
+# No test here measures rates: the simulator is unthrottled (the ``unthrottled_simulator`` fixture,
+# autouse in tests/jobs) and the clients send as fast as the config allows.
 BASE_CONFIG = """
 [log]
 level = "warning"
 [upstream.simulator]
 artists = {artists}
 latency_ms = 0
-[upstream.spotify]
-max_rate_per_s = 20
+{unthrottled}
 [upstream.spotify.retry]
 base_delay_s = 0.05
 [upstream.ticketmaster.retry]
@@ -182,7 +184,7 @@ class SyncEnv:
 async def sync_env(
     database_url: str, *, artists: int = 12, extra: str = ""
 ) -> AsyncIterator[SyncEnv]:
-    text = BASE_CONFIG.format(artists=artists) + extra
+    text = BASE_CONFIG.format(artists=artists, unthrottled=UNTHROTTLED_CONFIG) + extra
     holder = SettingsHolder(config.parse(text, {"DATABASE_URL": database_url}), Path("unused.toml"))
     registry = CollectorRegistry()
     async with (

@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.jobs.conftest import Knobs, Resources, RunnerFactory, fetch_run, job_table
+from tests.waiting import eventually
 from theset_daemon.jobs.context import JobContext, JobResult
 from theset_daemon.jobs.errors import AlreadyRunning, FireTaken, UnknownJob
 from theset_daemon.jobs.runner import run_status
@@ -177,7 +178,12 @@ async def test_lease_takeover_after_the_holder_stalled_past_its_expiry(
     await knobs.started.wait()
     taker = await make_runner()
     assert await taker.resume_pending() == []  # the lease is still valid: hands off
-    await asyncio.sleep(0.6)
+    await eventually(
+        lambda: pool.fetchval(
+            "SELECT expires_at <= clock_timestamp() FROM job_leases WHERE run_id = $1", run_id
+        ),
+        what="the dead holder's lease expired",
+    )
     assert await taker.resume_pending() == [run_id]  # expired: taken over and resumed
     row = await fetch_run(pool, run_id)
     assert row["holder"] == taker.holder_id and row["attempts"] == 2 and row["status"] == "running"
@@ -225,7 +231,10 @@ async def test_shutdown_interrupts_and_the_next_start_resumes_from_the_checkpoin
     knobs.items, knobs.item_delay_s = 30, 0.05
     runner = await make_runner()
     run_id = await runner.trigger("complete-catalog-sync", {"maxArtists": 9})
-    await asyncio.sleep(0.4)
+    await eventually(
+        lambda: pool.fetchval("SELECT (checkpoint->>'next')::int >= 3 FROM cron_logs"),
+        what="three items done",
+    )
     await runner.close()
     row = await fetch_run(pool, run_id)
     assert row["status"] == "interrupted" and row["finished_at"] is None
@@ -251,9 +260,13 @@ async def test_a_job_that_ignores_stopping_is_cancelled_after_the_drain(
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
+    pool = resources.database.pool
     runner = await make_runner(jobs=job_table(stubborn))
     run_id = await runner.trigger("calculate-trending")
-    await asyncio.sleep(0.2)
+    await eventually(
+        lambda: pool.fetchval("SELECT checkpoint->>'stage' = 'sleeping' FROM cron_logs"),
+        what="the job asleep",
+    )
     runner.begin_shutdown(drain_s=0.3)
     waited = await asyncio.wait_for(runner.wait(run_id), 5)
     assert waited["status"] == "interrupted"
@@ -316,8 +329,5 @@ async def test_a_failing_monitor_hook_never_breaks_the_run(
     runner.monitor_hooks.extend([broken, fine])
     run = await runner.run("calculate-trending")
     assert run["status"] == "succeeded"
-    for _ in range(20):
-        if len(calls) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: len(calls) == 2, what="both hooks called")
     assert calls == ["broken", "succeeded"]

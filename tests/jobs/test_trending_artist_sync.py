@@ -5,13 +5,10 @@ skipped, and stale songs go unless a setlist or a vote refers to them."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
-import pytest
-
-from tests.jobs.sync_support import SyncEnv, sync_env
+from tests.jobs.sync_support import SyncEnv
 
 JOB = "trending-artist-sync"
 SUMMARY_KEYS = {
@@ -25,12 +22,7 @@ SUMMARY_KEYS = {
     "duplicatesMerged",
     "staleRemoved",
 }
-
-
-@pytest.fixture
-async def env(database_url: str) -> AsyncIterator[SyncEnv]:
-    async with sync_env(database_url, artists=10) as environment:
-        yield environment
+SIM_ARTISTS = 10  # the simulator's catalog (the ``env`` fixture, tests/jobs/conftest.py)
 
 
 async def imported(env: SyncEnv, count: int) -> list[tuple[dict[str, Any], UUID]]:

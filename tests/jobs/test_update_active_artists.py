@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -27,12 +26,6 @@ SUMMARY_KEYS = {
     "songsUpserted",
     "apiCalls",
 }
-
-
-@pytest.fixture
-async def env(database_url: str) -> AsyncIterator[SyncEnv]:
-    async with sync_env(database_url, artists=12) as environment:
-        yield environment
 
 
 async def imported(env: SyncEnv, count: int) -> list[tuple[dict[str, Any], UUID]]:

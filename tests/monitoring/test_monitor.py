@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
+from tests.waiting import eventually
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.monitoring.notify import Notifier
@@ -50,11 +51,11 @@ async def plant_run(database: Database, status: str, started: datetime, minutes:
 
 
 async def settle(monitor: Monitor) -> None:
-    """Let the notification tasks (and their bookkeeping) finish."""
-    for _ in range(50):
-        await asyncio.sleep(0.02)
-        if not monitor._notifier._tasks and not monitor._noting:
-            return
+    """Wait for the notification tasks (and their bookkeeping) to finish; fail if they never do."""
+    await eventually(
+        lambda: not monitor._notifier._tasks and not monitor._noting,
+        what="the notifications sent and recorded",
+    )
 
 
 MonitorFactory = Callable[[Clock], Monitor]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
 from theset_daemon import config
 from theset_daemon.monitoring.notify import Notification, Notifier, channels_for
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.receivers import Channels, holder_for
+from tests.plugins.receivers import Channels, holder_for
+from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import DATABASE
@@ -95,10 +95,10 @@ async def test_trigger_health_check_fires_and_get_metrics_counts(
     rules = sorted(alert["rule"] for alert in body["alerts"])
     assert rules == ["consecutive_failures", "error_rate"]
     assert {alert["job"] for alert in body["alerts"]} == {JOB}
-    for _ in range(50):  # the notifications go out in the background
-        if channels.pagerduty.bodies and channels.slack.bodies and channels.inbox.messages:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(  # the notifications go out in the background
+        lambda: channels.pagerduty.bodies and channels.slack.bodies and channels.inbox.messages,
+        what="PagerDuty, Slack and email notified",
+    )
     assert len(channels.pagerduty.bodies) == len(channels.slack.bodies) == 1
 
     health = await (

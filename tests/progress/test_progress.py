@@ -16,7 +16,9 @@ from uuid import UUID
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from structlog.testing import capture_logs
 
+from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
@@ -114,7 +116,7 @@ async def test_replay_after_n_then_live_then_close(
         await emit(one.database, job, n=i)
 
     async def finish() -> None:
-        await asyncio.sleep(0.3)
+        await eventually(lambda: one.broker.open_streams == 1, what="the reader live")
         await emit(one.database, job, n=4)
         await emit(one.database, job, "complete", n=5)
 
@@ -140,7 +142,7 @@ async def test_a_hundred_streams_see_the_same_sequence(
     await emit(one.database, job)
     readers = [asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"}))
                for _ in range(100)]  # fmt: skip
-    await asyncio.sleep(0.5)
+    await eventually(lambda: one.broker.open_streams == 100, what="the readers live")
     for i in range(10):
         await emit(one.database, job, n=i)
     await emit(one.database, job, "complete")
@@ -167,7 +169,7 @@ async def test_events_cross_instances_within_100_ms(
                     return
 
     watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.3)
+    await eventually(lambda: two.broker.open_streams == 1, what="the watcher live")
     recorded: dict[int, float] = {}
     for _ in range(5):
         seq = await emit(one.database, job)
@@ -186,13 +188,18 @@ async def test_a_lost_listen_connection_is_replaced(
     job = await new_job(one.database)
     await emit(one.database, job)
     reader = asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"}, 20))
-    await asyncio.sleep(0.3)
-    await one.database.pool.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
-    )
-    await emit(one.database, job)  # may be sent while nobody listens: caught up on reconnect
-    await asyncio.sleep(2.5)
+    await eventually(lambda: one.broker.open_streams == 1, what="the reader live")
+    with capture_logs() as logs:
+        await one.database.pool.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"  # not another test's
+        )
+        await emit(one.database, job)  # may be sent while nobody listens: caught up on reconnect
+        await eventually(
+            lambda: any(e["event"] == "progress_listener_reconnected" for e in logs),
+            timeout_s=10,
+            what="the LISTEN connection replaced",
+        )
     await emit(one.database, job, "complete")
     assert [s for s, _, _ in await reader] == [1, 2, 3]
 
@@ -219,8 +226,7 @@ async def test_close_ends_open_streams(stack: Any, aiohttp_client: Any, database
     job = await new_job(one.database)
     await emit(one.database, job)
     reader = asyncio.create_task(read_events(one.client, job))
-    await asyncio.sleep(0.3)
-    assert one.broker.open_streams == 1
+    await eventually(lambda: one.broker.open_streams == 1, what="the reader live")
     await one.broker.close()
     assert [s for s, _, _ in await asyncio.wait_for(reader, 5)] == [1]
 
@@ -309,7 +315,7 @@ async def test_run_streams_use_the_cron_tables(
     async with database.pool.acquire() as conn, conn.transaction():
         await record_event(conn, "run", run, "progress", {"runId": str(run)})
     reader = asyncio.create_task(read_events(client, run))
-    await asyncio.sleep(0.3)
+    await eventually(lambda: broker.open_streams == 1, what="the reader live")
     async with database.pool.acquire() as conn, conn.transaction():
         await record_event(conn, "run", run, "failed", {"runId": str(run)})
     events = await asyncio.wait_for(reader, 5)

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.cache.redis_server import RedisServer
+from tests.plugins.redis_server import RedisServer
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import CACHE, DATABASE

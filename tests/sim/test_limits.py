@@ -180,3 +180,29 @@ async def test_a_strict_client_never_sees_a_429(make_sim: SimFactory) -> None:
     assert statuses == [200] * 5
     stats = (await sim.stats())["setlistfm"]
     assert stats["peak_rate_per_s"] == 2 and stats["rate_limited"] == 0
+
+
+async def test_unthrottled_admits_any_rate_and_still_counts_and_limits_by_quota(
+    make_sim: SimFactory, unthrottled_simulator: None
+) -> None:
+    """``THESET_SIM_RATE_WINDOWS=off`` (tests that do not measure rates): no per-second window,
+    so no window 429 at any rate; the peak is still measured, and the daily quota, the queued
+    faults and Retry-After still apply."""
+    sim = await make_sim(limits=SimLimits(setlistfm_per_s=2, setlistfm_daily_quota=12))
+    entry = (await sim.catalog(limit=1))[0]
+    path = f"/rest/1.0/artist/{entry['mbid']}"
+    assert [r.status for r in await burst(sim, 10, "setlistfm", path)] == [200] * 10
+    stats = (await sim.stats())["setlistfm"]
+    assert (stats["peak_rate_per_s"], stats["rate_limited"]) == (10, 0)
+
+    response = await sim.client.post(
+        "/_sim/faults", json={"provider": "setlistfm", "status": 503, "retryAfter": 1, "count": 1}
+    )
+    assert response.status in (200, 201, 204), await response.text()
+    faulted = await burst(sim, 1, "setlistfm", path)
+    assert faulted[0].status == 503 and faulted[0].headers["Retry-After"] == "1"
+    # 12 a day: 10, the fault (answered before the quota is taken), then 2 more, then refused.
+    statuses = [r.status for r in await burst(sim, 3, "setlistfm", path)]
+    assert sorted(statuses) == [200, 200, 429]
+    stats = (await sim.stats())["setlistfm"]
+    assert (stats["retry_after_windows"], stats["rate_limited"]) == (1, 1)

@@ -1,9 +1,12 @@
 """The three clients against the built-in simulator, configured the way an operator would point
-``upstream.mode = "live"`` at a ``theset-daemon simulate`` process."""
+``upstream.mode = "live"`` at a ``theset-daemon simulate`` process, except for the rates: no test
+here measures them (``test_http.py`` does, against a scripted server), so the simulator's
+per-second limits are out of the way and the clients send as fast as the config allows."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.plugins.simulator import UNTHROTTLED_LIMITS, UNTHROTTLED_RATE_PER_S
 from theset_daemon import config
 from theset_daemon.config import SettingsHolder, SimulatorSettings
 from theset_daemon.sim import SIM_CREDENTIALS, SimLimits, running_simulator
@@ -59,17 +63,19 @@ api_base_url = "{base_url}/v1"
 accounts_base_url = "{base_url}"
 client_id = "{c.spotify_client_id}"
 client_secret = "{c.spotify_client_secret}"
-max_rate_per_s = 20
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 [upstream.spotify.retry]
 base_delay_s = 0.05
 [upstream.ticketmaster]
 base_url = "{base_url}/discovery/v2"
 api_key = "{c.ticketmaster_api_key}"
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 [upstream.ticketmaster.retry]
 base_delay_s = 0.05
 [upstream.setlistfm]
 base_url = "{base_url}/rest/1.0"
 api_key = "{c.setlistfm_api_key}"
+max_rate_per_s = {UNTHROTTLED_RATE_PER_S}
 [upstream.setlistfm.retry]
 base_delay_s = 0.05
 {extra}
@@ -80,13 +86,20 @@ base_delay_s = 0.05
 async def sim_harness(
     limits: SimLimits | None = None, *, artists: int = 40, extra_config: str = ""
 ) -> AsyncIterator[SimHarness]:
-    limits = limits or SimLimits()
+    """The simulator with ``limits`` (their per-second rates replaced: see the module's
+    docstring) and the clients aimed at it."""
+    limits = dataclasses.replace(
+        limits or SimLimits(),
+        spotify_per_s=UNTHROTTLED_LIMITS.spotify_per_s,
+        ticketmaster_per_s=UNTHROTTLED_LIMITS.ticketmaster_per_s,
+        setlistfm_per_s=UNTHROTTLED_LIMITS.setlistfm_per_s,
+    )
     sim_settings = SimulatorSettings(seed=7, artists=artists, latency_ms=0)
     async with running_simulator(sim_settings, limits) as base_url:
         text = live_config(base_url, extra_config)
         if limits.spotify_mode == "development":
             text = text.replace(
-                "max_rate_per_s = 20", 'max_rate_per_s = 20\napi_mode = "development"'
+                "[upstream.spotify]\n", '[upstream.spotify]\napi_mode = "development"\n'
             )
         holder = SettingsHolder(config.parse(text, {}), Path("unused.toml"))
         registry = CollectorRegistry()

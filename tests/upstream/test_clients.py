@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.upstream.conftest import SimHarness, sim_harness
+from tests.waiting import eventually
 from theset_daemon.sim import SimLimits
 from theset_daemon.upstream.breaker import BreakerState
 from theset_daemon.upstream.errors import (
@@ -189,7 +190,9 @@ async def test_server_errors_open_the_breaker_and_it_recovers() -> None:
         assert provider.breaker.state is BreakerState.OPEN
         assert sim.upstreams.status("ticketmaster").status == "degraded"
         await sim.control.delete(sim.base_url + "/_sim/faults")
-        await asyncio.sleep(0.6)
+        await eventually(
+            lambda: provider.breaker.state is BreakerState.HALF_OPEN, what="the reset timeout over"
+        )
         await sim.upstreams.ticketmaster.events_for_attraction(artist["ticketmasterId"])
         assert provider.breaker.state is BreakerState.CLOSED
 

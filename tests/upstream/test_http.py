@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from tests.waiting import eventually
 from theset_daemon.config import (
     BreakerSettings,
     RetrySettings,
@@ -66,7 +67,8 @@ async def server() -> AsyncIterator[ScriptedServer]:
     scripted = ScriptedServer()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", scripted.handle)
-    runner = web.AppRunner(app, access_log=None)
+    # A handler still running at the end (a hang under test) is cancelled, not waited for.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -162,7 +164,7 @@ async def test_retry_after_holds_every_sender_then_the_call_succeeds(
     server.script.append(json_reply(429, {"error": {"status": 429}}, {"Retry-After": "1"}))
     provider, _ = make_provider(session, rate=50, attempts=3)
     first = asyncio.create_task(provider.request("GET", server.url, endpoint="/x"))
-    await asyncio.sleep(0.05)  # the 429 has been answered and the pause set
+    await eventually(lambda: provider.gate.paused_for_s() > 0, what="the 429's pause set")
     others = [provider.request("GET", server.url, endpoint="/x") for _ in range(5)]
     await asyncio.gather(first, *others)
     rate_limited_at = server.arrivals[0]
@@ -207,7 +209,7 @@ async def test_a_server_error_with_retry_after_holds_every_sender_then_the_retry
     server.script.append(json_reply(status, {}, {"Retry-After": "1"}))
     provider, _ = make_provider(session, rate=50, attempts=2)
     first = asyncio.create_task(provider.request("GET", server.url, endpoint="/x"))
-    await asyncio.sleep(0.05)  # the 5xx has been answered and the pause set
+    await eventually(lambda: provider.gate.paused_for_s() > 0, what="the 5xx's pause set")
     others = [provider.request("GET", server.url, endpoint="/x") for _ in range(3)]
     answers = await asyncio.gather(first, *others)
     assert all(a.body == {"ok": True} for a in answers)
@@ -284,7 +286,9 @@ async def test_breaker_opens_refuses_without_sending_then_probes_and_closes(
     assert len(server.arrivals) == 3
     assert registry.get_sample_value("theset_upstream_breaker_state", {"provider": "test"}) == 2
 
-    await asyncio.sleep(0.35)
+    await eventually(
+        lambda: provider.breaker.state is BreakerState.HALF_OPEN, what="the reset timeout over"
+    )
     server.default = json_reply(200, {"ok": True})
     await provider.request("GET", server.url, endpoint="/x")
     assert provider.breaker.state is BreakerState.CLOSED
@@ -436,7 +440,7 @@ async def test_urgent_calls_go_before_queued_background_ones() -> None:
         order.append(name)
 
     background = [asyncio.create_task(send(f"bg{i}", False)) for i in range(6)]
-    await asyncio.sleep(0.01)  # the background sends are queued
+    await eventually(lambda: order == ["bg0"], what="bg0 sent, the others queued behind it")
     await send("urgent", True)
     await asyncio.gather(*background)
     # bg0 took the first slot; bg1, waiting inside the limiter for the next, stepped aside.
@@ -474,10 +478,24 @@ async def test_an_urgent_call_waits_at_most_the_slot_in_progress() -> None:
 
 
 async def test_a_cancelled_waiter_does_not_block_the_gate() -> None:
-    gate = SendGate(lambda: 20.0)
+    """A caller cancelled while it waits inside the limiter for the next slot leaves the
+    turnstile free: the caller queued behind it takes that slot, and the gate goes on pacing."""
+    rate_per_s = 20.0
+    slot_s = (1 + ARRIVAL_JITTER_MARGIN_S) / rate_per_s
+    gate = SendGate(lambda: rate_per_s)
+    loop = asyncio.get_running_loop()
     await gate.wait_turn()
+    first_s = loop.time()
     waiting = asyncio.create_task(gate.wait_turn())
     later = asyncio.create_task(gate.wait_turn())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # both run up to their wait: one in the limiter, one at the turnstile
+    assert not waiting.done() and not later.done()
     waiting.cancel()
     await asyncio.wait_for(later, 1)
+    later_s = loop.time()
+    assert waiting.cancelled()
+    await asyncio.wait_for(gate.wait_turn(), 1)  # the turnstile is free for the next caller
+    next_s = loop.time()
+    # And the rate stays strict: no two turns closer than one slot.
+    assert later_s - first_s >= slot_s - 0.005, later_s - first_s
+    assert next_s - later_s >= slot_s - 0.005, next_s - later_s

@@ -30,6 +30,12 @@ request the client sent just before it could read the announcing answer (another
 between our write and its read) arrives a little after the answer left, and is no breach. A client
 that ignores the header sends its next request at its own pace or backoff, well past that.
 
+Unthrottled. With ``THESET_SIM_RATE_WINDOWS=off`` in its environment, a process builds simulators
+without the admission window: every request is admitted whatever the rate, so no window 429. The
+rest is unchanged: the observation window and ``peak_rate_per_s``, Retry-After windows, daily
+quotas, faults and statistics. It is for tests that do not measure rates (the daemon's clients then
+pace at their own ``max_rate_per_s`` alone); a simulator standing in for a provider keeps it unset.
+
 Daily quotas (Ticketmaster, setlist.fm) count every request that passed authentication, per UTC
 day, errors included (Ticketmaster counts 400s against the quota).
 """
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
@@ -51,6 +58,13 @@ ARRIVAL_JITTER_S = 0.02
 #: How long after a Retry-After answer left a request may still arrive that was sent before the
 #: client could read it (the same allowance as the admission window's, for the same reason).
 RETRY_AFTER_IN_FLIGHT_S = ARRIVAL_JITTER_S
+#: ``off``: the simulators built from then on admit every request (see "Unthrottled" above).
+RATE_WINDOWS_ENV = "THESET_SIM_RATE_WINDOWS"
+
+
+def rate_windows_enforced() -> bool:
+    """False when ``THESET_SIM_RATE_WINDOWS=off``: no admission window, any rate is served."""
+    return os.environ.get(RATE_WINDOWS_ENV, "on") != "off"
 
 
 @dataclass(frozen=True)

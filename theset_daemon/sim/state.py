@@ -7,6 +7,7 @@ that builds an app gets a fresh world with fresh counters.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from theset_daemon.sim.limits import (
     RateWindow,
     SimLimits,
     SpotifyMode,
+    rate_windows_enforced,
 )
 
 
@@ -54,12 +56,15 @@ class SimState:
         for provider in PROVIDERS:
             if (quota := limits.daily_quota(provider)) is not None:
                 quotas[provider] = DailyQuota(quota)
+        enforced = rate_windows_enforced()
         return cls(
             settings=settings,
             limits=limits,
             catalog=Catalog(settings.seed, settings.artists),
             spotify_mode=limits.spotify_mode,
-            windows={p: RateWindow(limits.per_second(p)) for p in PROVIDERS},
+            windows={
+                p: RateWindow(limits.per_second(p) if enforced else math.inf) for p in PROVIDERS
+            },
             quotas=quotas,
         )
 

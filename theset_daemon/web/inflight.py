@@ -33,9 +33,6 @@ class RequestsInFlight:
     def __init__(self) -> None:
         self._running: dict[asyncio.Task[Any], web.Request] = {}
 
-    def __len__(self) -> int:
-        return len(self._running)
-
     def enter(self, request: web.Request) -> asyncio.Task[Any] | None:
         task = asyncio.current_task()
         if task is not None:

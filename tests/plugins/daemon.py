@@ -1,4 +1,6 @@
-"""A real ``theset-daemon run`` subprocess, its JSON log lines and its sd_notify messages."""
+"""A real ``theset-daemon run`` subprocess, its JSON log lines and its sd_notify messages: the
+fixtures of every test that runs the daemon as a process (``tests/e2e``, ``tests/faults``,
+``tests/fuzz``)."""
 
 from __future__ import annotations
 
