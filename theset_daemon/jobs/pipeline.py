@@ -57,6 +57,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+import asyncpg
+
+from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.context import JobContext
 from theset_daemon.log import get_logger
 
@@ -76,6 +79,37 @@ class PipelineResult(Generic[T]):
     failed: int
     stopped: bool  # ctx.stopping cut the run short
     cursor: Cursor  # the last durably completed page's cursor
+
+
+RankedPage = Callable[[asyncpg.Pool, Sequence[Any] | None, int], Awaitable[list[SyncArtist]]]
+"""A ranking's keyset page (``db.sync``): the next artists after a (rank, id) cursor."""
+
+
+async def run_ranked_pipeline(
+    ctx: JobContext,
+    ranked: RankedPage,
+    *,
+    process: Callable[[SyncArtist], Awaitable[None]],
+    total: int,
+    snapshot: Callable[[], Mapping[str, Any]],
+    limit: int,
+    page_size: int,
+    prepare: Callable[[Sequence[SyncArtist]], Awaitable[None]] | None = None,
+) -> PipelineResult[SyncArtist]:
+    """:func:`run_pipeline` over the artists of a ranking, best first, resumable at any rank."""
+    pool = ctx.database.pool
+    return await run_pipeline(
+        ctx,
+        fetch_page=lambda cursor, n: ranked(pool, cursor if isinstance(cursor, list) else None, n),
+        process=process,
+        cursor_of=lambda artist: artist.rank_cursor(),
+        id_of=lambda artist: artist.id,
+        total=total,
+        snapshot=snapshot,
+        prepare=prepare,
+        limit=limit,
+        page_size=page_size,
+    )
 
 
 def resumed_summary(ctx: JobContext, state_key: str = "pipeline") -> dict[str, Any]:

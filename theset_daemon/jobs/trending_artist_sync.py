@@ -36,7 +36,7 @@ from theset_daemon.cache.reads import artists_changed
 from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.context import JobContext, JobResult, TrendingArtistSyncParams
-from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+from theset_daemon.jobs.pipeline import resumed_summary, run_ranked_pipeline
 from theset_daemon.jobs.summaries import TrendingArtistSyncSummary
 
 RECENT_WINDOW = dt.timedelta(hours=12)
@@ -70,14 +70,10 @@ async def run(ctx: JobContext) -> JobResult:
         if changed:
             await artists_changed(ctx.cache, [artist.id])
 
-    result = await run_pipeline(
+    result = await run_ranked_pipeline(
         ctx,
-        fetch_page=lambda cursor, n: sync_db.top_trending_artists(
-            pool, cursor if isinstance(cursor, list) else None, n
-        ),
+        sync_db.top_trending_artists,
         process=process,
-        cursor_of=lambda a: a.rank_cursor(),
-        id_of=lambda a: a.id,
         total=total,
         snapshot=tally.as_json,
         limit=params.limit,

@@ -58,7 +58,7 @@ from theset_daemon.catalog.activity import is_stale
 from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtistsParams
-from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+from theset_daemon.jobs.pipeline import resumed_summary, run_ranked_pipeline
 from theset_daemon.jobs.summaries import PROVIDERS, UpdateActiveArtistsSummary
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
@@ -221,14 +221,10 @@ async def run(ctx: JobContext) -> JobResult:
             await artists_changed(ctx.cache, [artist.id])
 
     try:
-        result = await run_pipeline(
+        result = await run_ranked_pipeline(
             ctx,
-            fetch_page=lambda cursor, n: sync_db.most_active_artists(
-                pool, cursor if isinstance(cursor, list) else None, n
-            ),
+            sync_db.most_active_artists,
             process=process,
-            cursor_of=lambda a: a.rank_cursor(),
-            id_of=lambda a: a.id,
             total=total,
             snapshot=snapshot,
             prepare=prepare,

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -197,6 +198,15 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise _field_errors(exc) from None
+
+
+def path_uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
+    """The path parameter ``name`` as a UUID. A malformed one is the same 404 (``no such
+    {what}``) as an unknown one: a client cannot tell which ids are well formed."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise ApiError(404, f"no such {what}") from None
 
 
 def read_query(request: web.Request, model: type[M]) -> M:

@@ -47,26 +47,9 @@ class ApiError(Exception):
         self.extra = dict(extra or {})
 
     def response(self) -> web.Response:
-        return error_response(
-            self.status,
-            self.message,
-            code=self.code,
-            details=self.details,
-            headers=self.headers,
-            extra=self.extra,
-        )
-
-
-def error_response(
-    status: int,
-    message: str,
-    *,
-    code: str | None = None,
-    details: Any = None,
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> web.Response:
-    error: dict[str, Any] = {"code": code or CODES.get(status, "internal"), "message": message}
-    if details is not None:
-        error["details"] = details
-    return web.json_response({"error": error, **(extra or {})}, status=status, headers=headers)
+        """The error envelope (CONTRACT.md section 2), with ``extra`` beside ``error``."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        body = {"error": error, **self.extra}
+        return web.json_response(body, status=self.status, headers=self.headers)

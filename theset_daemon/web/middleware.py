@@ -22,7 +22,7 @@ from theset_daemon.appkeys import IN_FLIGHT, SETTINGS
 from theset_daemon.db.pool import DATABASE_UNREACHABLE
 from theset_daemon.log import get_logger
 from theset_daemon.web.api import PREFLIGHT_METHODS, Auth, RouteSpec, spec_of
-from theset_daemon.web.errors import CODES, ApiError, error_response
+from theset_daemon.web.errors import CODES, ApiError
 
 log = get_logger(__name__)
 
@@ -76,20 +76,20 @@ async def request_middleware(request: web.Request, handler: Handler) -> web.Stre
             path=request.path,
             error=f"{type(exc).__name__}: {exc}",
         )
-        return error_response(
+        return ApiError(
             503,
             "the database is unreachable; try again shortly",
             code="database_unavailable",
             headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
             extra={"requestId": request_id},
-        )
+        ).response()
     except Exception:
         log.exception("request_failed", method=request.method, path=request.path)
-        return error_response(
+        return ApiError(
             500,
             f"internal error; quote request id {request_id} to find it in the logs",
             extra={"requestId": request_id},
-        )
+        ).response()
     finally:
         in_flight.leave(task)
         structlog.contextvars.reset_contextvars(**tokens)
@@ -111,7 +111,7 @@ def _envelope_for_http_exception(exc: web.HTTPException) -> web.Response:
     }
     message = messages.get(exc.status) or (exc.text or exc.reason)
     headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
-    return error_response(exc.status, message, code=CODES.get(exc.status), headers=headers)
+    return ApiError(exc.status, message, code=CODES.get(exc.status), headers=headers).response()
 
 
 def _secrets_for(request: web.Request, auth: Auth) -> list[bytes]:

@@ -11,9 +11,7 @@ with ``"status": "interrupted"`` when the daemon stopped first (the run resumes 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
-from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
@@ -26,8 +24,8 @@ from theset_daemon.jobs.registry import JOBS
 from theset_daemon.jobs.summaries import JobSummary
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES
-from theset_daemon.web.api import EventStream, Handler, RouteTable, read_body, read_query
-from theset_daemon.web.errors import ApiError, error_response
+from theset_daemon.web.api import EventStream, Handler, RouteTable, path_uuid, read_body, read_query
+from theset_daemon.web.errors import ApiError
 from theset_daemon.web.models import ErrorBody, ErrorEnvelope, RequestModel
 
 routes = RouteTable()
@@ -138,7 +136,7 @@ def _trigger_handler(job: JobName) -> Handler:
             return web.json_response(run)
         if run["status"] == "failed":
             message = f"the run failed: {run.get('error') or 'see its errors'}"
-            return error_response(500, message[:500], extra={"run": run})
+            return ApiError(500, message[:500], extra={"run": run}).response()
         return web.json_response(_started(str(run_id), job, "interrupted"), status=202)
 
     trigger.__name__ = f"trigger_{job.replace('-', '_')}"  # the OpenAPI operationId
@@ -182,13 +180,6 @@ async def list_runs(request: web.Request) -> web.Response:
     )
 
 
-def _run_id(request: web.Request) -> UUID:
-    try:
-        return uuid.UUID(request.match_info["runId"])
-    except ValueError:
-        raise ApiError(404, "no such run") from None
-
-
 @routes.route(
     "GET",
     "/api/cron/runs/{runId}",
@@ -198,7 +189,7 @@ def _run_id(request: web.Request) -> UUID:
     tags=("cron",),
 )
 async def get_run(request: web.Request) -> web.Response:
-    row = await runs.fetch(request.app[DATABASE].pool, _run_id(request))
+    row = await runs.fetch(request.app[DATABASE].pool, path_uuid(request, "runId", "run"))
     if row is None:
         raise ApiError(404, "no such run")
     return web.json_response(runs.render(row), headers={"Cache-Control": "no-store"})
@@ -218,7 +209,7 @@ async def get_run(request: web.Request) -> web.Response:
     tags=("cron",),
 )
 async def run_events(request: web.Request) -> web.StreamResponse:
-    run_id = _run_id(request)
+    run_id = path_uuid(request, "runId", "run")
     exists = await request.app[DATABASE].pool.fetchval(
         "SELECT 1 FROM cron_logs WHERE id = $1", run_id
     )

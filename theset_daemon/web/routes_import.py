@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
-from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -16,7 +14,7 @@ from theset_daemon.importer.service import ClientRateLimited
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES
 from theset_daemon.upstream.errors import UpstreamError
-from theset_daemon.web.api import EventStream, RouteTable, read_body
+from theset_daemon.web.api import EventStream, RouteTable, path_uuid, read_body
 from theset_daemon.web.errors import ApiError
 from theset_daemon.web.models import ErrorEnvelope, RequestModel
 
@@ -147,13 +145,6 @@ async def start_import(request: web.Request) -> web.Response:
     )
 
 
-def _job_id(request: web.Request) -> UUID:
-    try:
-        return uuid.UUID(request.match_info["jobId"])
-    except ValueError:
-        raise ApiError(404, "no such import job") from None
-
-
 @routes.route(
     "GET",
     "/api/artists/import/{jobId}",
@@ -163,7 +154,7 @@ def _job_id(request: web.Request) -> UUID:
     tags=("import",),
 )
 async def import_status(request: web.Request) -> web.Response:
-    row = await imports.fetch(request.app[DATABASE].pool, _job_id(request))
+    row = await imports.fetch(request.app[DATABASE].pool, path_uuid(request, "jobId", "import job"))
     if row is None:
         raise ApiError(404, "no such import job")
     return web.json_response(imports.render(row), headers={"Cache-Control": "no-store"})
@@ -183,7 +174,7 @@ async def import_status(request: web.Request) -> web.Response:
     tags=("import",),
 )
 async def import_progress(request: web.Request) -> web.StreamResponse:
-    job_id = _job_id(request)
+    job_id = path_uuid(request, "jobId", "import job")
     exists = await request.app[DATABASE].pool.fetchval(
         "SELECT 1 FROM import_status WHERE job_id = $1", job_id
     )
