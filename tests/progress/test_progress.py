@@ -23,7 +23,7 @@ from theset_daemon import config
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.progress import ProgressBroker, frames, open_broker, record_event, sse_response
-from theset_daemon.progress.store import stored_events
+from theset_daemon.progress.store import Kind, stored_events
 
 
 @dataclass
@@ -44,7 +44,7 @@ async def make_instance(
     database_url: str,
     heartbeat_s: float = 15,
     *,
-    kind: str = "import",
+    kind: Kind = "import",
     queue: int = 256,
     send_buffer: int | None = None,
 ) -> Instance:
