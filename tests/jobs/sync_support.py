@@ -190,6 +190,19 @@ class SyncEnv:
         finally:
             await runner.close()
 
+    async def run_succeeding(
+        self, job: JobName, body: Mapping[str, Any], summary_keys: set[str]
+    ) -> dict[str, Any]:
+        """:meth:`run_job`, which must succeed without errors, with a summary of exactly
+        ``summary_keys`` and one progress step per selected artist; the summary."""
+        run = await self.run_job(job, body)
+        assert run["status"] == "succeeded", run
+        assert run["errors"] == []
+        summary: dict[str, Any] = run["summary"]
+        assert set(summary) == summary_keys
+        assert run["progress"]["done"] == summary["selected"]
+        return summary
+
     async def import_artist(self, spotify_id: str) -> UUID:
         """An artist imported the way the importer does it (phases 1-3, no HTTP)."""
         artist, tm_id = await phases.resolve_artist(
