@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 from uuid import UUID
 
+from tests.importer.support import stored_songs
 from tests.jobs.sync_support import SyncEnv
 
 JOB = "trending-artist-sync"
@@ -69,15 +70,7 @@ async def test_the_top_artists_get_their_whole_catalog(env: SyncEnv) -> None:
     pool = env.database.pool
     for artist, artist_id in ((top, top_id), (second, second_id)):
         counts = truth[artist["spotifyId"]]
-        songs = await pool.fetchval("SELECT count(*) FROM songs WHERE artist_id = $1", artist_id)
-        live = await pool.fetchval(
-            "SELECT count(*) FROM songs WHERE artist_id = $1 AND is_live", artist_id
-        )
-        dupes = await pool.fetchval(
-            """SELECT count(*) FROM (SELECT normalized_title FROM songs
-               WHERE artist_id = $1 AND NOT is_live GROUP BY 1 HAVING count(*) > 1) d""",
-            artist_id,
-        )
+        songs, live, dupes = await stored_songs(pool, artist_id)
         assert songs == counts["tracks"] - counts["duplicate_tracks"], artist["name"]
         assert live == counts["live_tracks"] and dupes == 0
         assert (

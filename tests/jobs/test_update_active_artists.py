@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from tests.importer.support import stored_songs
 from tests.jobs.sync_support import SyncEnv, requests_of, sync_env
 from theset_daemon.catalog.activity import activity_score
 from theset_daemon.db import sync as sync_db
@@ -76,10 +77,7 @@ async def test_new_releases_are_found_and_stored_like_an_import(env: SyncEnv) ->
     pool = env.database.pool
     for artist, artist_id in artists:
         counts = truth[artist["spotifyId"]]
-        songs = await pool.fetchval("SELECT count(*) FROM songs WHERE artist_id = $1", artist_id)
-        live = await pool.fetchval(
-            "SELECT count(*) FROM songs WHERE artist_id = $1 AND is_live", artist_id
-        )
+        songs, live, _ = await stored_songs(pool, artist_id)
         shows = await pool.fetchval(
             "SELECT count(*) FROM shows WHERE headliner_artist_id = $1", artist_id
         )
