@@ -95,19 +95,33 @@ def seed_artists(database_url: str, sim_url: str, count: int) -> None:
     asyncio.run(insert())
 
 
-def test_sigterm_mid_run_interrupts_it_and_the_next_start_resumes_it(
-    start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
-) -> None:
+def trigger_slow_catalog_sync(
+    start_daemon: DaemonFactory,
+    daemon_env: dict[str, str],
+    database_url: str,
+    artists: int,
+    *settings: str,
+) -> tuple[Daemon, dict[str, str], str]:
+    """A daemon whose complete-catalog-sync takes one artist per batch with 30 s between batches,
+    ``artists`` artists in its database, and a run of that job (at most ``artists``, with the
+    ``settings``) triggered from the CLI: the daemon, its environment and the run's id."""
     env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET, **UNTHROTTLED_ENV}
     daemon = start_daemon(BASE_CONFIG + SLOW_CATALOG_SYNC, env=env)
     daemon.wait_ready()
-    seed_artists(database_url, daemon.wait_for_log("simulator_started")["base_url"], 6)
-
-    started = cli(daemon, {**daemon_env, **env}, "trigger", "complete-catalog-sync",
-                  "--set", "maxArtists=6", "--set", "performIntegrityChecks=false")  # fmt: skip
+    seed_artists(database_url, daemon.wait_for_log("simulator_started")["base_url"], artists)
+    sets = [arg for setting in (f"maxArtists={artists}", *settings) for arg in ("--set", setting)]
+    started = cli(daemon, {**daemon_env, **env}, "trigger", "complete-catalog-sync", *sets)
     assert started.returncode == 0, started.stderr
     assert started.stdout.startswith("started run ")
-    run_id = started.stdout.split()[2]
+    return daemon, env, started.stdout.split()[2]
+
+
+def test_sigterm_mid_run_interrupts_it_and_the_next_start_resumes_it(
+    start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
+) -> None:
+    daemon, env, run_id = trigger_slow_catalog_sync(
+        start_daemon, daemon_env, database_url, 6, "performIntegrityChecks=false"
+    )
     # one artist per batch and 30 s between batches: it is in its first pause soon
     run = wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 60)
     assert run["status"] == "running" and run["trigger"] == "cli"
@@ -193,14 +207,7 @@ def test_sighup_reschedules_without_a_restart(
 def test_kill_9_mid_run_the_restart_takes_the_lease_over_and_resumes(
     start_daemon: DaemonFactory, daemon_env: dict[str, str], database_url: str
 ) -> None:
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": SECRET, **UNTHROTTLED_ENV}
-    daemon = start_daemon(BASE_CONFIG + SLOW_CATALOG_SYNC, env=env)
-    daemon.wait_ready()
-    seed_artists(database_url, daemon.wait_for_log("simulator_started")["base_url"], 4)
-    started = cli(daemon, {**daemon_env, **env}, "trigger", "complete-catalog-sync",
-                  "--set", "maxArtists=4")  # fmt: skip
-    assert started.returncode == 0, started.stderr
-    run_id = started.stdout.split()[2]
+    daemon, env, run_id = trigger_slow_catalog_sync(start_daemon, daemon_env, database_url, 4)
     wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 60)
     daemon.proc.send_signal(signal.SIGKILL)
     daemon.proc.wait(10)

@@ -99,6 +99,24 @@ def wait_for_readiness(daemon: Daemon, status: int, timeout_s: float) -> Json:
     raise AssertionError(f"/readyz never answered {status} in {timeout_s} s: {seen}")
 
 
+def mid_run(start_daemon: DaemonFactory, postgres: PostgresServer) -> tuple[Daemon, str, str]:
+    """A ready daemon on a new database of ``postgres`` with ``ARTISTS`` artists seeded, and an
+    update-active-artists run over them past its first artist: the daemon, the database's URL
+    and the run's id."""
+    database_url = postgres.create_database("theset")
+    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
+    daemon = start_daemon(daemon_base() + CONFIG, env=env)
+    daemon.wait_ready()
+    sim_url = daemon.wait_for_log("simulator_started")["base_url"]
+    _, catalog = request(f"{sim_url}/_sim/catalog?limit={ARTISTS}")
+    seed_artists(database_url, catalog["artists"])
+    assert readiness(daemon)[0] == 200
+
+    run_id = trigger(daemon, "update-active-artists", {"limit": ARTISTS})
+    wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 30)
+    return daemon, database_url, run_id
+
+
 @pytest.mark.parametrize(
     ("outage_s", "expected"),
     [(BRIEF_OUTAGE_S, "partial"), (LONG_OUTAGE_S, "failed")],
@@ -118,17 +136,7 @@ def test_postgres_restart_mid_run(
     listed with the connection error), ``failed`` with that error when the run could not even
     record its own progress; the next run of the job is accepted and succeeds; no run is left
     ``running``; the daemon still stops cleanly (exit 0)."""
-    database_url = postgres.create_database("theset")
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
-    daemon = start_daemon(daemon_base() + CONFIG, env=env)
-    daemon.wait_ready()
-    sim_url = daemon.wait_for_log("simulator_started")["base_url"]
-    _, catalog = request(f"{sim_url}/_sim/catalog?limit={ARTISTS}")
-    seed_artists(database_url, catalog["artists"])
-    assert readiness(daemon)[0] == 200
-
-    run_id = trigger(daemon, "update-active-artists", {"limit": ARTISTS})
-    wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 30)
+    daemon, database_url, run_id = mid_run(start_daemon, postgres)
     postgres.stop("fast")
     down = wait_for_readiness(daemon, 503, 10)
     assert down["components"]["database"]["status"] == "down", down
@@ -231,16 +239,7 @@ def test_postgres_crashed_longer_than_the_end_write_retry(
     stays up and unready (503) throughout and ready again after; the run is not left ``running``
     for ever: once its lease has expired the sweep takes it over and resumes it (attempt 2), and
     it ends; the next run succeeds; nothing is left ``running``; the daemon stops cleanly."""
-    database_url = postgres.create_database("theset")
-    env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET}
-    daemon = start_daemon(daemon_base() + CONFIG, env=env)
-    daemon.wait_ready()
-    sim_url = daemon.wait_for_log("simulator_started")["base_url"]
-    _, catalog = request(f"{sim_url}/_sim/catalog?limit={ARTISTS}")
-    seed_artists(database_url, catalog["artists"])
-
-    run_id = trigger(daemon, "update-active-artists", {"limit": ARTISTS})
-    wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= 1, 30)
+    daemon, database_url, run_id = mid_run(start_daemon, postgres)
     postgres.stop("immediate")
     wait_for_readiness(daemon, 503, 10)
     gave_up = daemon.wait_for_log("job_end_write_failed", timeout_s=END_WRITE_RETRY_S + 30)

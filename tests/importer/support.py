@@ -1,12 +1,14 @@
-"""What the import tests share: the app on a simulator and a real Postgres, and two reads."""
+"""What the import tests share: the app on a simulator and a real Postgres, and three reads."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 import aiohttp
+import asyncpg
 from aiohttp.test_utils import TestClient
 
 from tests.plugins.simulator import UNTHROTTLED_CONFIG
@@ -54,3 +56,23 @@ async def wait_done(client: TestClient, job_id: str, timeout_s: float = 60) -> d
             if status["status"] in ("completed", "failed"):
                 return status
             await asyncio.sleep(0.1)
+
+
+class StoredSongs(NamedTuple):
+    songs: int
+    live: int
+    duplicated_titles: int  # studio titles stored more than once (an import merges them)
+
+
+async def stored_songs(db: asyncpg.Connection | asyncpg.Pool, artist_id: UUID) -> StoredSongs:
+    """An artist's songs as stored, to be checked against the simulator's counts."""
+    songs = await db.fetchval("SELECT count(*) FROM songs WHERE artist_id = $1", artist_id)
+    live = await db.fetchval(
+        "SELECT count(*) FROM songs WHERE artist_id = $1 AND is_live", artist_id
+    )
+    duplicated = await db.fetchval(
+        """SELECT count(*) FROM (SELECT normalized_title FROM songs
+           WHERE artist_id = $1 AND NOT is_live GROUP BY 1 HAVING count(*) > 1) d""",
+        artist_id,
+    )
+    return StoredSongs(songs, live, duplicated)

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.importer.support import CONFIG, app_client, sim_catalog, wait_done
+from tests.importer.support import CONFIG, app_client, sim_catalog, stored_songs, wait_done
 from theset_daemon.progress.frames import read_events
 
 
@@ -33,15 +33,7 @@ async def test_an_import_stores_exactly_the_catalog(client: TestClient, database
         artist_id = await conn.fetchval(
             "SELECT id FROM artists WHERE spotify_id = $1", artist["spotifyId"]
         )
-        songs = await conn.fetchval("SELECT count(*) FROM songs WHERE artist_id = $1", artist_id)
-        live = await conn.fetchval(
-            "SELECT count(*) FROM songs WHERE artist_id = $1 AND is_live", artist_id
-        )
-        dupes = await conn.fetchval(
-            """SELECT count(*) FROM (SELECT normalized_title FROM songs
-               WHERE artist_id = $1 AND NOT is_live GROUP BY 1 HAVING count(*) > 1) d""",
-            artist_id,
-        )
+        songs, live, dupes = await stored_songs(conn, artist_id)
         shows = await conn.fetchval(
             "SELECT count(*) FROM shows WHERE headliner_artist_id = $1", artist_id
         )

@@ -19,6 +19,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import CollectorRegistry
 
+from tests.jobs.sync_support import job_context
 from tests.plugins.simulator import UNTHROTTLED_CONFIG
 from theset_daemon import config
 from theset_daemon.app import open_upstreams
@@ -84,18 +85,7 @@ class Env:
     ) -> tuple[JobContext, RecordingReporter]:
         reporter = RecordingReporter()
         params: JobParams = JOBS[job].params(body, self.holder.current)
-        ctx = JobContext(
-            run_id=uuid.uuid4(),
-            job=job,
-            params=params,
-            database=self.database,
-            upstreams=self.upstreams,
-            cache=self.cache,
-            holder=self.holder,
-            reporter=reporter,
-            stopping=stopping or asyncio.Event(),
-            checkpoint=checkpoint if checkpoint is not None else {},
-        )
+        ctx = job_context(self, job, params, reporter, checkpoint=checkpoint, stopping=stopping)
         return ctx, reporter
 
     async def sim_catalog(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import aiohttp
@@ -27,7 +27,7 @@ from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.importer import phases
-from theset_daemon.jobs.context import JobContext, JobName, JobParams
+from theset_daemon.jobs.context import JobContext, JobName, JobParams, RunReporter
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import Upstreams
 
@@ -81,6 +81,40 @@ class _Reporter:
         self.recorder.item_failed(artist_id, message)
 
 
+class Resources(Protocol):
+    """The real resources a job runs over (the sync and the catalog jobs' test environments)."""
+
+    holder: SettingsHolder
+    database: Database
+    cache: Cache
+    upstreams: Upstreams
+
+
+def job_context(
+    resources: Resources,
+    job: JobName,
+    params: JobParams,
+    reporter: RunReporter,
+    *,
+    checkpoint: Mapping[str, Any] | None = None,
+    stopping: asyncio.Event | None = None,
+) -> JobContext:
+    """A context for driving a job function (or the pipeline) directly, as a fresh run over
+    ``resources``: a new run id, ``checkpoint`` (copied) to resume from, ``stopping`` to stop it."""
+    return JobContext(
+        run_id=uuid.uuid4(),
+        job=job,
+        params=params,
+        database=resources.database,
+        upstreams=resources.upstreams,
+        cache=resources.cache,
+        holder=resources.holder,
+        reporter=reporter,
+        stopping=stopping or asyncio.Event(),
+        checkpoint=dict(checkpoint or {}),
+    )
+
+
 @dataclass
 class SyncEnv:
     holder: SettingsHolder
@@ -103,17 +137,8 @@ class SyncEnv:
         stopping: asyncio.Event | None = None,
     ) -> tuple[JobContext, Recorder]:
         recorder = Recorder()
-        ctx = JobContext(
-            run_id=uuid.uuid4(),
-            job=job,
-            params=params,
-            database=self.database,
-            upstreams=self.upstreams,
-            cache=self.cache,
-            holder=self.holder,
-            reporter=_Reporter(recorder),
-            stopping=stopping or asyncio.Event(),
-            checkpoint=dict(checkpoint or {}),
+        ctx = job_context(
+            self, job, params, _Reporter(recorder), checkpoint=checkpoint, stopping=stopping
         )
         return ctx, recorder
 
@@ -164,6 +189,19 @@ class SyncEnv:
             return await runner.run(job, body, trigger="cli")
         finally:
             await runner.close()
+
+    async def run_succeeding(
+        self, job: JobName, body: Mapping[str, Any], summary_keys: set[str]
+    ) -> dict[str, Any]:
+        """:meth:`run_job`, which must succeed without errors, with a summary of exactly
+        ``summary_keys`` and one progress step per selected artist; the summary."""
+        run = await self.run_job(job, body)
+        assert run["status"] == "succeeded", run
+        assert run["errors"] == []
+        summary: dict[str, Any] = run["summary"]
+        assert set(summary) == summary_keys
+        assert run["progress"]["done"] == summary["selected"]
+        return summary
 
     async def import_artist(self, spotify_id: str) -> UUID:
         """An artist imported the way the importer does it (phases 1-3, no HTTP)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -13,8 +14,8 @@ import pytest
 from tests.jobs.sync_support import SyncEnv, sync_env
 from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
-from theset_daemon.jobs.context import UpdateActiveArtistsParams
-from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
+from theset_daemon.jobs.context import JobContext, UpdateActiveArtistsParams
+from theset_daemon.jobs.pipeline import PipelineResult, resumed_summary, run_pipeline
 
 JOB = "update-active-artists"
 ARTISTS = 23
@@ -32,13 +33,30 @@ async def env(database_url: str) -> AsyncIterator[SyncEnv]:
         yield environment
 
 
-def fetcher(env: SyncEnv, pages: list[int]):  # type: ignore[no-untyped-def]
+async def run_over_artists(
+    env: SyncEnv,
+    ctx: JobContext,
+    process: Callable[[SyncArtist], Awaitable[None]],
+    *,
+    pages: list[int] | None = None,
+    **options: Any,
+) -> PipelineResult[SyncArtist]:
+    """``run_pipeline`` over the artist rows in id order, each page's size noted in ``pages``."""
+
     async def fetch(cursor: object, limit: int) -> list[SyncArtist]:
-        pages.append(limit)
+        if pages is not None:
+            pages.append(limit)
         assert cursor is None or isinstance(cursor, str)
         return await sync_db.artists_by_id(env.database.pool, cursor, limit)
 
-    return fetch
+    return await run_pipeline(
+        ctx,
+        fetch_page=fetch,
+        process=process,
+        cursor_of=lambda a: str(a.id),
+        id_of=lambda a: a.id,
+        **options,
+    )
 
 
 async def test_every_artist_once_in_pages_with_failures_isolated(env: SyncEnv) -> None:
@@ -62,12 +80,11 @@ async def test_every_artist_once_in_pages_with_failures_isolated(env: SyncEnv) -
         finally:
             in_flight -= 1
 
-    result = await run_pipeline(
+    result = await run_over_artists(
+        env,
         ctx,
-        fetch_page=fetcher(env, pages),
-        process=process,
-        cursor_of=lambda a: str(a.id),
-        id_of=lambda a: a.id,
+        process,
+        pages=pages,
         total=ARTISTS,
         snapshot=lambda: {"seen": len(seen)},
         page_size=10,
@@ -96,12 +113,10 @@ async def test_a_resumed_run_skips_durably_completed_pages(env: SyncEnv) -> None
         if len(first) == 12:
             stopping.set()  # SIGTERM in the middle of the second page
 
-    result = await run_pipeline(
+    result = await run_over_artists(
+        env,
         ctx,
-        fetch_page=fetcher(env, []),
-        process=process_first,
-        cursor_of=lambda a: str(a.id),
-        id_of=lambda a: a.id,
+        process_first,
         total=ARTISTS,
         snapshot=lambda: {"synced": len(first)},
         page_size=10,
@@ -119,15 +134,7 @@ async def test_a_resumed_run_skips_durably_completed_pages(env: SyncEnv) -> None
     async def process_second(artist: SyncArtist) -> None:
         second.append(artist.id)
 
-    result = await run_pipeline(
-        resumed,
-        fetch_page=fetcher(env, []),
-        process=process_second,
-        cursor_of=lambda a: str(a.id),
-        id_of=lambda a: a.id,
-        total=ARTISTS,
-        page_size=10,
-    )
+    result = await run_over_artists(env, resumed, process_second, total=ARTISTS, page_size=10)
     assert result.done == ARTISTS and not result.stopped
     all_ids = sorted(r["id"] for r in await env.database.pool.fetch("SELECT id FROM artists"))
     assert sorted(second) == all_ids[10:]  # page 1 not redone; page 2 redone whole
@@ -141,16 +148,7 @@ async def test_limit_caps_the_items_taken(env: SyncEnv) -> None:
     async def process(artist: SyncArtist) -> None:
         seen.append(artist.id)
 
-    result = await run_pipeline(
-        ctx,
-        fetch_page=fetcher(env, []),
-        process=process,
-        cursor_of=lambda a: str(a.id),
-        id_of=lambda a: a.id,
-        total=7,
-        limit=7,
-        page_size=5,
-    )
+    result = await run_over_artists(env, ctx, process, total=7, limit=7, page_size=5)
     assert result.done == 7 and len(seen) == 7
 
 
@@ -165,16 +163,7 @@ async def test_delay_between_batches_and_batch_size_reread(env: SyncEnv) -> None
         if len(batches) == 4:
             env.set_job(JOB, batch_size=5, delay_s=0.05)  # a reload mid-run
 
-    result = await run_pipeline(
-        ctx,
-        fetch_page=fetcher(env, []),
-        process=process,
-        cursor_of=lambda a: str(a.id),
-        id_of=lambda a: a.id,
-        total=9,
-        limit=9,
-        page_size=20,
-    )
+    result = await run_over_artists(env, ctx, process, total=9, limit=9, page_size=20)
     assert result.done == 9
     # batches of 2, 2, then 5 after the reload: two pauses of 0.05 s before item 5 starts
     assert batches[4] >= 0.1
@@ -196,15 +185,6 @@ async def test_a_failed_page_lookup_fails_its_items_only(env: SyncEnv) -> None:
     async def process(artist: SyncArtist) -> None:
         processed.append(artist.id)
 
-    result = await run_pipeline(
-        ctx,
-        fetch_page=fetcher(env, []),
-        process=process,
-        cursor_of=lambda a: str(a.id),
-        id_of=lambda a: a.id,
-        total=ARTISTS,
-        prepare=prepare,
-        page_size=10,
-    )
+    result = await run_over_artists(env, ctx, process, total=ARTISTS, prepare=prepare, page_size=10)
     assert result.failed == 10 and result.done == ARTISTS
     assert len(processed) == 13 and len(recorder.failures) == 10

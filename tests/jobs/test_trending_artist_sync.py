@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 from uuid import UUID
 
+from tests.importer.support import stored_songs
 from tests.jobs.sync_support import SyncEnv
 
 JOB = "trending-artist-sync"
@@ -41,13 +42,7 @@ async def imported(env: SyncEnv, count: int) -> list[tuple[dict[str, Any], UUID]
 
 async def run_job(env: SyncEnv, **params: Any) -> dict[str, Any]:
     """A run through the job runner; it must succeed, with the contract's summary."""
-    run = await env.run_job(JOB, params)
-    assert run["status"] == "succeeded", run
-    assert run["errors"] == []
-    summary: dict[str, Any] = run["summary"]
-    assert set(summary) == SUMMARY_KEYS
-    assert run["progress"]["done"] == summary["selected"]
-    return summary
+    return await env.run_succeeding(JOB, params, SUMMARY_KEYS)
 
 
 async def plant_song(env: SyncEnv, artist_id: UUID, name: str) -> UUID:
@@ -75,15 +70,7 @@ async def test_the_top_artists_get_their_whole_catalog(env: SyncEnv) -> None:
     pool = env.database.pool
     for artist, artist_id in ((top, top_id), (second, second_id)):
         counts = truth[artist["spotifyId"]]
-        songs = await pool.fetchval("SELECT count(*) FROM songs WHERE artist_id = $1", artist_id)
-        live = await pool.fetchval(
-            "SELECT count(*) FROM songs WHERE artist_id = $1 AND is_live", artist_id
-        )
-        dupes = await pool.fetchval(
-            """SELECT count(*) FROM (SELECT normalized_title FROM songs
-               WHERE artist_id = $1 AND NOT is_live GROUP BY 1 HAVING count(*) > 1) d""",
-            artist_id,
-        )
+        songs, live, dupes = await stored_songs(pool, artist_id)
         assert songs == counts["tracks"] - counts["duplicate_tracks"], artist["name"]
         assert live == counts["live_tracks"] and dupes == 0
         assert (

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import pytest
 
+from tests.importer.support import stored_songs
 from tests.jobs.sync_support import SyncEnv, requests_of, sync_env
 from theset_daemon.catalog.activity import activity_score
 from theset_daemon.db import sync as sync_db
@@ -55,13 +56,7 @@ async def add_views(env: SyncEnv, artist_id: UUID, views: int, follows: int = 0)
 
 async def run_job(env: SyncEnv, **params: Any) -> dict[str, Any]:
     """A run through the job runner; it must succeed, with the contract's summary."""
-    run = await env.run_job(JOB, params)
-    assert run["status"] == "succeeded", run
-    assert run["errors"] == []
-    summary: dict[str, Any] = run["summary"]
-    assert set(summary) == SUMMARY_KEYS
-    assert run["progress"]["done"] == summary["selected"]
-    return summary
+    return await env.run_succeeding(JOB, params, SUMMARY_KEYS)
 
 
 async def test_new_releases_are_found_and_stored_like_an_import(env: SyncEnv) -> None:
@@ -82,10 +77,7 @@ async def test_new_releases_are_found_and_stored_like_an_import(env: SyncEnv) ->
     pool = env.database.pool
     for artist, artist_id in artists:
         counts = truth[artist["spotifyId"]]
-        songs = await pool.fetchval("SELECT count(*) FROM songs WHERE artist_id = $1", artist_id)
-        live = await pool.fetchval(
-            "SELECT count(*) FROM songs WHERE artist_id = $1 AND is_live", artist_id
-        )
+        songs, live, _ = await stored_songs(pool, artist_id)
         shows = await pool.fetchval(
             "SELECT count(*) FROM shows WHERE headliner_artist_id = $1", artist_id
         )

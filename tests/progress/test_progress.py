@@ -23,7 +23,7 @@ from theset_daemon import config
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.progress import ProgressBroker, frames, open_broker, record_event, sse_response
-from theset_daemon.progress.store import stored_events
+from theset_daemon.progress.store import Kind, stored_events
 
 
 @dataclass
@@ -39,14 +39,27 @@ def holder_for(database_url: str, heartbeat_s: float = 15, queue: int = 256) -> 
 
 
 async def make_instance(
-    stack: Any, aiohttp_client: Any, database_url: str, heartbeat_s: float = 15
+    stack: Any,
+    aiohttp_client: Any,
+    database_url: str,
+    heartbeat_s: float = 15,
+    *,
+    kind: Kind = "import",
+    queue: int = 256,
+    send_buffer: int | None = None,
 ) -> Instance:
-    holder = holder_for(database_url, heartbeat_s)
+    """A database, a broker and an app streaming the ``kind`` events of a job at ``/s/{job}``;
+    ``send_buffer`` sets the kernel's send buffer of each stream's socket."""
+    holder = holder_for(database_url, heartbeat_s, queue)
     database = await stack.enter_async_context(open_database(holder.current.database))
     broker = await stack.enter_async_context(open_broker(database, holder))
 
     async def stream(request: web.Request) -> web.StreamResponse:
-        return await sse_response(request, broker, "import", UUID(request.match_info["job"]))
+        if send_buffer is not None:
+            assert request.transport is not None
+            server_sock = request.transport.get_extra_info("socket")
+            server_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        return await sse_response(request, broker, kind, UUID(request.match_info["job"]))
 
     app = web.Application()
     app.router.add_get("/s/{job}", stream)
@@ -60,6 +73,12 @@ async def stack() -> AsyncIterator[Any]:
 
     async with contextlib.AsyncExitStack() as exit_stack:
         yield exit_stack
+
+
+@pytest.fixture
+async def one(stack: Any, aiohttp_client: Any, database_url: str) -> Instance:
+    """An instance with the default settings."""
+    return await make_instance(stack, aiohttp_client, database_url)
 
 
 async def new_job(database: Database) -> UUID:
@@ -94,10 +113,7 @@ async def read_events(
     return events
 
 
-async def test_seq_numbers_follow_the_status_row(
-    stack: Any, aiohttp_client: Any, database_url: str
-) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_seq_numbers_follow_the_status_row(one: Instance) -> None:
     job = await new_job(one.database)
     assert [await emit(one.database, job, n=i) for i in range(3)] == [1, 2, 3]
     last = await one.database.pool.fetchval(
@@ -107,10 +123,7 @@ async def test_seq_numbers_follow_the_status_row(
     assert [e.seq for e in await stored_events(one.database.pool, "import", job, 1)] == [2, 3]
 
 
-async def test_replay_after_n_then_live_then_close(
-    stack: Any, aiohttp_client: Any, database_url: str
-) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_replay_after_n_then_live_then_close(one: Instance) -> None:
     job = await new_job(one.database)
     for i in range(4):
         await emit(one.database, job, n=i)
@@ -134,10 +147,7 @@ async def test_replay_after_n_then_live_then_close(
     assert gone.status == 204
 
 
-async def test_a_hundred_streams_see_the_same_sequence(
-    stack: Any, aiohttp_client: Any, database_url: str
-) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_a_hundred_streams_see_the_same_sequence(one: Instance) -> None:
     job = await new_job(one.database)
     await emit(one.database, job)
     readers = [asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"}))
@@ -151,9 +161,8 @@ async def test_a_hundred_streams_see_the_same_sequence(
 
 
 async def test_events_cross_instances_within_100_ms(
-    stack: Any, aiohttp_client: Any, database_url: str
+    one: Instance, stack: Any, aiohttp_client: Any, database_url: str
 ) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
     two = await make_instance(stack, aiohttp_client, database_url)
     job = await new_job(one.database)
     await emit(one.database, job)
@@ -181,10 +190,7 @@ async def test_events_cross_instances_within_100_ms(
     assert max(delays_ms) < 100, delays_ms
 
 
-async def test_a_lost_listen_connection_is_replaced(
-    stack: Any, aiohttp_client: Any, database_url: str
-) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_a_lost_listen_connection_is_replaced(one: Instance) -> None:
     job = await new_job(one.database)
     await emit(one.database, job)
     reader = asyncio.create_task(read_events(one.client, job, {"Last-Event-ID": "0"}, 20))
@@ -221,8 +227,7 @@ async def test_a_silent_stream_gets_pings(
     assert pings == 3
 
 
-async def test_close_ends_open_streams(stack: Any, aiohttp_client: Any, database_url: str) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_close_ends_open_streams(one: Instance) -> None:
     job = await new_job(one.database)
     await emit(one.database, job)
     reader = asyncio.create_task(read_events(one.client, job))
@@ -234,20 +239,9 @@ async def test_close_ends_open_streams(stack: Any, aiohttp_client: Any, database
 async def test_a_slow_client_is_dropped_at_the_queue_bound(
     stack: Any, aiohttp_client: Any, database_url: str
 ) -> None:
-    holder = holder_for(database_url, queue=4)
-    database = await stack.enter_async_context(open_database(holder.current.database))
-    broker = await stack.enter_async_context(open_broker(database, holder))
-
-    async def stream(request: web.Request) -> web.StreamResponse:
-        # A small kernel send buffer, so the backlog is reached after a few events.
-        assert request.transport is not None
-        server_sock = request.transport.get_extra_info("socket")
-        server_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-        return await sse_response(request, broker, "import", UUID(request.match_info["job"]))
-
-    app = web.Application()
-    app.router.add_get("/s/{job}", stream)
-    client: TestClient[Any, Any] = await aiohttp_client(app)
+    # A small kernel send buffer, so the backlog is reached after a few events.
+    one = await make_instance(stack, aiohttp_client, database_url, queue=4, send_buffer=4096)
+    database, broker, client = one.database, one.broker, one.client
     job = await new_job(database)
     await emit(database, job)
     # A client that never reads, with a tiny receive buffer: the server's buffer backs up.
@@ -280,10 +274,7 @@ async def test_a_slow_client_is_dropped_at_the_queue_bound(
         sock.close()
 
 
-async def test_record_event_is_part_of_the_callers_transaction(
-    stack: Any, aiohttp_client: Any, database_url: str
-) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_record_event_is_part_of_the_callers_transaction(one: Instance) -> None:
     job = await new_job(one.database)
     await emit(one.database, job)
     async with one.database.pool.acquire() as conn:
@@ -298,16 +289,8 @@ async def test_record_event_is_part_of_the_callers_transaction(
 async def test_run_streams_use_the_cron_tables(
     stack: Any, aiohttp_client: Any, database_url: str
 ) -> None:
-    holder = holder_for(database_url)
-    database = await stack.enter_async_context(open_database(holder.current.database))
-    broker = await stack.enter_async_context(open_broker(database, holder))
-
-    async def stream(request: web.Request) -> web.StreamResponse:
-        return await sse_response(request, broker, "run", UUID(request.match_info["job"]))
-
-    app = web.Application()
-    app.router.add_get("/s/{job}", stream)
-    client: TestClient[Any, Any] = await aiohttp_client(app)
+    one = await make_instance(stack, aiohttp_client, database_url, kind="run")
+    database, broker, client = one.database, one.broker, one.client
     run: UUID = await database.pool.fetchval(
         "INSERT INTO cron_logs (job_name, trigger, status) "
         "VALUES ('calculate-trending', 'http', 'running') RETURNING id"
@@ -323,10 +306,7 @@ async def test_run_streams_use_the_cron_tables(
     assert (await client.get(f"/s/{run}", headers={"Last-Event-ID": "2"})).status == 204
 
 
-async def test_events_during_a_long_replay_arrive_once_in_order(
-    stack: Any, aiohttp_client: Any, database_url: str
-) -> None:
-    one = await make_instance(stack, aiohttp_client, database_url)
+async def test_events_during_a_long_replay_arrive_once_in_order(one: Instance) -> None:
     job = await new_job(one.database)
     async with one.database.pool.acquire() as conn, conn.transaction():
         for i in range(300):

@@ -115,6 +115,13 @@ def make_provider(
     return provider, registry
 
 
+def requests_counted(registry: CollectorRegistry, status: str) -> float | None:
+    """``theset_upstream_requests_total`` for the test provider's ``/x`` answers of ``status``."""
+    return registry.get_sample_value(
+        "theset_upstream_requests_total", {"provider": "test", "endpoint": "/x", "status": status}
+    )
+
+
 def json_reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
     return lambda: web.json_response(body or {}, status=status, headers=headers)
 
@@ -253,13 +260,7 @@ async def test_server_errors_are_retried_with_backoff(
     provider, registry = make_provider(session, attempts=3)
     response = await provider.request("GET", server.url, endpoint="/x")
     assert response.body == {"ok": True} and len(server.arrivals) == 3
-    assert (
-        registry.get_sample_value(
-            "theset_upstream_requests_total",
-            {"provider": "test", "endpoint": "/x", "status": "500"},
-        )
-        == 1
-    )
+    assert requests_counted(registry, "500") == 1
 
 
 async def test_client_errors_are_not_retried_and_do_not_open_the_breaker(
@@ -310,13 +311,7 @@ async def test_timeouts_count_and_are_retried(
     with pytest.raises(UpstreamTransportError, match=r"no answer in 0\.2 s"):
         await provider.request("GET", server.url, endpoint="/x")
     assert len(server.arrivals) == 2
-    assert (
-        registry.get_sample_value(
-            "theset_upstream_requests_total",
-            {"provider": "test", "endpoint": "/x", "status": "timeout"},
-        )
-        == 2
-    )
+    assert requests_counted(registry, "timeout") == 2
 
 
 async def test_malformed_json_is_a_typed_error_naming_the_endpoint(
