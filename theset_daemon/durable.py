@@ -127,10 +127,6 @@ class DurableTasks(Generic[K]):
 
     # --- the tasks ----------------------------------------------------------------------------
 
-    def claims(self) -> dict[K, Claim[K]]:
-        """The claims this process holds now, by key."""
-        return dict(self._claims)
-
     def claim_of(self, key: K) -> Claim[K] | None:
         return self._claims.get(key)
 
