@@ -19,16 +19,16 @@ log = get_logger(__name__)
 
 async def periodic(
     step: Callable[[], Awaitable[object]],
-    interval_s: float | Callable[[], float],
+    interval_s: float,
     *,
     failed_event: str,
     **log_fields: Any,
 ) -> NoReturn:
-    """Run ``step`` every ``interval_s`` (a number, or a function read before each sleep so a
-    reload takes effect at once), after a first sleep. A failure is logged as ``failed_event``
-    with ``log_fields`` and its traceback, and the loop waits its interval before trying again."""
+    """Run ``step`` every ``interval_s``, after a first sleep. A failure is logged as
+    ``failed_event`` with ``log_fields`` and its traceback, and the loop waits its interval
+    before trying again."""
     while True:
-        await asyncio.sleep(interval_s() if callable(interval_s) else interval_s)
+        await asyncio.sleep(interval_s)
         try:
             await step()
         except asyncio.CancelledError:
@@ -39,7 +39,7 @@ async def periodic(
 
 def start_periodic(
     step: Callable[[], Awaitable[object]],
-    interval_s: float | Callable[[], float],
+    interval_s: float,
     *,
     name: str,
     failed_event: str,
