@@ -32,7 +32,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Coroutine, Hashable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
@@ -66,7 +66,7 @@ def owner_is_dead(owner_id: str) -> bool:
     return int(pid_text) != os.getpid() and not psutil.pid_exists(int(pid_text))
 
 
-def drain_s(grace_s: float) -> float:
+def drain_for(grace_s: float) -> float:
     """How long running tasks get to stop on their own once shutdown begins."""
     return min(DRAIN_MAX_S, grace_s / 2)
 
@@ -112,8 +112,10 @@ class DurableTasks(Generic[K]):
         owner_id: str | None = None,
         renew_interval_s: float,
         sweep_interval_s: float,
+        grace_s: Callable[[], float],
     ) -> None:
         self.kind = kind
+        self.grace_s = grace_s  # the shutdown grace as of now (reloadable): the default drain
         self.store = store
         self.owner_id = owner_id or new_owner_id()
         self.renew_interval_s = renew_interval_s
@@ -209,10 +211,13 @@ class DurableTasks(Generic[K]):
 
     # --- drain --------------------------------------------------------------------------------
 
-    def begin_shutdown(self, drain_s: float) -> None:
-        """Take no more work; ask every task to stop; cancel what still runs after ``drain_s``."""
+    def begin_shutdown(self, drain_s: float | None = None) -> None:
+        """Take no more work; ask every task to stop; cancel what still runs after ``drain_s``
+        (by default :func:`drain_for` the grace)."""
         if self.closing:
             return
+        if drain_s is None:
+            drain_s = drain_for(self.grace_s())
         self.closing = True
         for claim in self._claims.values():
             claim.stopping.set()
@@ -231,9 +236,9 @@ class DurableTasks(Generic[K]):
             log.warning(f"{self.kind}_cancelled_at_shutdown", **claim.log_fields)
             task.cancel()
 
-    async def close(self, drain_s: float) -> None:
+    async def close(self) -> None:
         """Drain (if the shutdown has not begun yet, it begins now), then await every task."""
-        self.begin_shutdown(drain_s)
+        self.begin_shutdown()
         for upkeep in self._upkeep:
             upkeep.cancel()
         for upkeep in self._upkeep:

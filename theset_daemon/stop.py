@@ -56,7 +56,7 @@ class StopBudget:
     @property
     def drain_s(self) -> float:
         """Running jobs and imports get this to stop on their own, then are cancelled."""
-        return durable.drain_s(self.grace_s)
+        return durable.drain_for(self.grace_s)
 
     @property
     def reserve_s(self) -> float:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from theset_daemon.durable import DurableTasks, drain_s, new_owner_id, owner_is_dead
+from theset_daemon.durable import DurableTasks, drain_for, new_owner_id, owner_is_dead
 
 
 class Store:
@@ -46,7 +46,9 @@ class Store:
 
 
 def engine_of(store: Store) -> DurableTasks[str]:
-    engine = DurableTasks("thing", store, renew_interval_s=3600, sweep_interval_s=3600)
+    engine = DurableTasks(
+        "thing", store, renew_interval_s=3600, sweep_interval_s=3600, grace_s=lambda: 0.2
+    )
     store.engine = engine
     return engine
 
@@ -64,7 +66,7 @@ async def test_a_lost_claim_stops_its_task() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert claim.lost and claim.stopping.is_set()
-    await engine.close(drain_s=0.1)
+    await engine.close()
 
 
 async def test_a_task_that_released_its_claim_is_not_stopped_by_a_renewal() -> None:
@@ -90,7 +92,7 @@ async def test_a_task_that_released_its_claim_is_not_stopped_by_a_renewal() -> N
     finish_up.set()
     await task  # ended on its own, not cancelled
     assert len(engine) == 0
-    await engine.close(drain_s=0.1)
+    await engine.close()
 
 
 async def test_the_drain_lets_tasks_stop_then_cancels_the_rest() -> None:
@@ -105,7 +107,7 @@ async def test_the_drain_lets_tasks_stop_then_cancels_the_rest() -> None:
     stubborn_task = engine.launch(stubborn, asyncio.sleep(3600), name="stubborn")
     engine.begin_shutdown(drain_s=0.2)
     assert engine.new_claim("late").stopping.is_set()  # launched during the drain: stopping
-    await engine.close(drain_s=0.2)
+    await engine.close()
     assert polite_task.done() and not polite_task.cancelled()
     assert stubborn_task.cancelled()
 
@@ -129,7 +131,8 @@ async def test_close_leaves_a_task_writing_its_end_under_a_shield_alone() -> Non
 
     task = engine.launch(engine.new_claim("a"), ends_under_a_shield(), name="a")
     await asyncio.sleep(0)
-    await engine.close(drain_s=0.05)
+    engine.begin_shutdown(drain_s=0.05)
+    await engine.close()
     assert task.cancelled() and written.is_set()
 
 
@@ -145,10 +148,10 @@ async def test_a_sweep_lapses_dead_owners_on_this_host_and_resumes() -> None:
     assert not owner_is_dead(engine.owner_id)  # ourselves
     assert await engine.sweep() == ["orphan"]
     assert store.claims == {"orphan": engine.owner_id, "elsewhere": "another-host:1:alive"}
-    await engine.close(drain_s=0.1)
+    await engine.close()
     assert await engine.sweep() == []  # closing: nothing more is taken
 
 
 def test_the_drain_is_at_most_half_the_grace() -> None:
-    assert drain_s(4.0) == 2.0
-    assert drain_s(25.0) == 10.0
+    assert drain_for(4.0) == 2.0
+    assert drain_for(25.0) == 10.0

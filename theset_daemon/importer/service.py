@@ -98,6 +98,7 @@ class Importer:
         self.tasks: DurableTasks[UUID] = DurableTasks(
             "import", self, renew_interval_s=HEARTBEAT_INTERVAL_S,
             sweep_interval_s=SWEEP_INTERVAL_S,
+            grace_s=lambda: holder.current.shutdown.grace_seconds,
         )  # fmt: skip
         self.owner_id = self.tasks.owner_id
         self._limit = PerClientLimit()
@@ -299,13 +300,10 @@ class Importer:
         """Claim no more jobs, and start the drain of the running ones now (the stop calls
         this beside the jobs' ``begin_shutdown``): whatever still runs when the drain is over is
         cancelled then, and marks itself interrupted."""
-        self.tasks.begin_shutdown(self._drain_s() if drain_s is None else drain_s)
+        self.tasks.begin_shutdown(drain_s)
 
     async def close(self) -> None:
-        await self.tasks.close(self._drain_s())
-
-    def _drain_s(self) -> float:
-        return durable.drain_s(self._holder.current.shutdown.grace_seconds)
+        await self.tasks.close()
 
 
 @contextlib.asynccontextmanager

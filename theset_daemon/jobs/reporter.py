@@ -113,10 +113,10 @@ class Reporter:
                 await asyncio.sleep(max(interval_s, 1.0))
 
     async def finish(
-        self, job: str, *, retry_s: float, while_: Callable[[], bool], **end: Any
+        self, job: str, *, retry_s: float, retry_while: Callable[[], bool], **end: Any
     ) -> dict[str, Any] | None:
         """``runs.finish`` (the run's end, its terminal event and the lease's release), retried
-        for up to ``retry_s`` while the database is unreachable and ``while_()`` holds (at
+        for up to ``retry_s`` while the database is unreachable and ``retry_while()`` holds (at
         shutdown there is no time to wait: the next start sweeps the row up). The Run, or None
         when the run was taken from us or the write never landed."""
 
@@ -129,7 +129,9 @@ class Reporter:
             )  # fmt: skip
 
         attempts = AsyncRetrying(
-            retry=retry_if_exception(lambda e: isinstance(e, DATABASE_UNREACHABLE) and while_()),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, DATABASE_UNREACHABLE) and retry_while()
+            ),
             stop=stop_after_delay(retry_s),
             wait=wait_exponential(multiplier=END_WRITE_BACKOFF_MIN_S, max=END_WRITE_BACKOFF_MAX_S),
             before_sleep=retrying,

@@ -127,6 +127,7 @@ class JobRunner:
         self.tasks: DurableTasks[JobName] = DurableTasks(
             "job", self, owner_id=holder_id, renew_interval_s=renew_interval_s,
             sweep_interval_s=sweep_interval_s,
+            grace_s=lambda: holder.current.shutdown.grace_seconds,
         )  # fmt: skip
         self.holder_id = self.tasks.owner_id
         #: Async callbacks called with every ended Run; a failing one is logged and ignored.
@@ -231,13 +232,10 @@ class JobRunner:
 
     def begin_shutdown(self, drain_s: float | None = None) -> None:
         """Stop taking runs; ask every job to stop; cancel what is left after the drain."""
-        self.tasks.begin_shutdown(self._drain_s() if drain_s is None else drain_s)
+        self.tasks.begin_shutdown(drain_s)
 
     async def close(self) -> None:
-        await self.tasks.close(self._drain_s())
-
-    def _drain_s(self) -> float:
-        return durable.drain_s(self.settings.current.shutdown.grace_seconds)
+        await self.tasks.close()
 
     # --- the TaskStore of job runs --------------------------------------------------------------
 
@@ -382,7 +380,8 @@ class JobRunner:
         # for a lost lease (it would cancel this task before its metrics and monitor hooks).
         self.tasks.release(spec.name)
         payload = await reporter.finish(
-            spec.name, retry_s=self.end_write_retry_s, while_=lambda: not self.tasks.closing,
+            spec.name, retry_s=self.end_write_retry_s,
+            retry_while=lambda: not self.tasks.closing,
             status=status, active_ms=figures["duration_ms"], done=done,
             total=total, summary=summary, errors=reporter.errors, error=error,
             checkpoint=reporter.checkpoint_value,
