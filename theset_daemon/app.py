@@ -25,6 +25,7 @@ from theset_daemon.appkeys import (
     IN_FLIGHT,
     METRICS,
     MONITOR,
+    PRESENCE,
     PROGRESS,
     READINESS,
     RUNNER,
@@ -36,19 +37,22 @@ from theset_daemon.appkeys import (
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder, UpstreamSettings
 from theset_daemon.db.pool import Database, open_database
+from theset_daemon.durable import new_owner_id
 from theset_daemon.health import Check, ComponentStatus, ReadinessChecks
 from theset_daemon.importer.service import open_importer
 from theset_daemon.jobs.context import JobName
 from theset_daemon.jobs.registry import JOBS, JobSpec
 from theset_daemon.jobs.runner import open_runner
 from theset_daemon.jobs.scheduler import open_scheduler
+from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
 from theset_daemon.monitoring.metrics import JobRunMetrics, LiveStateCollector
 from theset_daemon.monitoring.service import open_monitor
+from theset_daemon.presence import Presence
 from theset_daemon.progress import open_broker
 from theset_daemon.sim import SIM_CREDENTIALS, SimLimits, running_simulator
 from theset_daemon.stop import begin_stop
-from theset_daemon.upstream.clients import Simulated, Upstreams, open_clients
+from theset_daemon.upstream.clients import Shared, Simulated, Upstreams, open_clients
 from theset_daemon.web import (
     api,
     routes_cron,
@@ -91,6 +95,7 @@ def build_app(
     app[STOPPING] = asyncio.Event()
     app.on_response_prepare.append(on_response_prepare)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(presence_ctx)
     app.cleanup_ctx.append(progress_ctx)
     app.cleanup_ctx.append(cache_ctx)
     app.cleanup_ctx.append(upstreams_ctx)
@@ -114,6 +119,12 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         app[READINESS].unregister("database")
 
 
+async def presence_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with started(Presence(app[DATABASE], new_owner_id())) as presence:
+        app[PRESENCE] = presence
+        yield
+
+
 async def progress_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_broker(app[DATABASE], app[SETTINGS]) as broker:
         app[PROGRESS] = broker
@@ -131,7 +142,12 @@ def _runner_ctx(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def runner_ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_runner(
-            app[DATABASE], app[UPSTREAMS], app[CACHE], app[SETTINGS], jobs=jobs
+            app[DATABASE],
+            app[UPSTREAMS],
+            app[CACHE],
+            app[SETTINGS],
+            jobs=jobs,
+            holder_id=app[PRESENCE].instance,
         ) as runner:
             app[RUNNER] = runner
             yield
@@ -182,7 +198,8 @@ def _cache_status(cache: Cache) -> Check:
 
 
 async def upstreams_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with open_upstreams(app[SETTINGS], app[METRICS]) as upstreams:
+    shared = Shared(app[DATABASE], app[PRESENCE])
+    async with open_upstreams(app[SETTINGS], app[METRICS], shared=shared) as upstreams:
         app[UPSTREAMS] = upstreams
         for name in upstreams.providers:
             app[READINESS].register(name, _provider_status(upstreams, name))
@@ -193,21 +210,21 @@ async def upstreams_ctx(app: web.Application) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def open_upstreams(
-    holder: SettingsHolder, registry: CollectorRegistry
+    holder: SettingsHolder, registry: CollectorRegistry, *, shared: Shared | None = None
 ) -> AsyncIterator[Upstreams]:
     """The three clients as configured. In ``upstream.mode = "simulated"`` the built-in simulator
     is started first, in this loop on a loopback port, and every client is pointed at it (with
     the simulator's credentials where none are configured); it stops after the clients close."""
     upstream = holder.current.upstream
     if upstream.mode != "simulated":
-        async with open_clients(holder, registry) as upstreams:
+        async with open_clients(holder, registry, shared=shared) as upstreams:
             yield upstreams
         return
     limits = SimLimits(spotify_mode=upstream.spotify.api_mode)
     async with running_simulator(upstream.simulator, limits) as base_url:
         log.info("simulator_started", base_url=base_url, mode=upstream.spotify.api_mode)
         simulated = Simulated(base_url, lambda current: _on_simulator(current, base_url))
-        async with open_clients(holder, registry, simulated=simulated) as upstreams:
+        async with open_clients(holder, registry, simulated=simulated, shared=shared) as upstreams:
             yield upstreams
 
 

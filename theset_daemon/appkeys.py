@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from theset_daemon.jobs.runner import JobRunner
     from theset_daemon.jobs.scheduler import JobScheduler
     from theset_daemon.monitoring.service import Monitor
+    from theset_daemon.presence import Presence
     from theset_daemon.progress import ProgressBroker
     from theset_daemon.upstream.clients import Upstreams
     from theset_daemon.web.inflight import RequestsInFlight
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[SettingsHolder] = web.AppKey("settings")
 READINESS: web.AppKey[ReadinessChecks] = web.AppKey("readiness")
 DATABASE: web.AppKey[Database] = web.AppKey("database")
+#: This daemon in ``daemon_instances``: its identity, its beat, the count of live daemons.
+PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
 #: The daemon's own Prometheus registry (not the global one: two apps in one process stay apart).
 METRICS = web.AppKey("metrics", CollectorRegistry)
 UPSTREAMS: web.AppKey[Upstreams] = web.AppKey("upstreams")

@@ -17,6 +17,7 @@ from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.monitoring.notify import Notifier
 from theset_daemon.monitoring.service import Monitor
+from theset_daemon.presence import LIVE_WITHIN_S, Presence
 
 JOB = "update-active-artists"  # "0 */6 * * *"
 START = datetime(2026, 11, 28, 0, 30, tzinfo=UTC)  # the daemon starts at 00:30
@@ -166,22 +167,43 @@ async def test_a_stall_covering_a_fire_is_reported_not_missed(
     assert report.health.fires_in_gaps == (datetime(2026, 11, 28, 6, tzinfo=UTC),)
 
 
-async def test_a_restart_after_downtime_records_the_gap(
-    database: Database, monitors: MonitorFactory
-) -> None:
-    first = monitors(Clock(START))
+async def test_a_restart_after_downtime_records_the_gap(database: Database) -> None:
+    first = Presence(database, "host:1:first")
     await first.start()
     await first.close()  # stopped: its last beat is now
     await database.pool.execute(
         "UPDATE daemon_instances SET last_beat_at = last_beat_at - interval '1 hour',"
         " started_at = started_at - interval '2 hours'"
     )
-    second = monitors(Clock(START))
+    second = Presence(database, "host:2:second")
     await second.start()
+    await second.close()
     (gap,) = await database.pool.fetch(
         "SELECT kind, ended_at - started_at AS length FROM daemon_gaps"
     )
     assert gap["kind"] == "down" and gap["length"] >= timedelta(minutes=59)
+
+
+async def test_live_daemons_follow_starts_stops_and_silent_deaths(database: Database) -> None:
+    one, two, three = (Presence(database, f"host:{n}:x") for n in range(3))
+    await one.start()
+    assert one.live == 1
+    await two.start()
+    await three.start()
+    await one.beat()
+    assert (one.live, three.live) == (3, 3)
+    await two.close()  # a clean stop says so at once
+    # A silent death (kill -9): its beats stop, and it stops counting LIVE_WITHIN_S later.
+    await database.pool.execute(
+        "UPDATE daemon_instances SET last_beat_at = now() - make_interval(secs => $1),"
+        " started_at = now() - make_interval(secs => $1) WHERE holder = $2",
+        LIVE_WITHIN_S + 1,
+        three.instance,
+    )
+    await one.beat()
+    assert one.live == 1
+    await one.close()
+    await three.close()
 
 
 async def test_an_alert_still_active_is_sent_again_after_the_interval(

@@ -5,15 +5,19 @@ per-second limits are out of the way and the clients send as fast as the config 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from tests.plugins.simulator import UNTHROTTLED_LIMITS, UNTHROTTLED_RATE_PER_S
@@ -114,3 +118,53 @@ async def sim_harness(
 async def sim() -> AsyncIterator[SimHarness]:
     async with sim_harness() as harness:
         yield harness
+
+
+# --- a scripted provider (the HTTP stack's own tests) ------------------------------------
+
+Reply = Callable[[], web.StreamResponse]
+
+
+@dataclass
+class ScriptedServer:
+    """Answers from a script (then ``default``), and records when each request arrived."""
+
+    default: Callable[[], Any] = lambda: web.json_response({"ok": True})
+    script: deque[Callable[[], Any]] = field(default_factory=deque)
+    arrivals: list[float] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.arrivals.append(time.monotonic())
+        reply = self.script.popleft() if self.script else self.default
+        result = reply()
+        if asyncio.iscoroutine(result):
+            result = await result
+        assert isinstance(result, web.StreamResponse)
+        return result
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", scripted.handle)
+    # A handler still running at the end (a hang under test) is cancelled, not waited for.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    scripted.url = f"http://{host}:{port}/x"
+    yield scripted
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+def json_reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+    return lambda: web.json_response(body or {}, status=status, headers=headers)

@@ -15,7 +15,6 @@ from tests.waiting import eventually
 from theset_daemon.sim import SimLimits
 from theset_daemon.upstream.breaker import BreakerState
 from theset_daemon.upstream.errors import (
-    QuotaExhausted,
     UpstreamMalformed,
     UpstreamNotFound,
     UpstreamUnavailable,
@@ -195,28 +194,6 @@ async def test_server_errors_open_the_breaker_and_it_recovers() -> None:
         )
         await sim.upstreams.ticketmaster.events_for_attraction(artist["ticketmasterId"])
         assert provider.breaker.state is BreakerState.CLOSED
-
-
-async def test_quota_refusal_before_burning_the_key() -> None:
-    async with sim_harness(extra_config="") as sim:
-        sim.holder.current = sim.holder.current.model_copy(
-            update={
-                "upstream": sim.holder.current.upstream.model_copy(
-                    update={
-                        "setlistfm": sim.holder.current.upstream.setlistfm.model_copy(
-                            update={"daily_quota": 2}
-                        )
-                    }
-                )
-            }
-        )
-        artist = (await sim.catalog())[0]
-        await sim.reset_stats()
-        await sim.upstreams.setlistfm.search_artists(artist["name"])
-        await sim.upstreams.setlistfm.search_artists(artist["name"])
-        with pytest.raises(QuotaExhausted, match="daily quota of 2 calls"):
-            await sim.upstreams.setlistfm.search_artists(artist["name"])
-        assert requests_of(await sim.stats(), "setlistfm") == 2
 
 
 async def test_malformed_answers_raise_a_typed_error_naming_the_endpoint(sim: SimHarness) -> None:

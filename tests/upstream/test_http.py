@@ -8,16 +8,14 @@ import contextlib
 import email.utils
 import itertools
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 
 import aiohttp
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from tests.upstream.conftest import ScriptedServer, json_reply
 from tests.waiting import eventually
 from theset_daemon.config import (
     BreakerSettings,
@@ -27,7 +25,6 @@ from theset_daemon.config import (
 )
 from theset_daemon.upstream.breaker import BreakerOpenError, BreakerState, CircuitBreaker
 from theset_daemon.upstream.errors import (
-    QuotaExhausted,
     UpstreamMalformed,
     UpstreamNotFound,
     UpstreamRateLimited,
@@ -41,47 +38,6 @@ from theset_daemon.upstream.metrics import UpstreamMetrics
 from theset_daemon.upstream.quota import rate_limit_reset_seconds
 
 Reply = Callable[[], web.StreamResponse]
-
-
-@dataclass
-class ScriptedServer:
-    """Answers from a script (then ``default``), and records when each request arrived."""
-
-    default: Callable[[], Any] = lambda: web.json_response({"ok": True})
-    script: deque[Callable[[], Any]] = field(default_factory=deque)
-    arrivals: list[float] = field(default_factory=list)
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.arrivals.append(time.monotonic())
-        reply = self.script.popleft() if self.script else self.default
-        result = reply()
-        if asyncio.iscoroutine(result):
-            result = await result
-        assert isinstance(result, web.StreamResponse)
-        return result
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    scripted = ScriptedServer()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", scripted.handle)
-    # A handler still running at the end (a hang under test) is cancelled, not waited for.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    scripted.url = f"http://{host}:{port}/x"
-    yield scripted
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
 
 
 def make_provider(
@@ -120,10 +76,6 @@ def requests_counted(registry: CollectorRegistry, status: str) -> float | None:
     return registry.get_sample_value(
         "theset_upstream_requests_total", {"provider": "test", "endpoint": "/x", "status": status}
     )
-
-
-def json_reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
-    return lambda: web.json_response(body or {}, status=status, headers=headers)
 
 
 def max_in_any_window(times: list[float], window_s: float = 1.0) -> int:
@@ -322,46 +274,6 @@ async def test_malformed_json_is_a_typed_error_naming_the_endpoint(
     with pytest.raises(UpstreamMalformed, match=r"test /artists/\{id\}: invalid JSON"):
         await provider.request("GET", server.url, endpoint="/artists/{id}")
     assert len(server.arrivals) == 2  # retried once: a garbled body is usually transient
-
-
-async def test_quota_ledger_refuses_past_the_daily_quota(
-    server: ScriptedServer, session: aiohttp.ClientSession
-) -> None:
-    provider, registry = make_provider(session, quota=3)
-    for _ in range(3):
-        await provider.request("GET", server.url, endpoint="/x")
-    with pytest.raises(QuotaExhausted, match="daily quota of 3 calls used up"):
-        await provider.request("GET", server.url, endpoint="/x")
-    assert len(server.arrivals) == 3
-    assert registry.get_sample_value("theset_upstream_quota_remaining", {"provider": "test"}) == 0
-
-
-async def test_the_providers_own_count_wins(
-    server: ScriptedServer, session: aiohttp.ClientSession
-) -> None:
-    server.script.append(json_reply(200, {}, {"Rate-Limit-Available": "1"}))
-    provider, _ = make_provider(session, quota=5000)
-    await provider.request("GET", server.url, endpoint="/x")
-    assert provider.ledger is not None and provider.ledger.remaining == 1
-    await provider.request("GET", server.url, endpoint="/x")
-    with pytest.raises(QuotaExhausted):
-        await provider.request("GET", server.url, endpoint="/x")
-
-
-async def test_a_quota_violation_429_stops_calls_for_the_day(
-    server: ScriptedServer, session: aiohttp.ClientSession
-) -> None:
-    body = {"fault": {"faultstring": "Rate limit quota violation",
-                      "detail": {"errorcode": "policies.ratelimit.QuotaViolation"}}}  # fmt: skip
-    reset_ms = str(int((time.time() + 7200) * 1000))
-    server.script.append(json_reply(429, body, {"Rate-Limit-Reset": reset_ms}))
-    provider, _ = make_provider(session, quota=5000, attempts=3)
-    with pytest.raises(QuotaExhausted) as info:
-        await provider.request("GET", server.url, endpoint="/x")
-    assert 7000 < info.value.retry_after_s <= 7200
-    with pytest.raises(QuotaExhausted):
-        await provider.request("GET", server.url, endpoint="/x")
-    assert len(server.arrivals) == 1
 
 
 class FakeClock:

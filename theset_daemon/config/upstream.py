@@ -35,9 +35,17 @@ class RetrySettings(Section):
 
 
 class ProviderSettings(Section):
-    """What every upstream has: a strict send rate, a circuit breaker and a retry policy."""
+    """What every upstream has: a strict send rate, a daily quota shared by two classes of
+    request (section 9 of the budget: imports are *interactive*, jobs *background*), a circuit
+    breaker and a retry policy. Rate and quota hold per key, across every daemon."""
 
     max_rate_per_s: float = Field(gt=0, le=1000)
+    #: Requests per UTC day with this key; 0: no daily quota.
+    daily_quota: int = Field(0, ge=0, le=100_000_000)
+    #: The share of ``daily_quota`` only imports may use: the jobs stop before it.
+    interactive_reserve: float = Field(0.2, ge=0, le=1)
+    #: The share of ``daily_quota`` imports may use at most, so they never starve the jobs.
+    interactive_max: float = Field(0.6, ge=0, le=1)
     # Whole exchange, send to last body byte; a slower answer counts as a failure.
     timeout_s: float = Field(10, gt=0, le=300)
     breaker: BreakerSettings = BreakerSettings()
@@ -56,11 +64,10 @@ class SpotifySettings(ProviderSettings):
 
 
 class ApiKeyProviderSettings(ProviderSettings):
-    """A provider reached with one API key and a daily call quota."""
+    """A provider reached with one API key (and a daily quota by default)."""
 
     base_url: str
     api_key: SecretStr = SecretStr("")
-    daily_quota: int = Field(ge=1)
 
     _urls = field_validator("base_url")(http_url)
 
@@ -68,13 +75,13 @@ class ApiKeyProviderSettings(ProviderSettings):
 class TicketmasterSettings(ApiKeyProviderSettings):
     base_url: str = "https://app.ticketmaster.com/discovery/v2"
     max_rate_per_s: float = Field(5, gt=0, le=1000)
-    daily_quota: int = Field(5000, ge=1)
+    daily_quota: int = Field(5000, ge=0, le=100_000_000)
 
 
 class SetlistfmSettings(ApiKeyProviderSettings):
     base_url: str = "https://api.setlist.fm/rest/1.0"
     max_rate_per_s: float = Field(2, gt=0, le=1000)
-    daily_quota: int = Field(1440, ge=1)
+    daily_quota: int = Field(1440, ge=0, le=100_000_000)
 
 
 class UpstreamSettings(Section):

@@ -138,8 +138,17 @@ async def register_instance(conn: Connection, holder: str, stale_after_s: float)
         )
 
 
-async def beat(conn: Executor, holder: str) -> None:
-    await conn.execute("UPDATE daemon_instances SET last_beat_at = now() WHERE holder = $1", holder)
+async def beat_and_list_others(conn: Executor, holder: str, live_within_s: float) -> list[str]:
+    """Beat for ``holder``; the *other* daemons that beat within ``live_within_s``."""
+    rows = await conn.fetch(
+        """WITH beat AS (UPDATE daemon_instances SET last_beat_at = now() WHERE holder = $1)
+           SELECT holder FROM daemon_instances
+            WHERE holder <> $1 AND stopped_at IS NULL
+              AND last_beat_at > now() - make_interval(secs => $2)""",
+        holder,
+        live_within_s,
+    )
+    return [row["holder"] for row in rows]
 
 
 async def stop_instance(conn: Executor, holder: str) -> None:

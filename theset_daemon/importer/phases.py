@@ -22,6 +22,7 @@ from theset_daemon import refresh
 from theset_daemon.db import catalog as store
 from theset_daemon.upstream.clients import Upstreams
 from theset_daemon.upstream.errors import UpstreamNotFound
+from theset_daemon.upstream.request_class import interactive
 from theset_daemon.upstream.spotify import Artist
 from theset_daemon.upstream.ticketmaster import name_key
 
@@ -56,14 +57,19 @@ class PhaseResult:
 
 async def resolve_artist(up: Upstreams, request: ImportRequest) -> tuple[Artist, str | None]:
     """The Spotify artist for the request, and the Ticketmaster attraction id when given."""
+    with interactive():  # every request of an import, in every phase, is a person's
+        return await _resolve(up, request)
+
+
+async def _resolve(up: Upstreams, request: ImportRequest) -> tuple[Artist, str | None]:
     if request.spotify_id:
         try:
-            return await up.spotify.artist(request.spotify_id, urgent=True), None
+            return await up.spotify.artist(request.spotify_id), None
         except UpstreamNotFound:
             raise ArtistNotFound(f"no Spotify artist {request.spotify_id}") from None
     if request.ticketmaster_id:
         try:
-            attraction = await up.ticketmaster.attraction(request.ticketmaster_id, urgent=True)
+            attraction = await up.ticketmaster.attraction(request.ticketmaster_id)
         except UpstreamNotFound:
             raise ArtistNotFound(f"no Ticketmaster attraction {request.ticketmaster_id}") from None
         return await _search_one(up, attraction.name), attraction.id
@@ -72,7 +78,7 @@ async def resolve_artist(up: Upstreams, request: ImportRequest) -> tuple[Artist,
 
 
 async def _search_one(up: Upstreams, name: str) -> Artist:
-    found = await up.spotify.search_artists(name, limit=5, urgent=True)
+    found = await up.spotify.search_artists(name, limit=5)
     if not found:
         raise ArtistNotFound(f"no Spotify artist matches {name!r}")
     wanted = name_key(name)
@@ -90,12 +96,14 @@ def artist_row(artist: Artist, ticketmaster_id: str | None) -> store.ArtistRow:
 async def import_shows(
     up: Upstreams, pool: asyncpg.Pool, artist_id: UUID, artist_name: str
 ) -> PhaseResult:
-    shows = await refresh.refresh_shows(up, pool, artist_id, artist_name)
+    with interactive():
+        shows = await refresh.refresh_shows(up, pool, artist_id, artist_name)
     return PhaseResult(warnings=shows.warnings)
 
 
 async def import_songs(
     up: Upstreams, pool: asyncpg.Pool, artist_id: UUID, spotify_id: str
 ) -> PhaseResult:
-    songs = await refresh.refresh_discography(up, pool, artist_id, spotify_id)
+    with interactive():
+        songs = await refresh.refresh_discography(up, pool, artist_id, spotify_id)
     return PhaseResult(warnings=songs.warnings, albums=songs.releases_listed)

@@ -427,5 +427,6 @@ def open_runner(
     holder: SettingsHolder,
     *,
     jobs: Mapping[JobName, JobSpec] = JOBS,
+    holder_id: str | None = None,
 ) -> contextlib.AbstractAsyncContextManager[JobRunner]:
-    return started(JobRunner(database, upstreams, cache, holder, jobs=jobs))
+    return started(JobRunner(database, upstreams, cache, holder, jobs=jobs, holder_id=holder_id))

@@ -11,10 +11,10 @@ UPDATE wins; the winner notifies). An alert still active ``renotify_interval_s``
 notification is sent again. A successful run resolves what it clears: the failure streak, a
 missed execution, a slow run; the error rate resolves when the last 24 h fall under the threshold.
 
-The daemon's own gaps. Each process registers in ``daemon_instances`` and beats every
-``BEAT_INTERVAL_S``; a start that finds no live instance records the downtime since the last
-beat. A loop-lag sampler records stalls longer than ``STALL_THRESHOLD_S``. Fires that fell in
-either are the daemon's fault, not the job's: they are reported, never "missed".
+The daemon's own gaps. Each process registers in ``daemon_instances`` and beats
+(``presence.py``); a start that finds no live instance records the downtime since the last beat.
+A loop-lag sampler records stalls longer than ``STALL_THRESHOLD_S``. Fires that fell in either
+are the daemon's fault, not the job's: they are reported, never "missed".
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ from theset_daemon.periodic import start_periodic
 log = get_logger(__name__)
 
 CHECK_INTERVAL_S = 30.0
-BEAT_INTERVAL_S = 10.0
-STALE_AFTER_S = 3 * BEAT_INTERVAL_S  # no beat for this long: that instance is gone
 LAG_SAMPLE_S = 0.5
 STALL_THRESHOLD_S = 5.0
 
@@ -212,20 +210,13 @@ class Monitor:
     # --- the clock and the daemon's own liveness --------------------------------------------
 
     async def start(self) -> None:
-        async with self._database.pool.acquire() as conn:
-            await store.register_instance(conn, self._instance, STALE_AFTER_S)
         self._lag_mark_s = time.monotonic()
         self._tasks += [
             start_periodic(self.check, CHECK_INTERVAL_S, name="monitor-check",
                            failed_event="monitor_check_failed"),
-            start_periodic(self._beat, BEAT_INTERVAL_S, name="monitor-beat",
-                           failed_event="monitor_beat_failed"),
             start_periodic(self._sample_lag, LAG_SAMPLE_S, name="monitor-lag",
                            failed_event="monitor_lag_sample_failed"),
         ]  # fmt: skip
-
-    async def _beat(self) -> None:
-        await store.beat(self._database.pool, self._instance)
 
     async def _sample_lag(self) -> None:
         """The loop's lag: how much longer than asked the last sleep took."""
@@ -246,8 +237,6 @@ class Monitor:
         self._tasks.clear()
         await self._notifier.close()
         await asyncio.gather(*self._noting, return_exceptions=True)
-        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            await store.stop_instance(self._database.pool, self._instance)
 
 
 @contextlib.asynccontextmanager

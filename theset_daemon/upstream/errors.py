@@ -34,14 +34,13 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class QuotaExhausted(UpstreamError):
-    """The provider's daily call quota is used up; we refuse rather than burn the key."""
+    """Nothing was sent: the day's quota for this request's class is used up (our own count, the
+    provider's ``Rate-Limit-Available``, or the provider's own quota answer). Never retried and
+    never a breaker failure: the provider is healthy, the key is spent until ``retry_after_s``."""
 
-    def __init__(self, provider: str, endpoint: str, quota: int, resets_in_s: float) -> None:
-        super().__init__(
-            provider,
-            endpoint,
-            f"daily quota of {quota} calls used up; resets in {resets_in_s / 3600:.1f} h",
-        )
+    def __init__(self, provider: str, endpoint: str, resets_in_s: float, *, reason: str) -> None:
+        super().__init__(provider, endpoint, f"{reason}; resets in {resets_in_s / 3600:.1f} h")
+        self.reason = reason
         self.retry_after_s = resets_in_s
 
 

@@ -1,5 +1,8 @@
 """The send gate of one provider: its strict rate, the pause every sender keeps after a 429 (or a
-5xx with Retry-After), and urgent callers ahead of background ones.
+5xx with Retry-After), and urgent (interactive) callers ahead of background ones.
+
+With other daemons on the same key, a :class:`ClusterSlots` (``cluster.py``) sets this daemon's
+spacing and grants each send a slot of the key's shared window; the gate keeps the local order.
 
 The slots come from an aiolimiter leaky bucket of capacity one. Capacity one is deliberate:
 ``AsyncLimiter(rate, 1)`` would allow a full burst on top of its refill, and the contract's rate is
@@ -15,6 +18,7 @@ import contextlib
 import math
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
@@ -33,6 +37,18 @@ class ProviderPaused(Exception):
         self.retry_after_s = retry_after_s
 
 
+class ClusterSlots(Protocol):
+    """The key's rate as the other daemons share it (``cluster.SharedLimiter``)."""
+
+    def local_rate(self) -> float:
+        """This daemon's spacing now, in sends per second."""
+        ...
+
+    async def take(self, *, interactive: bool) -> bool:
+        """Wait for the key's next slot; False when the spacing changed meanwhile."""
+        ...
+
+
 class SendGate:
     """Paces the sends of one provider: strict rate, a shared pause after a 429, and priority.
 
@@ -42,10 +58,16 @@ class SendGate:
     slot gives that slot up when an urgent one arrives (it goes back to the head of the background
     queue), so an urgent call waits at most for the slot in progress, never behind a background
     send that merely reserved the next one. The slots themselves never move: the rate stays strict.
+    The same holds while a background caller waits for the cluster's slot.
+
+    After a pause, urgent callers go first: background ones wake one loop turn later.
     """
 
-    def __init__(self, max_rate_per_s: Callable[[], float]) -> None:
-        self._max_rate_per_s = max_rate_per_s
+    def __init__(
+        self, max_rate_per_s: Callable[[], float], cluster: ClusterSlots | None = None
+    ) -> None:
+        self._max_rate_per_s = cluster.local_rate if cluster is not None else max_rate_per_s
+        self._cluster = cluster
         self._paused_until = 0.0
         self._limiter: AsyncLimiter | None = None
         self._limiter_rate = 0.0
@@ -71,6 +93,8 @@ class SendGate:
                 if pause > max_pause_s:
                     raise ProviderPaused(pause)
                 await asyncio.sleep(pause)
+                if not urgent:
+                    await asyncio.sleep(0)  # the urgent callers woken with us enter first
                 continue
             await self._enter(urgent, ahead=ahead)
             try:
@@ -84,13 +108,12 @@ class SendGate:
                 return
 
     async def _acquire(self, urgent: bool) -> bool:
-        """Wait in the limiter for the next slot; False when an urgent caller took it over."""
-        limiter = self._current_limiter()
-        if urgent or limiter.has_capacity():
-            await limiter.acquire()
-            return True
+        """Wait for the next slot (ours, then the cluster's); False when an urgent caller took
+        it over, or the cluster changed the spacing."""
+        if urgent:
+            return await self._slot(urgent=True)
         self._yield_slot = asyncio.get_running_loop().create_future()
-        slot = asyncio.ensure_future(limiter.acquire())
+        slot = asyncio.ensure_future(self._slot(urgent=False))
         try:
             await asyncio.wait((slot, self._yield_slot), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -99,7 +122,11 @@ class SendGate:
                 slot.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await slot
-        return not slot.cancelled()
+        return not slot.cancelled() and slot.result()
+
+    async def _slot(self, *, urgent: bool) -> bool:
+        await self._current_limiter().acquire()
+        return self._cluster is None or await self._cluster.take(interactive=urgent)
 
     async def _enter(self, urgent: bool, *, ahead: bool = False) -> None:
         """Wait for the turnstile; returns owning it."""

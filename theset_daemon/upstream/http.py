@@ -1,16 +1,20 @@
 """The one HTTP stack every provider call goes through.
 
-Per attempt, in order:
+Per attempt, in order, for the request's class (``request_class.py``: imports are interactive,
+jobs background):
 
-1. **Quota ledger** (Ticketmaster, setlist.fm; ``quota.py``): refuse with
-   :class:`QuotaExhausted` once the daily quota is spent, instead of burning the key.
-2. **Send gate** (``gate.py``): waits out any Retry-After pause (set by a 429, or a 5xx that
+1. **Send gate** (``gate.py``): waits out any Retry-After pause (set by a 429, or a 5xx that
    carries one, on *any* call to the provider, so no request at all goes out inside that window;
    a pause longer than ``retry.max_delay_s`` is not waited out: the call fails at once with
-   :class:`UpstreamUnavailable`, nothing sent), then takes the next evenly spaced send slot.
-3. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers prove the
-   provider healthy.
+   :class:`UpstreamUnavailable`, nothing sent), then takes the next evenly spaced send slot, and
+   the key's slot in the window every daemon shares (``cluster.py``). Interactive goes first.
+2. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers (and a
+   provider's quota answer) prove the provider healthy.
+3. **Daily quota** (``quota.py``): reserve one unit of the class's share of today's quota in the
+   shared ledger, or fail with :class:`QuotaExhausted`, nothing sent, never retried.
 4. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
+   The provider's own quota figures (``Rate-Limit-Available``) and its quota answer go to the
+   ledger.
 
 Around the attempts, tenacity retries what is retryable with exponential backoff and jitter, or
 exactly the provider's ``Retry-After`` (seconds or HTTP date, on a 429 or a 5xx) /
@@ -20,13 +24,12 @@ A requested wait longer than ``retry.max_delay_s`` is not slept: the call fails 
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -39,9 +42,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from theset_daemon.config import ApiKeyProviderSettings, ProviderSettings
+from theset_daemon.config import ProviderSettings
 from theset_daemon.log import get_logger
+from theset_daemon.upstream import request_class
 from theset_daemon.upstream.breaker import BreakerOpenError, BreakerState, CircuitBreaker
+from theset_daemon.upstream.cluster import SharedLimiter
 from theset_daemon.upstream.errors import (
     QuotaExhausted,
     UpstreamAuthError,
@@ -57,7 +62,13 @@ from theset_daemon.upstream.errors import (
 )
 from theset_daemon.upstream.gate import ProviderPaused, SendGate
 from theset_daemon.upstream.metrics import UpstreamMetrics
-from theset_daemon.upstream.quota import QuotaLedger, is_quota_violation, rate_limit_reset_seconds
+from theset_daemon.upstream.quota import (
+    DailyLedger,
+    next_utc_midnight,
+    quota_answer,
+    rate_limit_reset_seconds,
+)
+from theset_daemon.upstream.request_class import RequestClass
 
 log = get_logger(__name__)
 
@@ -76,7 +87,9 @@ class Provider:
     """One upstream: its rate gate, breaker, retry policy, quota ledger and metrics.
 
     Settings are read through ``settings()`` on every call, so a SIGHUP that changes the rate,
-    the breaker or the retry policy takes effect on the next call.
+    the breaker, the retry policy or the quota takes effect on the next call. Without a
+    ``ledger`` nothing is counted per day, and without a ``cluster`` the rate is this process's
+    alone: the daemon always has both, the HTTP stack's own tests need neither.
     """
 
     def __init__(
@@ -87,32 +100,26 @@ class Provider:
         metrics: UpstreamMetrics,
         *,
         detail_of: Callable[[Any], str] = lambda body: "",
+        ledger: DailyLedger | None = None,
+        cluster: SharedLimiter | None = None,
     ) -> None:
         self.name = name
         self._settings = settings
         self._session = session
         self._metrics = metrics
         self._detail_of = detail_of
-        self.gate = SendGate(lambda: settings().max_rate_per_s)
+        self.ledger = ledger
+        self.cluster = cluster
+        self.gate = SendGate(lambda: settings().max_rate_per_s, cluster)
         self.breaker = CircuitBreaker(
             name,
             lambda: settings().breaker,
             on_change=lambda s: metrics.breaker_state.labels(name).set(s.gauge_value),
         )
         metrics.breaker_state.labels(name).set(BreakerState.CLOSED.gauge_value)
-        self.ledger: QuotaLedger | None = None
-        first = settings()
-        if isinstance(first, ApiKeyProviderSettings):
-            self.ledger = QuotaLedger(lambda: self._quota_settings().daily_quota)
-            metrics.quota_remaining.labels(name).set(first.daily_quota)
         #: Sends and 429s since start; jobs diff these for their per-run metrics.
         self.sent = 0
         self.rate_limited = 0
-
-    def _quota_settings(self) -> ApiKeyProviderSettings:
-        settings = self._settings()
-        assert isinstance(settings, ApiKeyProviderSettings)
-        return settings
 
     async def request(
         self,
@@ -123,10 +130,9 @@ class Provider:
         params: Mapping[str, str | int] | None = None,
         headers: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
-        urgent: bool = False,
     ) -> Response:
         """Send with every guard and retries; return the parsed JSON answer or raise an
-        :class:`UpstreamError` subclass. ``urgent`` calls go out before queued background ones."""
+        :class:`UpstreamError` subclass. Interactive calls go out before background ones."""
         retry = self._settings().retry
         retrying = AsyncRetrying(
             stop=stop_after_attempt(retry.max_attempts),
@@ -135,7 +141,7 @@ class Provider:
             reraise=True,
         )
         response: Response = await retrying(
-            self._attempt, method, url, endpoint, params, headers, data, urgent
+            self._attempt, method, url, endpoint, params, headers, data, request_class.current()
         )
         return response
 
@@ -168,15 +174,9 @@ class Provider:
         params: Mapping[str, str | int] | None,
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
-        urgent: bool,
+        kind: RequestClass,
     ) -> Response:
-        if self.ledger is not None and self.ledger.remaining <= 0:
-            raise QuotaExhausted(
-                self.name,
-                endpoint,
-                self._quota_settings().daily_quota,
-                self.ledger.seconds_to_reset(),
-            )
+        urgent = kind is RequestClass.INTERACTIVE
         try:
             await self.gate.wait_turn(urgent=urgent, max_pause_s=self._settings().retry.max_delay_s)
         except ProviderPaused as exc:
@@ -188,9 +188,14 @@ class Provider:
             self.breaker.before_call()
         except BreakerOpenError as exc:
             raise UpstreamUnavailable(self.name, endpoint, exc.retry_after_s) from None
-
         if self.ledger is not None:
-            self.ledger.record_send()
+            try:
+                await self.ledger.reserve(kind, endpoint)
+            except BaseException:
+                self.breaker.release()  # nothing sent: says nothing about the provider's health
+                raise
+            self._show_quota()
+
         self.sent += 1
         settings = self._settings()
         started = time.perf_counter()
@@ -219,7 +224,7 @@ class Provider:
                 time.perf_counter() - started
             )
         self._metrics.requests.labels(self.name, endpoint, str(status)).inc()
-        return self._classify(endpoint, status, answer_headers, raw)
+        return await self._classify(endpoint, status, answer_headers, raw)
 
     def _transport_failure(self, endpoint: str, label: str, detail: str) -> UpstreamError:
         self.breaker.record_failure()
@@ -228,14 +233,12 @@ class Provider:
         log.warning("upstream_request_failed", provider=self.name, endpoint=endpoint, error=detail)
         return error
 
-    def _classify(
+    async def _classify(
         self, endpoint: str, status: int, headers: CIMultiDictProxy[str], raw: bytes
     ) -> Response:
-        if self.ledger is not None and (available := headers.get("Rate-Limit-Available")):
-            with contextlib.suppress(ValueError):  # a garbled header: keep our own count
-                self.ledger.observe(int(available))
-        if self.ledger is not None:
-            self._metrics.quota_remaining.labels(self.name).set(self.ledger.remaining)
+        if self.ledger is not None and "Rate-Limit-Available" in headers:
+            await self.ledger.observe(headers)
+            self._show_quota()
 
         body = _parse_json(raw)
         if 200 <= status < 300:
@@ -253,14 +256,16 @@ class Provider:
         detail = self._detail_of(body) if body is not _INVALID else ""
         detail = detail or raw[:200].decode("utf-8", "replace")
         if status == 429:
-            raise self._rate_limited(endpoint, headers, body, detail)
+            if quota_answer(body if body is not _INVALID else None, headers):
+                raise await self._quota_spent(endpoint, headers)
+            raise await self._rate_limited(endpoint, headers, detail)
         if status >= 500:
             self.breaker.record_failure()
             # A 503 (or any 5xx) that says when to come back is honoured like a 429's: nothing
             # at all goes to the provider before then, and the retry waits exactly that long.
             retry_after_s = retry_after_seconds(headers)
             if retry_after_s is not None:
-                self.gate.pause_for(retry_after_s)
+                await self._pause_everyone(retry_after_s)
             log.warning("upstream_request_failed", provider=self.name, endpoint=endpoint,
                         status=status, error=detail, retry_after_s=retry_after_s)  # fmt: skip
             raise UpstreamServerError(self.name, endpoint, status, detail, retry_after_s)
@@ -272,25 +277,16 @@ class Provider:
             error_type = UpstreamAuthError
         raise error_type(self.name, endpoint, status, detail)
 
-    def _rate_limited(
-        self, endpoint: str, headers: CIMultiDictProxy[str], body: Any, detail: str
+    async def _rate_limited(
+        self, endpoint: str, headers: CIMultiDictProxy[str], detail: str
     ) -> UpstreamError:
         self.breaker.record_failure()
         self.rate_limited += 1
         self._metrics.rate_limited.labels(self.name).inc()
         retry_after_s = retry_after_seconds(headers)
-        if self.ledger is not None and is_quota_violation(body, headers):
-            self.ledger.observe(0)
-            self._metrics.quota_remaining.labels(self.name).set(0)
-            log.error("upstream_quota_exhausted", provider=self.name, endpoint=endpoint)
-            return QuotaExhausted(
-                self.name,
-                endpoint,
-                self._quota_settings().daily_quota,
-                rate_limit_reset_seconds(headers) or self.ledger.seconds_to_reset(),
-            )
-        pause_s = retry_after_s if retry_after_s is not None else DEFAULT_RATE_LIMIT_PAUSE_S
-        self.gate.pause_for(pause_s)
+        await self._pause_everyone(
+            retry_after_s if retry_after_s is not None else DEFAULT_RATE_LIMIT_PAUSE_S
+        )
         log.warning(
             "upstream_rate_limited",
             provider=self.name,
@@ -299,6 +295,46 @@ class Provider:
             detail=detail,
         )
         return UpstreamRateLimited(self.name, endpoint, detail, retry_after_s)
+
+    async def _quota_spent(self, endpoint: str, headers: CIMultiDictProxy[str]) -> UpstreamError:
+        """The provider's own quota answer: a healthy provider and a spent key, until it says
+        (``Rate-Limit-Reset``, ``Retry-After``) or the day's reset."""
+        self.breaker.record_neutral()
+        self.rate_limited += 1
+        self._metrics.rate_limited.labels(self.name).inc()
+        said_s = rate_limit_reset_seconds(headers)
+        if said_s is None:
+            said_s = retry_after_seconds(headers)
+        if self.ledger is not None:
+            resets_in_s = await self.ledger.spend(said_s)
+            self._show_quota()
+        else:
+            now = datetime.now(UTC)
+            resets_in_s = said_s or (next_utc_midnight(now) - now).total_seconds()
+        log.error("upstream_quota_exhausted", provider=self.name, endpoint=endpoint,
+                  resets_in_s=round(resets_in_s))  # fmt: skip
+        return QuotaExhausted(
+            self.name, endpoint, resets_in_s,
+            reason="the provider answered that its daily quota is spent",
+        )  # fmt: skip
+
+    async def _pause_everyone(self, seconds: float) -> None:
+        """No request to this provider, from this daemon or (through Redis) any other, for
+        ``seconds``."""
+        self.gate.pause_for(seconds)
+        if self.cluster is not None:
+            await self.cluster.pause_for(seconds)
+
+    def _show_quota(self) -> None:
+        assert self.ledger is not None
+        usage = self.ledger.usage
+        if usage is None:
+            return
+        for kind in RequestClass:
+            used = usage.interactive if kind is RequestClass.INTERACTIVE else usage.background
+            self._metrics.quota_used_today.labels(self.name, kind.value).set(used)
+        remaining = self.ledger.remaining()
+        self._metrics.quota_remaining.labels(self.name).set(-1 if remaining is None else remaining)
 
 
 _INVALID = object()

@@ -36,7 +36,27 @@ class UpstreamMetrics:
         )
         self.quota_remaining = Gauge(
             "theset_upstream_quota_remaining",
-            "Calls left in the provider's daily quota.",
+            "Calls left today in the provider's daily quota, for every daemon on the key "
+            "(-1: no daily quota).",
             ["provider"],
+            registry=registry,
+        )
+        self.quota_used_today = Gauge(
+            "theset_upstream_quota_used_today",
+            "Calls counted today against the provider's key by every daemon, by class "
+            "(interactive: imports; background: jobs).",
+            ["provider", "class"],
+            registry=registry,
+        )
+        self.limiter_shared = Gauge(
+            "theset_upstream_limiter_shared",
+            "1 while the provider's rate is shared through Redis, 0 while each daemon keeps "
+            "to an equal split of it.",
+            ["provider"],
+            registry=registry,
+        )
+        self.live_daemons = Gauge(
+            "theset_daemons_live",
+            "Daemons on this database that beat within the last 15 s (this one included).",
             registry=registry,
         )

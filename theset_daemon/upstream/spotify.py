@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 
 from theset_daemon.config import SpotifySettings
+from theset_daemon.upstream import request_class
 from theset_daemon.upstream.errors import UpstreamAuthError
 from theset_daemon.upstream.http import Provider
 from theset_daemon.upstream.wire import M, WireModel, parse
@@ -202,7 +203,7 @@ class SpotifyClient:
 
     # --- token ---------------------------------------------------------------------------
 
-    async def _access_token(self, urgent: bool = False) -> str:
+    async def _access_token(self) -> str:
         if self._token is not None and time.monotonic() < self._token_expires_at:
             return self._token
         async with self._token_lock:
@@ -213,16 +214,17 @@ class SpotifyClient:
                 f"{settings.client_id.get_secret_value()}:"
                 f"{settings.client_secret.get_secret_value()}"
             )
-            response = await self._provider.request(
-                "POST",
-                f"{settings.accounts_base_url}/api/token",
-                endpoint="/api/token",
-                headers={
-                    "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()
-                },
-                data={"grant_type": "client_credentials"},
-                urgent=urgent,
-            )
+            # Interactive whoever started it: an import may be waiting on this one refresh.
+            with request_class.interactive():
+                response = await self._provider.request(
+                    "POST",
+                    f"{settings.accounts_base_url}/api/token",
+                    endpoint="/api/token",
+                    headers={
+                        "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode()
+                    },
+                    data={"grant_type": "client_credentials"},
+                )
             token = _parse(_Token, response.body, "/api/token")
             self._token = token.access_token
             lifetime_s = max(0.0, token.expires_in - TOKEN_REFRESH_MARGIN_S)
@@ -234,12 +236,10 @@ class SpotifyClient:
         path: str,
         endpoint: str,
         params: dict[str, str | int] | None = None,
-        *,
-        urgent: bool = False,
     ) -> Any:
         """GET an API path with a fresh token; a 401 (token revoked early) refreshes it once."""
         for attempt in (1, 2):
-            token = await self._access_token(urgent)
+            token = await self._access_token()
             try:
                 response = await self._provider.request(
                     "GET",
@@ -247,7 +247,6 @@ class SpotifyClient:
                     endpoint=endpoint,
                     params=params,
                     headers={"Authorization": f"Bearer {token}"},
-                    urgent=urgent,
                 )
             except UpstreamAuthError as exc:
                 if exc.status != 401 or attempt == 2:
@@ -260,17 +259,15 @@ class SpotifyClient:
 
     # --- artists ---------------------------------------------------------------------------
 
-    async def search_artists(
-        self, query: str, limit: int = 5, *, urgent: bool = False
-    ) -> list[Artist]:
+    async def search_artists(self, query: str, limit: int = 5) -> list[Artist]:
         limit = min(limit, PAGE_LIMIT[self.mode])
         params: dict[str, str | int] = {"q": query, "type": "artist", "limit": limit}
-        body = await self._get("/search", "/search", params, urgent=urgent)
+        body = await self._get("/search", "/search", params)
         return _parse(_SearchAnswer, body, "/search").artists.items
 
-    async def artist(self, artist_id: str, *, urgent: bool = False) -> Artist:
+    async def artist(self, artist_id: str) -> Artist:
         endpoint = "/artists/{id}"
-        body = await self._get(f"/artists/{artist_id}", endpoint, urgent=urgent)
+        body = await self._get(f"/artists/{artist_id}", endpoint)
         return _parse(Artist, body, endpoint)
 
     async def several_artists(self, artist_ids: Sequence[str]) -> dict[str, Artist]:

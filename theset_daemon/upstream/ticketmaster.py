@@ -185,16 +185,13 @@ class TicketmasterClient:
         self._provider = provider
         self._settings = settings
 
-    async def _get(
-        self, path: str, endpoint: str, params: dict[str, str | int], *, urgent: bool = False
-    ) -> Any:
+    async def _get(self, path: str, endpoint: str, params: dict[str, str | int]) -> Any:
         settings = self._settings()
         response = await self._provider.request(
             "GET",
             f"{settings.base_url}{path}",
             endpoint=endpoint,
             params={**params, "apikey": settings.api_key.get_secret_value()},
-            urgent=urgent,
         )
         return response.body
 
@@ -208,9 +205,9 @@ class TicketmasterClient:
         body = await self._get(endpoint, endpoint, params)
         return list(_parse(_AttractionsAnswer, body, endpoint).embedded.attractions)
 
-    async def attraction(self, attraction_id: str, *, urgent: bool = False) -> Attraction:
+    async def attraction(self, attraction_id: str) -> Attraction:
         endpoint = "/attractions/{id}.json"
-        body = await self._get(f"/attractions/{attraction_id}.json", endpoint, {}, urgent=urgent)
+        body = await self._get(f"/attractions/{attraction_id}.json", endpoint, {})
         return _parse(Attraction, body, endpoint)
 
     async def events_for_attraction(self, attraction_id: str) -> list[Event]:
