@@ -12,19 +12,15 @@ from typing import Any
 
 import asyncpg
 
-from tests.plugins.daemon import DaemonFactory
+from tests.plugins.daemon import DaemonFactory, daemon_base
 from tests.plugins.simulator import UNTHROTTLED_CONFIG, UNTHROTTLED_ENV
 
-BASE = """
-[server]
-port = {port}
-[log]
-level = "info"
-[shutdown]
-grace_seconds = 5
-[upstream.simulator]
+BASE = (
+    daemon_base(grace_seconds=5)
+    + """[upstream.simulator]
 artists = 20
 """
+)
 # Slow enough for the kill to land in the song phase.
 CONFIG = BASE + "latency_ms = 40\n[upstream.spotify]\nmax_rate_per_s = 5\n"
 # The restart needs no slow phase to land in: it imports as fast as it can.

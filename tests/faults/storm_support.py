@@ -179,17 +179,6 @@ timeout_s = {timeout_s}
 """
 
 
-def daemon_base(*, log_level: str = "info") -> str:
-    return f"""
-[server]
-port = {{port}}
-[log]
-level = "{log_level}"
-[shutdown]
-grace_seconds = 6
-"""
-
-
 def seed_artists(
     database_url: str, artists: Sequence[Json], *, views: int = 10, total_albums: bool = True
 ) -> list[str]:

@@ -54,14 +54,13 @@ from tests.faults.storm_support import (
     CRON_SECRET,
     Json,
     Simulator,
-    daemon_base,
     ended,
     get_run,
     live_upstreams,
     wait_for_run,
 )
 from tests.jobs.catalog_support import plant_song, plant_vote
-from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 from theset_daemon.jobs.complete_catalog_sync import PHASES
 

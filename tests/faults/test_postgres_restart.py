@@ -17,7 +17,6 @@ from tests.faults.pg_support import PostgresServer, postgres_server
 from tests.faults.storm_support import (
     CRON_SECRET,
     Json,
-    daemon_base,
     ended,
     exchange,
     get_run,
@@ -27,7 +26,7 @@ from tests.faults.storm_support import (
     trigger,
     wait_for_run,
 )
-from tests.plugins.daemon import Daemon, DaemonFactory, http_get
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base, http_get
 from tests.waiting import eventually
 from theset_daemon import config
 from theset_daemon.app import open_upstreams

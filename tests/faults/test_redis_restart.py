@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.storm_support import ADMIN_KEY, daemon_base, query
-from tests.plugins.daemon import Daemon, DaemonFactory, http_get
+from tests.faults.storm_support import ADMIN_KEY, query
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base, http_get
 from tests.plugins.redis_server import RedisServer
 from tests.waiting import wait_until
 

@@ -35,7 +35,6 @@ from tests.faults.storm_support import (
     CRON_SECRET,
     Json,
     Simulator,
-    daemon_base,
     ended,
     get_run,
     live_upstreams,
@@ -44,7 +43,7 @@ from tests.faults.storm_support import (
     trigger,
     wait_for_run,
 )
-from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 
 SIM_ARTISTS = 12
@@ -76,7 +75,7 @@ def variant_config(sim: Simulator, variant: dict[str, Any], *, spotify_rate_per_
     catalog_sync = {"batch_size": variant["batch_size"], "delay_s": 0.5,
                     "schedule": variant["schedule"]}  # fmt: skip
     return (
-        daemon_base().replace("grace_seconds = 6", f"grace_seconds = {GRACE_S}")
+        daemon_base(grace_seconds=GRACE_S)
         + upstreams
         + f"\n[cache.ttl_s]\nartist = {variant['ttl_s']}\n"
         + jobs_config(complete_catalog_sync=catalog_sync)
@@ -239,7 +238,7 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     env = {"DATABASE_URL": database_url, "CRON_SECRET": CRON_SECRET, "ADMIN_API_KEY": ADMIN_KEY}
     run_knobs = BETWEEN_BATCHES if where == "between_batches" else INSIDE_AN_ITEM
     config = (
-        daemon_base().replace("grace_seconds = 6", f"grace_seconds = {GRACE_S}")
+        daemon_base(grace_seconds=GRACE_S)
         + live_upstreams(sim.base_url).replace(
             "max_rate_per_s = 10", f"max_rate_per_s = {SLOW_SPOTIFY_PER_S}"
         )

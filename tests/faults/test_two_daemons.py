@@ -47,13 +47,12 @@ from tests.faults.storm_support import (
     CRON_SECRET,
     Json,
     Simulator,
-    daemon_base,
     ended,
     live_upstreams,
     seed_artists,
     wait_for_run,
 )
-from tests.plugins.daemon import Daemon, DaemonFactory, free_port
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base, free_port
 from theset_daemon.db.maintenance import INTEGRITY_CHECKS
 from theset_daemon.importer import service as importer
 from theset_daemon.jobs import runner

@@ -30,7 +30,6 @@ from tests.faults.storm_support import (
     Json,
     Simulator,
     assert_counted,
-    daemon_base,
     ended,
     exchange,
     live_upstreams,
@@ -40,7 +39,7 @@ from tests.faults.storm_support import (
     trigger,
     wait_for_run,
 )
-from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base
 
 RATES_PER_S = {"spotify": 10, "ticketmaster": 5, "setlistfm": 2}
 BREAKER_AND_RETRY = """

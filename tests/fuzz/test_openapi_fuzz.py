@@ -68,7 +68,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.plugins.daemon import Daemon, DaemonFactory
+from tests.plugins.daemon import Daemon, DaemonFactory, daemon_base
 from tests.plugins.simulator import UNTHROTTLED_CONFIG, UNTHROTTLED_ENV
 
 pytestmark = pytest.mark.timeout(180)
@@ -76,14 +76,8 @@ pytestmark = pytest.mark.timeout(180)
 CRON_SECRET = "fuzz-cron-secret-0123456789"
 ADMIN_KEY = "fuzz-admin-key-0123456789"
 CONFIG = (
-    """
-[server]
-port = {port}
-[log]
-level = "info"
-[shutdown]
-grace_seconds = 5
-[upstream.simulator]
+    daemon_base(grace_seconds=5)
+    + """[upstream.simulator]
 artists = 3
 latency_ms = 0
 [import]

@@ -145,6 +145,19 @@ class Daemon:
 DaemonFactory = Callable[..., Daemon]
 
 
+def daemon_base(*, log_level: str = "info", grace_seconds: float = 6) -> str:
+    """The head of a daemon process's config: its port (``start_daemon`` fills ``{port}`` in),
+    its log level and its shutdown grace."""
+    return f"""
+[server]
+port = {{port}}
+[log]
+level = "{log_level}"
+[shutdown]
+grace_seconds = {grace_seconds}
+"""
+
+
 @pytest.fixture
 def daemon_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NOTIFY_SOCKET")}

@@ -8,9 +8,10 @@ Activity is what *our* fans do, in recent windows, plus what they will soon be a
              + 0.1 * artist page views in the last 7 days
              + 5   * min(upcoming shows, 10)
 
-- It differs from the trending score (``catalog/trending.py``) on purpose: no Spotify popularity
-  term. Popularity is one of the things this sync refreshes, and an artist nobody here votes on,
-  follows or views is not worth two upstream calls every six hours, however famous.
+- It is the trending score's window form (``catalog/trending.py``, the same weights) without its
+  Spotify popularity term, on purpose. Popularity is one of the things this sync refreshes, and
+  an artist nobody here votes on, follows or views is not worth two upstream calls every six
+  hours, however famous.
 - A vote is the strongest everyday signal; a follow is rarer and stronger than one vote; views
   are cheap and noisy (ten weigh one vote). Upcoming shows are what fans will vote on, so an
   artist on tour stays fresh even before the votes come; capped so a long tour cannot buy the top.
@@ -24,12 +25,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-W_VOTES_RECENT = 3.0  # the extra weight of a vote of the last RECENT_WINDOW
-W_VOTES = 1.0
-W_FOLLOWS = 2.0
-W_PAGE_VIEWS = 0.1
-W_UPCOMING_SHOW = 5.0
-MAX_UPCOMING_SHOWS = 10
+from theset_daemon.catalog import trending
+
+# The trending weights under the names of this module's windows (``db/sync.py`` writes them into
+# its SQL), so the two rankings cannot drift apart.
+W_VOTES_RECENT = trending.W_VOTES_24H  # the extra weight of a vote of the last RECENT_WINDOW
+W_VOTES = trending.W_VOTES_7D
+W_FOLLOWS = trending.W_FOLLOWS_7D
+W_PAGE_VIEWS = trending.W_PAGE_VIEWS_7D
+W_UPCOMING_SHOW = trending.W_UPCOMING_SHOW
+MAX_UPCOMING_SHOWS = trending.MAX_UPCOMING_SHOWS
 
 RECENT_WINDOW = dt.timedelta(hours=24)
 WINDOW = dt.timedelta(days=7)
@@ -40,12 +45,9 @@ def activity_score(
     votes_24h: int, votes_7d: int, follows_7d: int, page_views_7d: int, upcoming_shows: int
 ) -> float:
     """The formula above. ``votes_7d`` includes ``votes_24h``; negative counts read as 0."""
-    return (
-        W_VOTES_RECENT * max(0, votes_24h)
-        + W_VOTES * max(0, votes_7d)
-        + W_FOLLOWS * max(0, follows_7d)
-        + W_PAGE_VIEWS * max(0, page_views_7d)
-        + W_UPCOMING_SHOW * min(max(0, upcoming_shows), MAX_UPCOMING_SHOWS)
+    # An unknown popularity counts 0 in the trending score: what is left is the activity.
+    return trending.trending_score(
+        votes_24h, votes_7d, follows_7d, page_views_7d, upcoming_shows, popularity=None
     )
 
 

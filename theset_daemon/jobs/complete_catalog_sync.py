@@ -55,7 +55,7 @@ from theset_daemon.cache.reads import artists_changed
 from theset_daemon.db import catalog_sync as store
 from theset_daemon.db import maintenance
 from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
-from theset_daemon.jobs.pipeline import BulkWriter, run_pipeline
+from theset_daemon.jobs.pipeline import BulkWriter, PipelineResult, run_pipeline
 from theset_daemon.jobs.summaries import (
     CompleteCatalogSyncSummary,
     Integrity,
@@ -191,10 +191,14 @@ async def run(ctx: JobContext) -> JobResult:
     )
 
 
-def _pipeline_status(failed: int, stopped: bool) -> str:
-    if stopped:
+def _phase_outcome(state: RunState, result: PipelineResult[Any]) -> str:
+    """A per-artist phase's status, its items counted toward the run's once it has finished (a
+    stopped phase keeps its counts in its checkpoint until the resumed run finishes it)."""
+    if result.stopped:
         return "interrupted"
-    return "partial" if failed else "succeeded"
+    state.items_total += result.done
+    state.items_failed += result.failed
+    return "partial" if result.failed else "succeeded"
 
 
 async def _invalidate(ctx: JobContext, artist_ids: list[UUID]) -> None:
@@ -202,12 +206,39 @@ async def _invalidate(ctx: JobContext, artist_ids: list[UUID]) -> None:
         await artists_changed(ctx.cache, artist_ids[start : start + INVALIDATE_CHUNK])
 
 
+async def _over_stale_artists(
+    ctx: JobContext,
+    params: CompleteCatalogSyncParams,
+    state: RunState,
+    total: int,
+    phase: str,
+    process: Callable[[store.CatalogArtist], Awaitable[None]],
+    *,
+    prepare: Callable[[Sequence[store.CatalogArtist]], Awaitable[None]] | None = None,
+) -> PipelineResult[store.CatalogArtist]:
+    """Run ``process`` over the artists not synced for ``phase`` since the run's cut-off, a page
+    at a time; the phase's name is also its checkpoint key, so a resumed run goes on from there."""
+    pool = ctx.database.pool
+    return await run_pipeline(
+        ctx,
+        fetch_page=lambda cursor, n: store.stale_artists(
+            pool, phase, state.cutoff, cursor if isinstance(cursor, list) else None, n
+        ),
+        process=process,
+        prepare=prepare,
+        cursor_of=lambda a: a.cursor(),
+        id_of=lambda a: a.id,
+        total=total,
+        limit=params.max_artists,
+        state_key=phase,
+    )
+
+
 async def _artist_sync(
     ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState, total: int
 ) -> str:
     pool = ctx.database.pool
     up = ctx.upstreams
-    cutoff = state.cutoff
 
     async def write(rows: list[store.ArtistRefresh]) -> None:
         async with pool.acquire() as conn, conn.transaction():
@@ -231,25 +262,12 @@ async def _artist_sync(
         await writer.submit(store.ArtistRefresh(artist.id, refresh.artist_row(fetched)))
 
     try:
-        result = await run_pipeline(
-            ctx,
-            fetch_page=lambda cursor, n: store.stale_artists(
-                pool, "artist-sync", cutoff, cursor if isinstance(cursor, list) else None, n
-            ),
-            process=process,
-            prepare=prepare,
-            cursor_of=lambda a: a.cursor(),
-            id_of=lambda a: a.id,
-            total=total,
-            limit=params.max_artists,
-            state_key="artist-sync",
+        result = await _over_stale_artists(
+            ctx, params, state, total, "artist-sync", process, prepare=prepare
         )
     finally:
         await writer.aclose()
-    if not result.stopped:
-        state.items_total += result.done
-        state.items_failed += result.failed
-    return _pipeline_status(result.failed, result.stopped)
+    return _phase_outcome(state, result)
 
 
 async def _show_sync(
@@ -257,7 +275,6 @@ async def _show_sync(
 ) -> str:
     pool = ctx.database.pool
     up = ctx.upstreams
-    cutoff = state.cutoff
 
     async def process(artist: store.CatalogArtist) -> None:
         # Ticketmaster first: it marks the artist's shows synced (and the artist past the cut-off).
@@ -267,22 +284,8 @@ async def _show_sync(
         await refresh.refresh_past_setlists(up, pool, artist.id, artist.name, artist.mbid)
         await artists_changed(ctx.cache, [artist.id])
 
-    result = await run_pipeline(
-        ctx,
-        fetch_page=lambda cursor, n: store.stale_artists(
-            pool, "show-sync", cutoff, cursor if isinstance(cursor, list) else None, n
-        ),
-        process=process,
-        cursor_of=lambda a: a.cursor(),
-        id_of=lambda a: a.id,
-        total=total,
-        limit=params.max_artists,
-        state_key="show-sync",
-    )
-    if not result.stopped:
-        state.items_total += result.done
-        state.items_failed += result.failed
-    return _pipeline_status(result.failed, result.stopped)
+    result = await _over_stale_artists(ctx, params, state, total, "show-sync", process)
+    return _phase_outcome(state, result)
 
 
 def _phase_failed(ctx: JobContext, state: RunState, phase: str, exc: Exception) -> str:

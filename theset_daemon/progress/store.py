@@ -69,6 +69,13 @@ async def record_event(
     return seq
 
 
+async def stream_exists(conn: Executor, kind: Kind, job_id: UUID) -> bool:
+    """Whether the job has a status row, so a stream of its events can be asked for (else 404)."""
+    status_table, status_key, _, _ = _TABLES[kind]
+    found = await conn.fetchval(f"SELECT 1 FROM {status_table} WHERE {status_key} = $1", job_id)
+    return found is not None
+
+
 def _event(row: asyncpg.Record) -> StoredEvent:
     return StoredEvent(row["seq"], row["event"], row["payload"])
 

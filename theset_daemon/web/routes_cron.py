@@ -23,7 +23,7 @@ from theset_daemon.jobs.errors import AlreadyRunning, ShuttingDown
 from theset_daemon.jobs.registry import JOBS
 from theset_daemon.jobs.summaries import JobSummary
 from theset_daemon.progress import sse_response
-from theset_daemon.progress.store import EVENT_NAMES
+from theset_daemon.progress.store import EVENT_NAMES, stream_exists
 from theset_daemon.web.api import EventStream, Handler, RouteTable, path_uuid, read_body, read_query
 from theset_daemon.web.errors import ApiError
 from theset_daemon.web.models import ErrorBody, ErrorEnvelope, RequestModel
@@ -210,9 +210,6 @@ async def get_run(request: web.Request) -> web.Response:
 )
 async def run_events(request: web.Request) -> web.StreamResponse:
     run_id = path_uuid(request, "runId", "run")
-    exists = await request.app[DATABASE].pool.fetchval(
-        "SELECT 1 FROM cron_logs WHERE id = $1", run_id
-    )
-    if not exists:
+    if not await stream_exists(request.app[DATABASE].pool, "run", run_id):
         raise ApiError(404, "no such run")
     return await sse_response(request, request.app[PROGRESS], "run", run_id)

@@ -12,7 +12,7 @@ from theset_daemon.db import imports
 from theset_daemon.importer.phases import ArtistNotFound, ImportRequest
 from theset_daemon.importer.service import ClientRateLimited
 from theset_daemon.progress import sse_response
-from theset_daemon.progress.store import EVENT_NAMES
+from theset_daemon.progress.store import EVENT_NAMES, stream_exists
 from theset_daemon.upstream.errors import UpstreamError
 from theset_daemon.web.api import EventStream, RouteTable, path_uuid, read_body
 from theset_daemon.web.errors import ApiError
@@ -175,9 +175,6 @@ async def import_status(request: web.Request) -> web.Response:
 )
 async def import_progress(request: web.Request) -> web.StreamResponse:
     job_id = path_uuid(request, "jobId", "import job")
-    exists = await request.app[DATABASE].pool.fetchval(
-        "SELECT 1 FROM import_status WHERE job_id = $1", job_id
-    )
-    if not exists:
+    if not await stream_exists(request.app[DATABASE].pool, "import", job_id):
         raise ApiError(404, "no such import job")
     return await sse_response(request, request.app[PROGRESS], "import", job_id)
