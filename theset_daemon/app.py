@@ -220,7 +220,7 @@ async def open_upstreams(
         async with open_clients(holder, registry, shared=shared) as upstreams:
             yield upstreams
         return
-    limits = SimLimits(spotify_mode=upstream.spotify.api_mode)
+    limits = SimLimits.from_settings(upstream.simulator, spotify_mode=upstream.spotify.api_mode)
     async with running_simulator(upstream.simulator, limits) as base_url:
         log.info("simulator_started", base_url=base_url, mode=upstream.spotify.api_mode)
         simulated = Simulated(base_url, lambda current: _on_simulator(current, base_url))

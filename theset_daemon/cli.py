@@ -50,6 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate_parser.add_argument(
         "--latency-ms", type=float, dest="latency_ms", help="latency added to every answer"
     )
+    for provider, label in (("ticketmaster", "Ticketmaster"), ("setlistfm", "setlist.fm")):
+        simulate_parser.add_argument(
+            f"--{provider}-daily-quota",
+            type=int,
+            dest=f"{provider}_daily_quota",
+            metavar="N",
+            help=f"{label} calls a day before its quota 429 ([upstream.simulator])",
+        )
 
     import_parser = command(
         "import", "start an artist import on the running daemon and follow its progress"
@@ -102,7 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(trigger_remote(settings, args.job, body, wait=args.wait))
     if args.command == "status":
         return asyncio.run(print_status(settings))
-    flags = {"seed": args.seed, "artists": args.artists, "latency_ms": args.latency_ms}
+    flags = {
+        "seed": args.seed,
+        "artists": args.artists,
+        "latency_ms": args.latency_ms,
+        "ticketmaster_daily_quota": args.ticketmaster_daily_quota,
+        "setlistfm_daily_quota": args.setlistfm_daily_quota,
+    }
     return simulate(settings, args.port, {k: v for k, v in flags.items() if v is not None})
 
 
@@ -139,7 +153,8 @@ def migrate(settings: config.Settings) -> int:
 
 
 def simulate(settings: config.Settings, port: int, overrides: dict[str, object]) -> int:
-    """``[upstream.simulator]`` from the file, flags on top; serve until SIGINT/SIGTERM."""
+    """``[upstream.simulator]`` from the file, flags on top (the daily quotas too); serve until
+    SIGINT/SIGTERM."""
     try:
         simulator = SimulatorSettings.model_validate(
             {**settings.upstream.simulator.model_dump(), **overrides}

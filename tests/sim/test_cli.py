@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -82,3 +83,60 @@ def test_simulate_refuses_bad_flags(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "--artists" in result.stderr
+
+
+def test_simulate_takes_the_daily_quota_flags(tmp_path: Path) -> None:
+    """The flags win over ``[upstream.simulator]``; past the quota, the provider's own 429."""
+    config = tmp_path / "config.toml"
+    config.write_text("[upstream.simulator]\nticketmaster_daily_quota = 50\nlatency_ms = 0\n")
+    port = free_port()
+    process = start(
+        config, "--port", str(port), "--ticketmaster-daily-quota", "2",
+        "--setlistfm-daily-quota", "7",
+    )  # fmt: skip
+    try:
+        event = started_line(process)
+        assert (event["ticketmaster_daily_quota"], event["setlistfm_daily_quota"]) == (2, 7)
+        base = event["base_url"]
+        statuses = []
+        for _ in range(3):
+            time.sleep(0.25)  # under Ticketmaster's 5 a second
+            try:
+                with urllib.request.urlopen(
+                    f"{base}/discovery/v2/events.json?apikey=k", timeout=5
+                ) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+                assert json.loads(exc.read())["fault"]["detail"]["errorcode"] == (
+                    "policies.ratelimit.QuotaViolation"
+                )
+                exc.close()
+        assert statuses == [200, 200, 429]
+        with urllib.request.urlopen(f"{base}/_sim/stats", timeout=5) as response:
+            providers = json.loads(response.read())["providers"]
+        assert providers["ticketmaster"]["quota_used_today"] == 2
+        assert providers["setlistfm"]["quota_used_today"] == 0
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+@pytest.mark.parametrize("flag", ["--ticketmaster-daily-quota", "--setlistfm-daily-quota"])
+def test_simulate_refuses_a_zero_daily_quota(tmp_path: Path, flag: str) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "theset_daemon.cli", "simulate", "--config", str(config), flag, "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert flag in result.stderr

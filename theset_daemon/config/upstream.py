@@ -14,6 +14,9 @@ class SimulatorSettings(Section):
     seed: int = 1
     artists: int = Field(200, ge=1, le=100_000)
     latency_ms: float = Field(20, ge=0, le=60_000)
+    # Authenticated calls a day the simulator serves before the provider's quota 429.
+    ticketmaster_daily_quota: int = Field(5000, ge=1, le=100_000_000)
+    setlistfm_daily_quota: int = Field(1440, ge=1, le=100_000_000)
 
 
 class BreakerSettings(Section):

@@ -13,15 +13,14 @@ from aiohttp import web
 from theset_daemon.config import SimulatorSettings
 from theset_daemon.sim import control, setlistfm, spotify, ticketmaster
 from theset_daemon.sim.gate import FRONTENDS, provider_gate
-from theset_daemon.sim.limits import DEFAULT_LIMITS, SimLimits
+from theset_daemon.sim.limits import SimLimits
 from theset_daemon.sim.state import SIM_STATE, SimState
 
 
-def build_sim_app(
-    settings: SimulatorSettings, limits: SimLimits = DEFAULT_LIMITS
-) -> web.Application:
+def build_sim_app(settings: SimulatorSettings, limits: SimLimits | None = None) -> web.Application:
+    """``limits`` None: the providers' documented rates, the daily quotas of ``settings``."""
     app = web.Application(middlewares=[control.control_errors, provider_gate])
-    app[SIM_STATE] = SimState.create(settings, limits)
+    app[SIM_STATE] = SimState.create(settings, limits or SimLimits.from_settings(settings))
     app[FRONTENDS] = (
         spotify.SpotifyFrontend(),
         ticketmaster.TicketmasterFrontend(),

@@ -3,7 +3,8 @@
 - ``GET /_sim/stats``, ``DELETE /_sim/stats``: requests per provider and endpoint, 429s served
   (window, quota and injected), the highest request rate seen in any window, the answers that
   announced a Retry-After window and the requests that arrived inside one
-  (``retry_after_windows``, ``inside_retry_after``; see ``limits.py``);
+  (``retry_after_windows``, ``inside_retry_after``; see ``limits.py``), and for Ticketmaster and
+  setlist.fm ``quota_used_today``; the DELETE zeroes all of it, the day's quota use included;
 - ``POST /_sim/faults``, ``GET /_sim/faults``, ``DELETE /_sim/faults[?provider=]``: faults for the
   next n requests to a provider (``status`` 429/500/503 with ``retryAfter``; ``latencyMs`` alone is
   a slow success; ``malformed``: 200 with a cut-off JSON body; ``truncated``: a Content-Length
@@ -119,13 +120,28 @@ def _query_int(request: web.Request, name: str, default: int, low: int, high: in
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    stats = request.app[SIM_STATE].stats
-    return web.json_response({"providers": {p: stats[p].as_json() for p in PROVIDERS}})
+    """Per provider: the counters, and ``quota_used_today`` where a daily quota is enforced
+    (Ticketmaster, setlist.fm): the authenticated requests counted against today's quota, the
+    ones refused for it not included."""
+    state = request.app[SIM_STATE]
+    now = state.utc_now()
+    providers: dict[str, dict[str, object]] = {}
+    for provider in PROVIDERS:
+        providers[provider] = state.stats[provider].as_json()
+        if (quota := state.quotas.get(provider)) is not None:
+            providers[provider]["quota_used_today"] = quota.used_today(now)
+    return web.json_response({"providers": providers})
 
 
 async def delete_stats(request: web.Request) -> web.Response:
-    for stats in request.app[SIM_STATE].stats.values():
+    """Zeroes the counters and the daily quotas' use (today starts over, so a test or a benchmark
+    starts from a fresh simulator without building another); answers the zeroed stats. Queued
+    faults, tokens, the catalog and the per-second admission windows are left as they are."""
+    state = request.app[SIM_STATE]
+    for stats in state.stats.values():
         stats.reset()
+    for quota in state.quotas.values():
+        quota.reset()
     return await get_stats(request)
 
 

@@ -37,7 +37,10 @@ quotas, faults and statistics. It is for tests that do not measure rates (the da
 pace at their own ``max_rate_per_s`` alone); a simulator standing in for a provider keeps it unset.
 
 Daily quotas (Ticketmaster, setlist.fm) count every request that passed authentication, per UTC
-day, errors included (Ticketmaster counts 400s against the quota).
+day, errors included (Ticketmaster counts 400s against the quota). A request refused for the quota
+is not counted (``quota_used_today`` in ``/_sim/stats`` stops at the quota), nor is one answered
+before the quota is consulted (a window 429, a queued fault, a refused key). Their sizes come from
+``[upstream.simulator]`` (``SimLimits.from_settings``) unless a caller passes its own limits.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ import os
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
+
+from theset_daemon.config import SimulatorSettings
 
 Provider = Literal["spotify", "ticketmaster", "setlistfm"]
 PROVIDERS: tuple[Provider, ...] = ("spotify", "ticketmaster", "setlistfm")
@@ -79,6 +84,17 @@ class SimLimits:
     token_ttl_s: int = 3600  # expires_in of issued Spotify tokens
     spotify_mode: SpotifyMode = "extended"
 
+    @classmethod
+    def from_settings(
+        cls, settings: SimulatorSettings, *, spotify_mode: SpotifyMode = "extended"
+    ) -> SimLimits:
+        """The providers' documented rates with ``[upstream.simulator]``'s daily quotas."""
+        return cls(
+            ticketmaster_daily_quota=settings.ticketmaster_daily_quota,
+            setlistfm_daily_quota=settings.setlistfm_daily_quota,
+            spotify_mode=spotify_mode,
+        )
+
     def per_second(self, provider: Provider) -> float:
         return {
             "spotify": self.spotify_per_s,
@@ -92,10 +108,6 @@ class SimLimits:
             "ticketmaster": self.ticketmaster_daily_quota,
             "setlistfm": self.setlistfm_daily_quota,
         }[provider]
-
-
-#: The defaults as one immutable value (``limits: SimLimits = DEFAULT_LIMITS`` in signatures).
-DEFAULT_LIMITS = SimLimits()
 
 
 class SlidingWindow:
@@ -209,6 +221,15 @@ class DailyQuota:
             return False
         self.used += 1
         return True
+
+    def used_today(self, now: dt.datetime) -> int:
+        """Calls counted today (0 once the UTC day has turned, before the next call)."""
+        self._roll(now)
+        return self.used
+
+    def reset(self) -> None:
+        """Today starts over: nothing used, nothing refused."""
+        self.used = self.over = 0
 
     @property
     def available(self) -> int:

@@ -17,7 +17,7 @@ from aiohttp import web
 from theset_daemon import log
 from theset_daemon.config import SimulatorSettings
 from theset_daemon.sim.app import build_sim_app
-from theset_daemon.sim.limits import DEFAULT_LIMITS, SimLimits
+from theset_daemon.sim.limits import SimLimits
 
 logger = log.get_logger(__name__)
 
@@ -28,13 +28,13 @@ SHUTDOWN_TIMEOUT_S = 2.0
 @contextlib.asynccontextmanager
 async def running_simulator(
     settings: SimulatorSettings,
-    limits: SimLimits = DEFAULT_LIMITS,
+    limits: SimLimits | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> AsyncIterator[str]:
     """Serve on host:port (0 = free port) in the current loop; yield the base URL
-    'http://127.0.0.1:PORT'; stop on exit."""
+    'http://127.0.0.1:PORT'; stop on exit. ``limits`` None: ``SimLimits.from_settings``."""
     runner = web.AppRunner(
         build_sim_app(settings, limits),
         handle_signals=False,
@@ -54,13 +54,13 @@ async def running_simulator(
 
 def run_simulator(
     settings: SimulatorSettings,
-    limits: SimLimits = DEFAULT_LIMITS,
+    limits: SimLimits | None = None,
     *,
     host: str = "127.0.0.1",
     port: int = 8090,
 ) -> int:
     """Serve until SIGINT or SIGTERM; 0 on a clean stop, 1 when the port cannot be bound."""
-    return asyncio.run(_serve(settings, limits, host, port))
+    return asyncio.run(_serve(settings, limits or SimLimits.from_settings(settings), host, port))
 
 
 async def _serve(settings: SimulatorSettings, limits: SimLimits, host: str, port: int) -> int:
@@ -78,6 +78,8 @@ async def _serve(settings: SimulatorSettings, limits: SimLimits, host: str, port
                 artists=settings.artists,
                 latency_ms=settings.latency_ms,
                 spotify_mode=limits.spotify_mode,
+                ticketmaster_daily_quota=limits.ticketmaster_daily_quota,
+                setlistfm_daily_quota=limits.setlistfm_daily_quota,
             )
             await stop.wait()
             logger.info("simulator_stopping")
