@@ -143,11 +143,14 @@ def import_state(daemon: Daemon, job_id: str) -> Json:
     return dict(body)
 
 
+ENDED_IMPORT = ("completed", "partial", "failed")
+
+
 def wait_for_import(daemon: Daemon, job_id: str, timeout_s: float) -> Json:
     """The job's ImportStatus once it ended (completed or failed)."""
     ended: Json = wait_until(
         f"import {job_id} ending",
-        lambda: (s := import_state(daemon, job_id))["status"] in ("completed", "failed") and s,
+        lambda: (s := import_state(daemon, job_id))["status"] in ENDED_IMPORT and s,
         timeout_s,
     )
     return ended

@@ -331,7 +331,8 @@ def test_a_sustained_storm_on_every_provider_under_two_runs_and_an_import(
             if job["status"] != "running" or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        assert job["status"] in ("completed", "failed"), job
+        # A phase that met the storm ends the import partial (the other phase's data kept).
+        assert job["status"] in ("completed", "partial", "failed"), job
         assert job["status"] == "completed" or job["error"]["message"], job
 
     assert {e["provider"] for e in daemon.events("breaker_opened")}, "no breaker opened"

@@ -172,6 +172,10 @@ async def test_openapi_lists_the_import_routes(client: TestClient) -> None:
     doc = await (await client.get("/api/openapi.json")).json()
     assert "/api/artists/import" in doc["paths"]
     assert "/api/artists/import/progress/{jobId}" in doc["paths"]
+    schemas = doc["components"]["schemas"]
+    assert "partial" in schemas["ImportStatus"]["properties"]["status"]["enum"]
+    started = schemas["ImportStarted"]["properties"]
+    assert started["reused"]["type"] == "boolean" and "deduplicated" in started
 
 
 async def test_a_client_past_its_limit_gets_429(aiohttp_client: Any, database_url: str) -> None:

@@ -53,6 +53,14 @@ VALID = [
     ("[database]\npool_min_size = 0\npool_max_size = 1", lambda s: s.database.pool_max_size == 1),
     ('[log]\nlevel = "debug"\nformat = "console"', lambda s: s.log.format == "console"),
     ("[import]\nper_client_per_minute = 5", lambda s: s.import_.per_client_per_minute == 5),
+    (
+        "[import]\nreuse_within_s = 0\nmax_running = 1",
+        lambda s: s.import_.reuse_within_s == 0 and s.import_.max_running == 1,
+    ),
+    (
+        '[server]\ntrusted_proxies = ["10.0.0.7/8", "::1", " 192.168.1.1 "]',
+        lambda s: s.server.trusted_proxies == ("10.0.0.0/8", "::1/128", "192.168.1.1/32"),
+    ),
     ('[upstream.spotify]\napi_mode = "development"', lambda s: s.upstream.spotify.api_mode),
     (
         "[upstream.ticketmaster.breaker]\nfailure_threshold = 2\nreset_timeout_s = 0.5",
@@ -86,6 +94,9 @@ INVALID = [
     ("[server]\ncolour = 'blue'", {"server.colour"}),
     ("[serverr]\nport = 1", {"serverr"}),
     ('[server]\ncors_origins = ["theset.live"]', {"server.cors_origins"}),
+    ('[server]\ntrusted_proxies = ["proxy.local"]', {"server.trusted_proxies"}),
+    ("[import]\nmax_running = 0", {"import.max_running"}),
+    ("[import]\nreuse_within_s = -1", {"import.reuse_within_s"}),
     ('[database]\nurl = "mysql://x"', {"database.url"}),
     ("[database]\npool_min_size = 20\npool_max_size = 10", {"database"}),
     ('[redis]\nurl = "http://cache"', {"redis.url"}),

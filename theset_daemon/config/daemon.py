@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,22 @@ class ServerSettings(Section):
     port: int = Field(8080, ge=0, le=65535)
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDR blocks); kept as
+    # canonical network text, so a reload compares and logs them as written.
+    trusted_proxies: tuple[str, ...] = Field((), max_length=1000)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        networks = []
+        for proxy in proxies:
+            try:
+                networks.append(str(ipaddress.ip_network(proxy.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or CIDR block like '10.0.0.0/8'"
+                ) from None
+        return tuple(networks)
 
     @field_validator("cors_origins")
     @classmethod
@@ -91,6 +108,11 @@ class SseSettings(Section):
 class ImportSettings(Section):
     per_client_per_minute: int = Field(30, ge=1, le=100_000)
     phase1_timeout_seconds: float = Field(3, gt=0, le=60)
+    # A POST for an artist whose last import completed this recently answers with that job and
+    # calls no provider; 0 turns the reuse off.
+    reuse_within_s: int = Field(3600, ge=0, le=7 * 86400)
+    # Imports whose phases 2-3 run at once on this daemon; past it a new one is refused (503).
+    max_running: int = Field(20, ge=1, le=10_000)
 
 
 class CacheTtlSettings(Section):

@@ -16,7 +16,9 @@ from theset_daemon.db.conn import Connection
 from theset_daemon.progress.store import EventName, record_event
 from theset_daemon.timestamps import iso_utc
 
-Status = Literal["running", "completed", "failed", "interrupted"]
+Status = Literal["running", "completed", "partial", "failed", "interrupted"]
+#: The statuses a job ends in (``finished_at`` set; its last event ``complete`` or ``failed``).
+TERMINAL: frozenset[str] = frozenset({"completed", "partial", "failed"})
 Stage = Literal["artist", "shows", "songs", "done"]
 
 _COLUMNS = """
@@ -85,6 +87,47 @@ async def create_or_join(
     return row, True
 
 
+async def latest_for_request(
+    conn: Connection | asyncpg.Pool, request: Mapping[str, str], within_s: float
+) -> asyncpg.Record | None:
+    """The newest job of the artist the request names, as far as our own tables can tell,
+    with the artist's ``slug``, ``name``, ``spotify_id`` and ``image_url`` and ``fresh`` (it
+    finished within ``within_s``); None when the tables cannot name exactly one artist.
+
+    A Spotify id names its artist row. A Ticketmaster id or a name names the artist a completed
+    import of the very same request (a name compared case-insensitively, as the upstream search
+    does) resolved to within ``within_s``: the same question, recently answered. The stored
+    artist's own name is not enough: two upstream artists can share it, and the upstream search
+    may pick the one we do not have.
+    """
+    rows = await conn.fetch(
+        f"""WITH asked AS (
+                SELECT a.id FROM artists AS a WHERE a.spotify_id = $1
+                UNION
+                SELECT s.artist_id FROM import_status AS s
+                WHERE s.status = 'completed'
+                  AND s.updated_at > now() - make_interval(secs => $4)
+                  AND (s.request->>'ticketmasterId' = $2
+                       OR lower(s.request->>'name') = lower($3))
+            ),
+            latest AS (
+                SELECT DISTINCT ON (s.artist_id) s.*
+                FROM import_status AS s JOIN asked ON asked.id = s.artist_id
+                ORDER BY s.artist_id, s.started_at DESC
+            )
+            SELECT {_COLUMNS}, a.slug, a.name, a.spotify_id, a.image_url,
+                   coalesce(s.finished_at > now() - make_interval(secs => $4), false) AS fresh,
+                   (SELECT count(*) FROM asked) AS candidates
+            FROM latest AS s JOIN artists AS a ON a.id = s.artist_id
+            LIMIT 1""",
+        request.get("spotifyId"),
+        request.get("ticketmasterId"),
+        request.get("name"),
+        float(within_s),
+    )
+    return rows[0] if rows and rows[0]["candidates"] == 1 else None
+
+
 async def update_and_record(
     pool: asyncpg.Pool,
     job_id: UUID,
@@ -98,7 +141,7 @@ async def update_and_record(
     for name, value in fields.items():
         assignments.append(f"{name} = ${len(values) + 1}")
         values.append(value)
-    terminal = fields.get("status") in ("completed", "failed")
+    terminal = fields.get("status") in TERMINAL
     assignments.append("updated_at = now()")
     assignments.append("heartbeat_at = now()")
     if terminal:
@@ -112,6 +155,28 @@ async def update_and_record(
         payload = render(row)
         await record_event(conn, "import", job_id, event, payload)
     return payload
+
+
+#: The artists column that says when each phase's kind was last synced (``refresh``).
+_SYNCED_COLUMNS = {"shows": "shows_synced_at", "songs": "song_catalog_synced_at"}
+
+
+async def mark_unsynced(pool: asyncpg.Pool, artist_id: UUID, phases: Sequence[str]) -> None:
+    """Mark what an import's failed ``phases`` left missing, so the next sync fills it in.
+
+    Each kind's own column goes to NULL ("never synced"), which puts the artist first in the
+    selection that reads it: ``shows_synced_at`` for complete-catalog-sync's show sync,
+    ``song_catalog_synced_at`` for trending-artist-sync (which skips the recently synced).
+    ``last_synced_at`` goes to NULL too: update-active-artists refreshes both kinds but decides
+    by that one column, which phase 1 has just set, and would leave the artist alone for hours
+    (for the kind that did get stored that refresh is cheap: an unchanged artist costs two
+    requests). The stored rows stay; NULL says only that they are not known to be current. A
+    sync that finished meanwhile loses its mark and runs once more: nothing worse.
+    """
+    assignments = ", ".join(f"{_SYNCED_COLUMNS[p]} = NULL" for p in phases)
+    await pool.execute(
+        f"UPDATE artists SET last_synced_at = NULL, {assignments} WHERE id = $1", artist_id
+    )
 
 
 async def heartbeat(pool: asyncpg.Pool, job_ids: Sequence[UUID], owner_id: str) -> set[UUID]:

@@ -1,5 +1,10 @@
 """``theset-daemon import NAME_OR_SPOTIFY_ID``: start an import on the running daemon and draw
-its progress from the SSE stream, reconnecting with ``Last-Event-ID`` if the stream drops."""
+its progress from the SSE stream, reconnecting with ``Last-Event-ID`` if the stream drops.
+
+Exit status: 0 completed, 1 failed or refused, 3 partial (the shows or the songs are missing
+until the next sync; the stream's last event is ``complete`` all the same). A reused import
+(completed recently) replays its stored events and exits 0.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from theset_daemon.progress.frames import read_events
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 BAR_WIDTH = 30
 RECONNECTS = 5
+EXIT_PARTIAL = 3
 
 
 def _bar(status: dict[str, Any]) -> str:
@@ -45,7 +51,8 @@ async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr)
                 f"the daemon at {base} is not reachable ({exc}); start it with `make run`", file=out
             )
             return 1
-        print(f"importing {answer['artist']['name']} (job {answer['jobId']})", file=out)
+        doing = "reusing the recent import of" if answer.get("reused") else "importing"
+        print(f"{doing} {answer['artist']['name']} (job {answer['jobId']})", file=out)
         last_id = "0"
         for _ in range(RECONNECTS):
             try:
@@ -57,6 +64,10 @@ async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr)
                 return result
         print("\nlost the progress stream", file=out)
         return 1
+
+
+def _exit_status(status: str) -> int:
+    return {"completed": 0, "partial": EXIT_PARTIAL}.get(status, 1)
 
 
 async def _stream(
@@ -71,5 +82,5 @@ async def _stream(
             print(_bar(status), end="", file=out, flush=True)
             if event.event in ("complete", "failed"):
                 print(f"\n{status['status']}: {status['message']}", file=out)
-                return (0 if event.event == "complete" else 1), last_id
+                return _exit_status(status["status"]), last_id
     return None, last_id

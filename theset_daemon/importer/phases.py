@@ -8,7 +8,7 @@ phases again.
 
 A failure of one album batch or one events query is isolated: the phase stores what it got and
 reports a warning. Every events query failing fails the shows phase; every album batch failing
-stores no song and reports the warnings.
+fails the songs phase (it stored nothing: an import "complete" without songs would mislead).
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from theset_daemon.upstream.ticketmaster import name_key
 
 class ArtistNotFound(Exception):
     """No upstream artist matches the request."""
+
+
+class NothingRead(Exception):
+    """The artist lists releases, and not one of them could be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,4 +110,6 @@ async def import_songs(
 ) -> PhaseResult:
     with interactive():
         songs = await refresh.refresh_discography(up, pool, artist_id, spotify_id)
+    if songs.nothing_read:
+        raise NothingRead("; ".join(songs.warnings))
     return PhaseResult(warnings=songs.warnings, albums=songs.releases_listed)

@@ -1,5 +1,11 @@
 """The import orchestrator: phase 1 in the request, phases 2 and 3 as durable tasks.
 
+Phases 2 (shows) and 3 (songs) run side by side and independently: one failing never stops the
+other. An import where one failed ends ``partial`` with that phase's code in ``error`` (both:
+``failed``), and the artist is marked (``db.imports.mark_unsynced``) so the next sync fills in
+what is missing. Before any of it, the guards of ``importer.guards`` and the reuse of a recent
+import answer what they can without a provider.
+
 Crash safety is the durable-task engine's (``durable``): each job records a checkpoint (which
 phases are done) with every state change, and its owner heartbeats (the claim's renewal) every
 ``HEARTBEAT_INTERVAL_S`` while it runs. At start-up, and every ``SWEEP_INTERVAL_S`` after, the
@@ -13,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
+
+import asyncpg
 
 from theset_daemon import durable
 from theset_daemon.cache import Cache
@@ -28,6 +34,7 @@ from theset_daemon.db import catalog as store
 from theset_daemon.db import imports
 from theset_daemon.db.pool import Database
 from theset_daemon.durable import DurableTasks
+from theset_daemon.importer.guards import Overloaded, PerClientLimit
 from theset_daemon.importer.phases import (
     ImportRequest,
     PhaseResult,
@@ -37,6 +44,7 @@ from theset_daemon.importer.phases import (
     resolve_artist,
 )
 from theset_daemon.log import get_logger
+from theset_daemon.progress.store import EventName
 from theset_daemon.upstream.clients import Upstreams
 
 log = get_logger(__name__)
@@ -44,45 +52,35 @@ log = get_logger(__name__)
 HEARTBEAT_INTERVAL_S = 10.0
 SWEEP_INTERVAL_S = 15.0
 STALE_AFTER_S = 45.0  # three missed heartbeats: the owner is gone
-# Imports whose phases 2-3 run at once; the rest wait their turn. The providers' rates bound the
-# throughput anyway; this bounds the database connections background work can hold, so the
-# phase 1 of a new import (a person waiting) always finds one free.
-MAX_CONCURRENT_IMPORTS = 3
 
-
-class ClientRateLimited(Exception):
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(f"too many imports; retry in {retry_after_s:.0f} s")
-        self.retry_after_s = retry_after_s
+PHASES = ("shows", "songs")
+#: What a client reads when a phase failed: the daemon's own words, never the exception's.
+PHASE_ERRORS: dict[str, dict[str, str]] = {
+    "shows": {
+        "code": "shows_unavailable",
+        "message": "the shows could not be imported now; the next sync fills them in",
+    },
+    "songs": {
+        "code": "songs_unavailable",
+        "message": "the song catalog could not be imported now; the next sync fills it in",
+    },
+}
+BOTH_FAILED = {
+    "code": "import_failed",
+    "message": "neither the shows nor the song catalog could be imported now; try again later",
+}
+INTERNAL = {
+    "code": "internal",
+    "message": "the import stopped on an internal error; the daemon's log has the details",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Started:
     status: dict[str, Any]
     artist: dict[str, Any]
-    deduplicated: bool
-
-
-class PerClientLimit:
-    """At most ``per_minute`` imports per client in any sliding minute."""
-
-    MAX_CLIENTS = 10_000  # bound on memory under a flood of distinct addresses
-
-    def __init__(self) -> None:
-        self._windows: dict[str, deque[float]] = {}
-
-    def check(self, client: str, per_minute: int) -> None:
-        now = time.monotonic()
-        window = self._windows.setdefault(client, deque())
-        while window and window[0] <= now - 60:
-            window.popleft()
-        if len(window) >= per_minute:
-            raise ClientRateLimited(max(1.0, window[0] + 60 - now))
-        window.append(now)
-        if len(self._windows) > self.MAX_CLIENTS:
-            stale = [c for c, w in self._windows.items() if not w or w[-1] <= now - 60]
-            for key in stale:
-                del self._windows[key]
+    deduplicated: bool = False
+    reused: bool = False
 
 
 class Importer:
@@ -102,21 +100,46 @@ class Importer:
         )  # fmt: skip
         self.owner_id = self.tasks.owner_id
         self._limit = PerClientLimit()
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT_IMPORTS)
+        # Imports between admission and launch (phase 1 under way): counted with the running
+        # ones, so requests arriving together cannot all pass the cap.
+        self._admitting = 0
 
     @property
     def running(self) -> int:
+        """Imports whose phases 2-3 run on this daemon now, resumed ones included."""
         return len(self.tasks)
 
     # --- phase 1 ------------------------------------------------------------------------------
 
     async def start(self, request: ImportRequest, client: str) -> Started:
-        """Resolve and upsert the artist, then create (or join) its job. Raises
-        :class:`ClientRateLimited`, ``ArtistNotFound``, ``UpstreamError`` or ``TimeoutError``."""
+        """Answer from our own tables when they can (a recent completed import, or one running),
+        else resolve and upsert the artist and create (or join) its job. Raises
+        :class:`ClientRateLimited`, :class:`Overloaded`, ``ArtistNotFound``, ``UpstreamError``
+        or ``TimeoutError``."""
         settings = self._holder.current.import_
         self._limit.check(client, settings.per_client_per_minute)
+        known = await imports.latest_for_request(
+            self._database.pool, request.as_json(), settings.reuse_within_s
+        )
+        answer = _known_answer(known)
+        if answer is not None:
+            return answer
+        # One mechanism bounds the imports: at most ``max_running`` run at once on this daemon,
+        # and a new one past it is refused rather than queued (a queue would hold a promise
+        # the daemon may not keep before a restart, and let a client pile work up). Resumed
+        # imports were admitted before and always run. The phases hold a database connection
+        # only for their writes, so a phase 1 waits behind a few writes at most.
+        if self.running + self._admitting >= settings.max_running:
+            raise Overloaded(settings.max_running)
+        self._admitting += 1
+        try:
+            return await self._start_new(request, settings.phase1_timeout_seconds)
+        finally:
+            self._admitting -= 1
+
+    async def _start_new(self, request: ImportRequest, timeout_s: float) -> Started:
         pool = self._database.pool
-        async with asyncio.timeout(settings.phase1_timeout_seconds):
+        async with asyncio.timeout(timeout_s):
             artist, tm_id = await resolve_artist(self._upstreams, request)
             stored = artist_row(artist, tm_id)
             async with pool.acquire() as conn:
@@ -165,12 +188,8 @@ class Importer:
     ) -> None:
         pool = self._database.pool
         warnings: list[str] = list(checkpoint.get("warnings", []))
-        slot_held = False
+        failed: list[str] = []
         try:
-            if self._slots.locked():
-                await imports.update_and_record(pool, job_id, message="queued behind other imports")
-            await self._slots.acquire()
-            slot_held = True
             # Shows (Ticketmaster) and songs (Spotify) use different providers: run them at once.
             await imports.update_and_record(
                 pool, job_id, stage="shows", progress=15,
@@ -180,13 +199,21 @@ class Importer:
             async def phase(name: str, work: Callable[[], Awaitable[PhaseResult]]) -> None:
                 if checkpoint.get(name):
                     return  # done before an interruption
-                result = await work()
+                try:
+                    result = await work()
+                except Exception:
+                    # A phase's failure is its own: caught here, it never reaches the task
+                    # group, which would cancel the other phase. (A cancellation is no
+                    # Exception: it still goes through, and the import is interrupted.)
+                    log.exception("import_phase_failed", job_id=str(job_id), phase=name)
+                    failed.append(name)
+                    return
                 warnings.extend(result.warnings)
                 checkpoint.update({name: True, "warnings": warnings})
                 if name == "songs":
                     checkpoint["albums"] = result.albums
                 counts = await self._counts(artist_id)
-                finished = sum(1 for p in ("shows", "songs") if checkpoint.get(p))
+                finished = sum(1 for p in PHASES if checkpoint.get(p))
                 await imports.update_and_record(
                     pool, job_id, stage="songs" if checkpoint.get("shows") else "shows",
                     progress=15 + 40 * finished, checkpoint=checkpoint,
@@ -203,38 +230,18 @@ class Importer:
                         "songs", lambda: import_songs(self._upstreams, pool, artist_id, spotify_id)
                     )
                 )
-            counts = await self._counts(artist_id)
-            message = "import complete" + (
-                f" with {len(warnings)} warning(s): " + "; ".join(warnings) if warnings else ""
-            )
-            # The end write gives up the claim: no heartbeat may take it for a lost one now.
-            self.tasks.release(job_id)
-            await imports.update_and_record(
-                pool,
-                job_id,
-                event="complete",
-                status="completed",
-                stage="done",
-                progress=100,
-                message=message[:2000],
-                checkpoint=checkpoint,
-                shows_count=counts["shows"],
-                venues_count=counts["venues"],
-                albums_count=checkpoint.get("albums", 0),
-                songs_count=counts["songs"],
-            )
-            await artists_changed(self._cache, [artist_id])
-            log.info("import_finished", job_id=str(job_id), warnings=len(warnings), **counts)
+            if failed:
+                await imports.mark_unsynced(pool, artist_id, failed)
+            await self._finish(job_id, artist_id, checkpoint, warnings, failed)
         except asyncio.CancelledError:
-            # Shutdown: the checkpoint must land even though we are being cancelled.
+            # Shutdown: the checkpoint must land even though we are being cancelled. It holds
+            # the phases that succeeded; a resume runs the others (a failed one again too).
             marking = imports.mark_interrupted(pool, job_id, self.owner_id, checkpoint)
             if await asyncio.shield(marking):
                 log.info("import_interrupted", job_id=str(job_id), checkpoint=checkpoint)
             raise
-        except Exception as exc:
+        except Exception:
             log.exception("import_failed", job_id=str(job_id))
-            cause = exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc
-            error = {"code": type(cause).__name__, "message": str(cause)[:500]}
             self.tasks.release(job_id)
             with contextlib.suppress(Exception):  # the database itself may be what failed
                 await imports.update_and_record(
@@ -242,13 +249,59 @@ class Importer:
                     job_id,
                     event="failed",
                     status="failed",
-                    error=error,
-                    message=f"import failed: {error['message']}",
+                    error=INTERNAL,
+                    message=f"import failed: {INTERNAL['message']}",
                     checkpoint=checkpoint,
                 )
-        finally:
-            if slot_held:
-                self._slots.release()
+
+    async def _finish(
+        self,
+        job_id: UUID,
+        artist_id: UUID,
+        checkpoint: dict[str, Any],
+        warnings: list[str],
+        failed: list[str],
+    ) -> None:
+        """The job's end: ``completed``; ``partial`` (event ``complete``) with the failed
+        phase's code when one phase failed; ``failed`` when both did."""
+        pool = self._database.pool
+        counts = await self._counts(artist_id)
+        error: dict[str, str] | None = None
+        event: EventName
+        if not failed:
+            status, event = "completed", "complete"
+            message = "import complete" + (
+                f" with {len(warnings)} warning(s): " + "; ".join(warnings) if warnings else ""
+            )
+        elif len(failed) == 1:
+            status, event, error = "partial", "complete", PHASE_ERRORS[failed[0]]
+            message = f"import partly complete: {error['message']}"
+        else:
+            status, event, error = "failed", "failed", BOTH_FAILED
+            message = f"import failed: {error['message']}"
+        # A failed job keeps the stage and progress it reached; the others are done.
+        ended: dict[str, Any] = {} if status == "failed" else {"stage": "done", "progress": 100}
+        # The end write gives up the claim: no heartbeat may take it for a lost one now.
+        self.tasks.release(job_id)
+        await imports.update_and_record(
+            pool,
+            job_id,
+            event=event,
+            status=status,
+            error=error,
+            message=message[:2000],
+            checkpoint=checkpoint,
+            shows_count=counts["shows"],
+            venues_count=counts["venues"],
+            albums_count=checkpoint.get("albums", 0),
+            songs_count=counts["songs"],
+            **ended,
+        )
+        await artists_changed(self._cache, [artist_id])
+        log.info(
+            "import_finished", job_id=str(job_id), status=status, failed_phases=failed,
+            warnings=len(warnings), **counts,
+        )  # fmt: skip
 
     async def _counts(self, artist_id: UUID) -> dict[str, int]:
         async with self._database.pool.acquire() as conn:
@@ -304,6 +357,30 @@ class Importer:
 
     async def close(self) -> None:
         await self.tasks.close()
+
+
+def _known_answer(known: asyncpg.Record | None) -> Started | None:
+    """The answer our own tables give, calling no provider: the artist's running job (joined,
+    as a second request joins it), or its import completed within ``reuse_within_s`` (reused);
+    None when the request must go upstream (an artist unknown here, or whose last import is
+    older, ended ``partial`` or ``failed``, or is waiting to resume)."""
+    if known is None:
+        return None
+    reused = known["status"] == "completed" and known["fresh"]
+    if not reused and known["status"] != "running":
+        return None
+    return Started(
+        status=imports.render(known),
+        artist={
+            "id": str(known["artist_id"]),
+            "slug": known["slug"],
+            "name": known["name"],
+            "spotifyId": known["spotify_id"],
+            "imageUrl": known["image_url"],
+        },
+        deduplicated=not reused,
+        reused=reused,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -57,13 +57,15 @@ async def refresh_shows(
     queries = [up.ticketmaster.events_by_keyword(artist_name)]
     if tm_id is not None:
         queries.append(up.ticketmaster.events_for_attraction(tm_id))
+    failed = 0  # queries, not warnings: a failed attraction search is a warning too
     for label, answer in zip(labels, await gather_upstream(queries), strict=True):
         if isinstance(answer, UpstreamError):
+            failed += 1
             result.warnings.append(f"shows by {label}: {answer}")
         else:
             for event in answer:
                 events.setdefault(event.id, event)
-    if not events and len(result.warnings) == len(queries):
+    if not events and failed == len(queries):
         raise UpstreamErrorGroup("every Ticketmaster query failed", result.warnings)
     async with pool.acquire() as conn, conn.transaction():
         written = await store_shows(conn, artist_id, tm_id, artist_name, events.values())

@@ -9,12 +9,13 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from theset_daemon.appkeys import DATABASE, IMPORTER, PROGRESS
 from theset_daemon.db import imports
+from theset_daemon.importer.guards import ClientRateLimited, Overloaded
 from theset_daemon.importer.phases import ArtistNotFound, ImportRequest
-from theset_daemon.importer.service import ClientRateLimited
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES, stream_exists
 from theset_daemon.upstream.errors import UpstreamError
 from theset_daemon.web.api import EventStream, RouteTable, path_uuid, read_body
+from theset_daemon.web.clients import request_client
 from theset_daemon.web.errors import ApiError
 from theset_daemon.web.models import ErrorEnvelope, RequestModel
 
@@ -57,14 +58,21 @@ class Counts(BaseModel):
 
 
 class JobError(BaseModel):
-    code: str
+    code: str = Field(
+        description="shows_unavailable or songs_unavailable on a partial import (the phase "
+        "that failed); import_failed or internal on a failed one; gave_up for a job "
+        "interrupted too often"
+    )
     message: str
 
 
 class ImportStatus(BaseModel):
     jobId: str
     artistId: str
-    status: Literal["running", "completed", "failed", "interrupted"]
+    status: Literal["running", "completed", "partial", "failed", "interrupted"] = Field(
+        description="partial: one of phases 2-3 failed, the other's data is stored, and the "
+        "next sync fills in the rest; it ends with the event complete, like completed"
+    )
     stage: Literal["artist", "shows", "songs", "done"]
     progress: int = Field(ge=0, le=100)
     message: str
@@ -85,17 +93,25 @@ class ImportedArtist(BaseModel):
 
 class ImportStarted(BaseModel):
     jobId: str
-    status: Literal["running"]
+    status: Literal["running", "completed"] = Field(
+        description="running, or completed for a reused import"
+    )
     artist: ImportedArtist
     progressUrl: str
     statusUrl: str
-    deduplicated: bool = False
+    deduplicated: bool = Field(False, description="200: the artist's running job, joined")
+    reused: bool = Field(
+        False,
+        description="200: the artist's import completed within import.reuse_within_s; "
+        "no provider was called",
+    )
 
 
 @routes.route(
     "POST",
     "/api/artists/import",
-    summary="Import an artist: phase 1 now (202), shows and songs in the background",
+    summary="Import an artist: phase 1 now (202), shows and songs in the background; 200 for "
+    "a running job (deduplicated) or a recent completed one (reused)",
     body=ImportBody,
     responses={
         202: ImportStarted,
@@ -112,9 +128,13 @@ async def start_import(request: web.Request) -> web.Response:
     body = await read_body(request, ImportBody)
     ask = ImportRequest(body.spotify_id, body.ticketmaster_id, body.name)
     try:
-        started = await request.app[IMPORTER].start(ask, request.remote or "unknown")
+        started = await request.app[IMPORTER].start(ask, request_client(request))
     except ClientRateLimited as exc:
         raise ApiError(429, str(exc), headers={"Retry-After": f"{exc.retry_after_s:.0f}"}) from None
+    except Overloaded as exc:
+        raise ApiError(
+            503, str(exc), code="overloaded", headers={"Retry-After": f"{exc.retry_after_s:.0f}"}
+        ) from None
     except ArtistNotFound as exc:
         raise ApiError(404, str(exc)) from None
     except UpstreamError as exc:
@@ -133,15 +153,17 @@ async def start_import(request: web.Request) -> web.Response:
     job_id = started.status["jobId"]
     answer = ImportStarted(
         jobId=job_id,
-        status="running",
+        status="completed" if started.reused else "running",
         artist=ImportedArtist(**started.artist),
         progressUrl=f"/api/artists/import/progress/{job_id}",
         statusUrl=f"/api/artists/import/{job_id}",
         deduplicated=started.deduplicated,
+        reused=started.reused,
     )
+    # A new job's answer names neither flag; a joined or reused one names its own.
     return web.json_response(
-        answer.model_dump(exclude_defaults=not started.deduplicated),
-        status=200 if started.deduplicated else 202,
+        answer.model_dump(exclude_defaults=True),
+        status=200 if started.deduplicated or started.reused else 202,
     )
 
 
@@ -165,7 +187,11 @@ async def import_status(request: web.Request) -> web.Response:
     "/api/artists/import/progress/{jobId}",
     summary="Server-Sent Events: the job's progress, replayable with Last-Event-ID",
     responses={
-        200: EventStream("progress events, then complete or failed", ImportStatus, EVENT_NAMES),
+        200: EventStream(
+            "progress events, then complete (status completed or partial) or failed",
+            ImportStatus,
+            EVENT_NAMES,
+        ),
         204: None,
         404: ErrorEnvelope,
     },
