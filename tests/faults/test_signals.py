@@ -249,11 +249,6 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
     artist = seed_and_pick(database_url, sim)
     if where == "inside_an_item":
         sim.fault("ticketmaster", latencyMs=SLOW_TICKETMASTER_MS, count=1000)
-    status, started = import_artist(daemon, artist["spotifyId"])
-    assert status == 202, (status, started)
-    job_id = started["jobId"]
-    progress_url = f"{daemon.base_url}/api/artists/import/progress/{job_id}"
-    stream = EventStream(progress_url)
     # The run's trigger waits for its end (``?wait=true``): a request in flight through the stop.
     waiter, waited = in_background(
         lambda: request(f"{daemon.base_url}/api/cron/complete-catalog-sync?wait=true",
@@ -267,11 +262,18 @@ def test_sigterm_under_load_interrupts_in_flight_work_and_the_restart_resumes_it
         EventStream(f"{daemon.base_url}/status/events", token=ADMIN_KEY),
     ]
     # Between batches: once an artist is synced (the pause follows); inside an item: once the
-    # artist phase is over (show-sync's first artist waits on Ticketmaster).
+    # artist phase is over (show-sync's first artist waits on Ticketmaster). The run gets there
+    # before the import starts: an import's requests go first (people before background work),
+    # so a run behind a running import would not move until the import had finished.
     done = 1 if where == "between_batches" else SEEDED
+    wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= done, RUN_TIMEOUT_S)
+    status, started = import_artist(daemon, artist["spotifyId"])
+    assert status == 202, (status, started)
+    job_id = started["jobId"]
+    progress_url = f"{daemon.base_url}/api/artists/import/progress/{job_id}"
+    stream = EventStream(progress_url)
 
     with Load(daemon.base_url, load_paths(job_id)) as load:
-        wait_for_run(daemon, run_id, lambda r: r["progress"]["done"] >= done, RUN_TIMEOUT_S)
         in_phases = ("shows", "songs")
         wait_until(
             "import in phases 2-3", lambda: import_state(daemon, job_id)["stage"] in in_phases, 30

@@ -13,7 +13,7 @@ from theset_daemon.importer.guards import ClientRateLimited, Overloaded
 from theset_daemon.importer.phases import ArtistNotFound, ImportRequest
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES, stream_exists
-from theset_daemon.upstream.errors import UpstreamError
+from theset_daemon.upstream.errors import QuotaExhausted, UpstreamError
 from theset_daemon.web.api import EventStream, RouteTable, path_uuid, read_body
 from theset_daemon.web.clients import request_client
 from theset_daemon.web.errors import ApiError
@@ -137,6 +137,13 @@ async def start_import(request: web.Request) -> web.Response:
         ) from None
     except ArtistNotFound as exc:
         raise ApiError(404, str(exc)) from None
+    except QuotaExhausted as exc:
+        raise ApiError(
+            503,
+            f"{exc.provider}'s daily quota for imports is used up; try again after it resets",
+            code="quota_exhausted",
+            headers={"Retry-After": f"{max(1, round(exc.retry_after_s))}"},
+        ) from None
     except UpstreamError as exc:
         retry_after = getattr(exc, "retry_after_s", None) or DEFAULT_RETRY_AFTER_S
         raise ApiError(
