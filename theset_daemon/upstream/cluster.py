@@ -170,6 +170,7 @@ class SharedLimiter:
         caller takes a new local slot at the new spacing first."""
         if (quiet_s := self._quiet_until - time.monotonic()) > 0:
             await asyncio.sleep(quiet_s)
+            return False  # the local slot was taken before the quiet: take a fresh one after it
         if self.mode == "split":
             if self._take is None or time.monotonic() < self._next_probe:
                 return True
