@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from bench import cache, catalog_sync, foundation, importer, jobs, report, upstream
+from bench import budget, cache, catalog_sync, foundation, importer, jobs, report, upstream
 from bench import sse as sse_bench
 from bench.common import Row
 from theset_daemon import log
@@ -46,6 +46,7 @@ class Benchmark:
 BENCHMARKS = {
     "foundation": Benchmark(foundation),
     "upstream": Benchmark(upstream),
+    "budget": Benchmark(budget),
     "cache": Benchmark(cache),
     "importer": Benchmark(importer),
     "sse": Benchmark(sse_bench),

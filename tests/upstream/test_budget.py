@@ -14,10 +14,15 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from tests.upstream.conftest import ScriptedServer, json_reply
-from theset_daemon.config import DatabaseSettings, RetrySettings, TicketmasterSettings
+from theset_daemon.config import (
+    BreakerSettings,
+    DatabaseSettings,
+    RetrySettings,
+    TicketmasterSettings,
+)
 from theset_daemon.db.pool import Database, open_database
 from theset_daemon.upstream.breaker import BreakerState
-from theset_daemon.upstream.errors import QuotaExhausted
+from theset_daemon.upstream.errors import QuotaExhausted, UpstreamServerError, UpstreamUnavailable
 from theset_daemon.upstream.http import Provider
 from theset_daemon.upstream.metrics import UpstreamMetrics
 from theset_daemon.upstream.quota import DailyLedger
@@ -58,6 +63,7 @@ def quota_settings(
     settings = TicketmasterSettings(
         max_rate_per_s=1000, daily_quota=quota, interactive_reserve=reserve,
         interactive_max=most, retry=RetrySettings(max_attempts=attempts, base_delay_s=0.01),
+        breaker=BreakerSettings(failure_threshold=1),
     )  # fmt: skip
     return lambda: settings
 
@@ -193,15 +199,17 @@ async def test_no_daily_quota_still_counts(
     assert daemon.gauge("theset_upstream_quota_remaining") == -1
 
 
-async def test_a_refused_reservation_frees_a_half_open_probe(
+async def test_a_unit_whose_request_never_goes_out_is_given_back(
     database: Database, server: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:
-    daemon = Daemon(database, session, quota_settings(1, reserve=0))
-    await daemon.get(server.url)
-    for _ in range(3):  # a probe slot taken by a refused call would jam the breaker
-        with pytest.raises(QuotaExhausted):
-            await daemon.get(server.url)
-    assert daemon.provider.breaker.state is BreakerState.CLOSED
+    daemon = Daemon(database, session, quota_settings(10, reserve=0, attempts=1))
+    server.script.append(json_reply(500, {}))
+    with pytest.raises(UpstreamServerError):
+        await daemon.get(server.url)  # sent and counted; the breaker opens at 1 failure
+    with pytest.raises(UpstreamUnavailable):
+        await daemon.get(server.url)  # refused by the open breaker: nothing sent
+    usage = await daemon.ledger.today()
+    assert usage is not None and usage.total == 1 == len(server.arrivals)
 
 
 def test_request_class_defaults_to_background() -> None:

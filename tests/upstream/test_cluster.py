@@ -28,6 +28,7 @@ from theset_daemon.upstream.cluster import (
     WINDOW_SPAN_S,
     SharedLimiter,
     redis_client,
+    split_share,
     window_of,
 )
 from theset_daemon.upstream.errors import UpstreamError
@@ -88,6 +89,13 @@ class Daemon:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client_session:
         yield client_session
+
+
+def test_split_shares_are_whole_sends_so_evenly_spaced_daemons_never_overflow() -> None:
+    assert split_share(10, 2) == 5
+    assert split_share(5, 2) == 2  # 2.5/s each would put three of one daemon's in a second
+    assert split_share(10, 3) == 3
+    assert split_share(2, 3) == pytest.approx(2 / 3)  # fewer than one each: Redis is the answer
 
 
 def test_the_window_of_a_rate() -> None:

@@ -59,6 +59,19 @@ async def reserve(
     )
 
 
+async def refund(
+    pool: asyncpg.Pool, provider: str, day: date, column: Column
+) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        f"""UPDATE upstream_quota_days
+               SET {column} = greatest({column} - 1, 0), updated_at = now()
+             WHERE provider = $1 AND day = $2
+         RETURNING {_USAGE}""",
+        provider,
+        day,
+    )
+
+
 async def observe_available(
     pool: asyncpg.Pool, provider: str, day: date, available: int, resets_at: datetime | None
 ) -> asyncpg.Record | None:

@@ -8,8 +8,9 @@ Two modes:
   than ``max_rate_per_s`` sends from all daemons together. A person's request (interactive) that
   finds the window full leaves a mark, and background requests from any daemon wait while one is
   there; a Retry-After pause is kept in Redis too, so one daemon's 429 pauses them all.
-- ``split`` (no Redis, or Redis unreachable): each daemon keeps to ``max_rate_per_s / live``,
-  ``live`` being the daemons that beat in ``daemon_instances`` within 15 s (``presence.py``).
+- ``split`` (no Redis, or Redis unreachable): each daemon keeps to an equal whole share of
+  ``max_rate_per_s / live`` (:func:`split_share`), ``live`` being the daemons that beat in
+  ``daemon_instances`` within 15 s (``presence.py``).
 
 Why our own Lua and not a library: ``limits``' moving window answers yes or no and
 ``pyrate-limiter``'s Redis bucket waits by polling; neither knows two classes of caller, and a
@@ -111,6 +112,16 @@ def window_of(max_rate_per_s: float) -> tuple[int, float]:
     return limit, WINDOW_SPAN_S * limit / min(max_rate_per_s, limit)
 
 
+def split_share(max_rate_per_s: float, live: int) -> float:
+    """One daemon's rate of ``live`` sharing a key without Redis: whole sends per second, so
+    that the daemons' evenly spaced sends, however they fall against each other, never put more
+    than the rate in one second (5/s over two daemons is 2/s each, not 2.5/s, which spaces sends
+    0.42 s apart and lets each put three in one second). Below one send a second per daemon
+    (more daemons than the rate) no split can promise that: the README says to use Redis."""
+    share = max_rate_per_s / live
+    return float(math.floor(share)) if share >= 1 else share
+
+
 def redis_client(url: str, password: str | None) -> aredis.Redis:
     """A client that fails fast: a limiter waiting on a dead Redis would hold every send."""
     return aredis.Redis.from_url(
@@ -163,7 +174,7 @@ class SharedLimiter:
         rate = self._max_rate_per_s()
         if self.mode == "redis" and time.monotonic() >= self._hold_until:
             return rate
-        return rate / self.live()
+        return split_share(rate, self.live())
 
     async def take(self, *, interactive: bool) -> bool:
         """Wait for a cluster slot for one send. False when the mode changed meanwhile: the

@@ -3,15 +3,16 @@
 Per attempt, in order, for the request's class (``request_class.py``: imports are interactive,
 jobs background):
 
-1. **Send gate** (``gate.py``): waits out any Retry-After pause (set by a 429, or a 5xx that
+1. **Daily quota** (``quota.py``): reserve one unit of the class's share of today's quota in the
+   shared ledger, or fail with :class:`QuotaExhausted`, nothing sent, never retried (a unit
+   whose request is then not sent is given back).
+2. **Send gate** (``gate.py``): waits out any Retry-After pause (set by a 429, or a 5xx that
    carries one, on *any* call to the provider, so no request at all goes out inside that window;
    a pause longer than ``retry.max_delay_s`` is not waited out: the call fails at once with
    :class:`UpstreamUnavailable`, nothing sent), then takes the next evenly spaced send slot, and
    the key's slot in the window every daemon shares (``cluster.py``). Interactive goes first.
-2. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers (and a
+3. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers (and a
    provider's quota answer) prove the provider healthy.
-3. **Daily quota** (``quota.py``): reserve one unit of the class's share of today's quota in the
-   shared ledger, or fail with :class:`QuotaExhausted`, nothing sent, never retried.
 4. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
    The provider's own quota figures (``Rate-Limit-Available``) and its quota answer go to the
    ledger.
@@ -24,6 +25,7 @@ A requested wait longer than ``retry.max_delay_s`` is not slept: the call fails 
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
@@ -176,25 +178,18 @@ class Provider:
         data: Mapping[str, str] | None,
         kind: RequestClass,
     ) -> Response:
-        urgent = kind is RequestClass.INTERACTIVE
-        try:
-            await self.gate.wait_turn(urgent=urgent, max_pause_s=self._settings().retry.max_delay_s)
-        except ProviderPaused as exc:
-            # Sleeping through hours of Retry-After would hold a run (or a request) that long.
-            raise UpstreamUnavailable(
-                self.name, endpoint, exc.retry_after_s, reason="provider asked for a pause"
-            ) from None
-        try:
-            self.breaker.before_call()
-        except BreakerOpenError as exc:
-            raise UpstreamUnavailable(self.name, endpoint, exc.retry_after_s) from None
+        # The unit is reserved before the send slot is awaited, not between the slot and the
+        # send: a database round trip there would delay sends past the slot, and delayed sends
+        # bunch up at the provider. A unit whose request never goes out is given back.
         if self.ledger is not None:
-            try:
-                await self.ledger.reserve(kind, endpoint)
-            except BaseException:
-                self.breaker.release()  # nothing sent: says nothing about the provider's health
-                raise
+            await self.ledger.reserve(kind, endpoint)
             self._show_quota()
+        try:
+            await self._wait_to_send(kind, endpoint)
+        except BaseException:
+            if self.ledger is not None:
+                await asyncio.shield(self.ledger.refund(kind))
+            raise
 
         self.sent += 1
         settings = self._settings()
@@ -225,6 +220,21 @@ class Provider:
             )
         self._metrics.requests.labels(self.name, endpoint, str(status)).inc()
         return await self._classify(endpoint, status, answer_headers, raw)
+
+    async def _wait_to_send(self, kind: RequestClass, endpoint: str) -> None:
+        """The send slot (interactive first), then the breaker's permission."""
+        urgent = kind is RequestClass.INTERACTIVE
+        try:
+            await self.gate.wait_turn(urgent=urgent, max_pause_s=self._settings().retry.max_delay_s)
+        except ProviderPaused as exc:
+            # Sleeping through hours of Retry-After would hold a run (or a request) that long.
+            raise UpstreamUnavailable(
+                self.name, endpoint, exc.retry_after_s, reason="provider asked for a pause"
+            ) from None
+        try:
+            self.breaker.before_call()
+        except BreakerOpenError as exc:
+            raise UpstreamUnavailable(self.name, endpoint, exc.retry_after_s) from None
 
     def _transport_failure(self, endpoint: str, label: str, detail: str) -> UpstreamError:
         self.breaker.record_failure()

@@ -170,6 +170,10 @@ class DailyLedger:
             )
         self.usage = Usage.of(row)
 
+    async def refund(self, request_class: RequestClass) -> None:
+        """Give back a unit reserved for a request that was not sent after all."""
+        await self._write(store.refund, request_class.value, now=self._clock())
+
     async def observe(self, headers: Mapping[str, str]) -> None:
         """Take the provider's own count (``Rate-Limit-Available``, ``Rate-Limit-Reset``)."""
         try:
