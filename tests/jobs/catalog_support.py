@@ -26,9 +26,12 @@ from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
+from theset_daemon.durable import new_owner_id
 from theset_daemon.jobs.context import JobContext, JobName, JobParams
 from theset_daemon.jobs.registry import JOBS
-from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.lifetime import started
+from theset_daemon.presence import Presence
+from theset_daemon.upstream.clients import Shared, Upstreams
 
 # No test here measures rates: the simulator is unthrottled (the ``unthrottled_simulator`` fixture,
 # autouse in tests/jobs) and the clients send as fast as the config allows.
@@ -105,7 +108,10 @@ async def job_env(database_url: str, extra_config: str = "") -> AsyncIterator[En
     async with (
         open_database(holder.current.database) as database,
         open_cache(holder, registry) as cache,
-        open_upstreams(holder, registry) as upstreams,
+        # On the key's shared budget, as the daemon runs them (``app.upstreams_ctx``): every
+        # request reserves its unit in the durable daily ledger.
+        started(Presence(database, new_owner_id())) as presence,
+        open_upstreams(holder, registry, shared=Shared(database, presence)) as upstreams,
     ):
         yield Env(holder, database, cache, upstreams)
 

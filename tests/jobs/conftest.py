@@ -25,6 +25,7 @@ from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
+from theset_daemon.durable import new_owner_id
 from theset_daemon.jobs.context import (
     CalculateTrendingParams,
     CompleteCatalogSyncParams,
@@ -38,7 +39,9 @@ from theset_daemon.jobs.context import (
 from theset_daemon.jobs.registry import JobSpec
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.jobs.summaries import Summary
-from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.lifetime import started
+from theset_daemon.presence import Presence
+from theset_daemon.upstream.clients import Shared, Upstreams
 
 
 class ProbeSummary(Summary):
@@ -92,7 +95,10 @@ async def resources(database_url: str) -> AsyncIterator[Resources]:
     async with (
         open_database(holder.current.database) as database,
         open_cache(holder, registry) as cache,
-        open_upstreams(holder, registry) as upstreams,
+        # On the key's shared budget, as the daemon runs them (``app.upstreams_ctx``): every
+        # request reserves its unit in the durable daily ledger.
+        started(Presence(database, new_owner_id())) as presence,
+        open_upstreams(holder, registry, shared=Shared(database, presence)) as upstreams,
     ):
         await database.pool.execute(PROBE_TABLE)
         yield Resources(holder, database, cache, upstreams)

@@ -26,10 +26,13 @@ from theset_daemon.app import open_upstreams
 from theset_daemon.cache import Cache, open_cache
 from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import Database, open_database
+from theset_daemon.durable import new_owner_id
 from theset_daemon.importer import phases
 from theset_daemon.jobs.context import JobContext, JobName, JobParams, RunReporter
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.lifetime import started
+from theset_daemon.presence import Presence
+from theset_daemon.upstream.clients import Shared, Upstreams
 
 # No test here measures rates: the simulator is unthrottled (the ``unthrottled_simulator`` fixture,
 # autouse in tests/jobs) and the clients send as fast as the config allows.
@@ -228,7 +231,10 @@ async def sync_env(
     async with (
         open_database(holder.current.database) as database,
         open_cache(holder, registry) as cache,
-        open_upstreams(holder, registry) as upstreams,
+        # On the key's shared budget, as the daemon runs them (``app.upstreams_ctx``): every
+        # request reserves its unit in the durable daily ledger.
+        started(Presence(database, new_owner_id())) as presence,
+        open_upstreams(holder, registry, shared=Shared(database, presence)) as upstreams,
         aiohttp.ClientSession() as control,
     ):
         yield SyncEnv(holder, database, cache, upstreams, control)

@@ -31,6 +31,13 @@ Failures: an artist that fails (an upstream error, a bad answer) is reported wit
 ``failed`` and counted as one failed item. Either way the run ends ``partial``, not ``failed``,
 unless nothing at all succeeded.
 
+Quota: once the run's share of a provider's day is used (``jobs.quota_stops``) the rest of the
+run skips that provider's calls and does what the others allow. An artist whose Spotify data could
+not be read keeps its ``last_synced_at``; one whose Ticketmaster shows or setlist.fm setlists could
+not be read keeps its ``shows_synced_at`` (its shows are stamped only once both were read), so the
+next run takes it up first. The phase ends ``partial`` and the run's summary names the providers
+in ``quotaStopped``; no artist counts as failed for it.
+
 Resume: the checkpoint holds the run's cut-off time, the finished phases with their results, and
 each pipeline's cursor, so an interrupted run continues in the phase and at the page where it
 stopped. Artists the run already synced are past the cut-off and are not taken again.
@@ -191,14 +198,18 @@ async def run(ctx: JobContext) -> JobResult:
     )
 
 
-def _phase_outcome(state: RunState, result: PipelineResult[Any]) -> str:
+def _phase_outcome(
+    ctx: JobContext, state: RunState, result: PipelineResult[Any], providers: Sequence[str]
+) -> str:
     """A per-artist phase's status, its items counted toward the run's once it has finished (a
-    stopped phase keeps its counts in its checkpoint until the resumed run finishes it)."""
+    stopped phase keeps its counts in its checkpoint until the resumed run finishes it). Partial
+    when one of the phase's ``providers`` was stopped by its quota share."""
     if result.stopped:
         return "interrupted"
     state.items_total += result.done
     state.items_failed += result.failed
-    return "partial" if result.failed else "succeeded"
+    quota_stopped = any(ctx.spent(p) for p in providers)
+    return "partial" if result.failed or quota_stopped else "succeeded"
 
 
 async def _invalidate(ctx: JobContext, artist_ids: list[UUID]) -> None:
@@ -253,12 +264,19 @@ async def _artist_sync(
 
     async def prepare(page: Sequence[store.CatalogArtist]) -> None:
         page_answers.clear()
-        page_answers.update(await up.spotify.several_artists([a.spotify_id for a in page]))
+        ids = [a.spotify_id for a in page]
+        page_answers.update(
+            await ctx.unless_spent("spotify", lambda: up.spotify.several_artists(ids)) or {}
+        )
 
     async def process(artist: store.CatalogArtist) -> None:
         fetched = page_answers.pop(artist.spotify_id, None)
         if fetched is None:
-            fetched = await up.spotify.artist(artist.spotify_id)
+            fetched = await ctx.unless_spent(
+                "spotify", lambda: up.spotify.artist(artist.spotify_id)
+            )
+        if fetched is None:
+            return  # Spotify's share is used: not stamped, the next run takes it first
         await writer.submit(store.ArtistRefresh(artist.id, refresh.artist_row(fetched)))
 
     try:
@@ -267,7 +285,7 @@ async def _artist_sync(
         )
     finally:
         await writer.aclose()
-    return _phase_outcome(state, result)
+    return _phase_outcome(ctx, state, result, ["spotify"])
 
 
 async def _show_sync(
@@ -277,15 +295,29 @@ async def _show_sync(
     up = ctx.upstreams
 
     async def process(artist: store.CatalogArtist) -> None:
-        # Ticketmaster first: it marks the artist's shows synced (and the artist past the cut-off).
-        shows = await refresh.refresh_shows(up, pool, artist.id, artist.name)
-        for warning in shows.warnings:
+        # Ticketmaster first; the shows are marked synced (the artist past the cut-off) once the
+        # setlists were read too, or failed otherwise: a spent quota leaves them unmarked.
+        shows = await ctx.unless_spent(
+            "ticketmaster",
+            lambda: refresh.refresh_shows(up, pool, artist.id, artist.name, mark_synced=False),
+        )
+        for warning in shows.warnings if shows is not None else ():
             log.warning("catalog_sync_show_warning", artist_id=str(artist.id), warning=warning)
-        await refresh.refresh_past_setlists(up, pool, artist.id, artist.name, artist.mbid)
+        try:
+            await ctx.unless_spent(
+                "setlistfm",
+                lambda: refresh.refresh_past_setlists(
+                    up, pool, artist.id, artist.name, artist.mbid
+                ),
+            )
+        finally:
+            # A setlist.fm failure (not its quota) still leaves the shows synced, as it always did.
+            if shows is not None and not ctx.spent("setlistfm"):
+                await refresh.mark_shows_synced(pool, artist.id)
         await artists_changed(ctx.cache, [artist.id])
 
     result = await _over_stale_artists(ctx, params, state, total, "show-sync", process)
-    return _phase_outcome(state, result)
+    return _phase_outcome(ctx, state, result, ["ticketmaster", "setlistfm"])
 
 
 def _phase_failed(ctx: JobContext, state: RunState, phase: str, exc: Exception) -> str:

@@ -9,7 +9,12 @@ taking new items once ``ctx.stopping`` is set and returns what it has; the runne
 run ``interrupted`` instead of ending it.
 
 The runner turns the result into a status (CONTRACT.md section 8): ``failed`` when the job raised
-or when every item failed, ``partial`` when some failed, ``succeeded`` otherwise.
+or when every item failed, ``partial`` when some failed or a provider's quota share stopped the
+run's calls to it (``jobs.quota_stops``), ``succeeded`` otherwise.
+
+A job wraps each provider's part of an item in :meth:`JobContext.unless_spent`: once the run's
+share of a provider's day is used, those parts are skipped (and left unsynced) while the rest of
+the work goes on.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -34,8 +39,14 @@ from theset_daemon.config import (
     UpdateActiveArtistsOptions,
 )
 from theset_daemon.db.pool import Database
+from theset_daemon.jobs.quota_stops import QuotaStops
 from theset_daemon.jobs.summaries import Summary
+from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
+from theset_daemon.upstream.errors import QuotaExhausted
+
+log = get_logger(__name__)
+T = TypeVar("T")
 
 JobName = Literal[
     "update-active-artists", "trending-artist-sync", "complete-catalog-sync", "calculate-trending"
@@ -112,6 +123,8 @@ class JobContext:
     reporter: RunReporter
     stopping: asyncio.Event
     checkpoint: dict[str, Any] = field(default_factory=dict)  # {} unless this run is resumed
+    #: The providers whose share of the day this run has used up (``jobs.quota_stops``).
+    quota: QuotaStops = field(default_factory=QuotaStops)
 
     def job_settings(self) -> JobSettings:
         """This job's ``[jobs.<job>]`` section as of now (reloadable)."""
@@ -124,6 +137,33 @@ class JobContext:
         if not isinstance(section, BatchedJobSettings):
             raise TypeError(f"{self.job} has no batch_size or delay_s")
         return section
+
+    def spent(self, provider: str) -> bool:
+        """Whether this run has stopped calling ``provider`` (its quota share is used up)."""
+        return self.quota.spent(provider)
+
+    def quota_stopped(self, refusal: QuotaExhausted) -> None:
+        """A request was refused for the day's quota: stop calling its provider for this run.
+        No error is recorded; the run ends ``partial`` with ``quotaStopped``."""
+        if self.quota.stop(refusal):
+            log.warning(
+                "job_quota_stopped", job=self.job, run_id=str(self.run_id),
+                provider=refusal.provider, reason=refusal.reason,
+                retry_after_s=round(refusal.retry_after_s, 1),
+            )  # fmt: skip
+
+    async def unless_spent(self, provider: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """``call()``, unless ``provider`` is spent for this run; None when it is, or when the
+        call (or anything it waited on) was refused for the quota, which then stops that
+        provider. A refusal is never an item's failure: the caller leaves that kind of data
+        unsynced (not stamped), so the next run takes it up."""
+        if self.spent(provider):
+            return None
+        try:
+            return await call()
+        except QuotaExhausted as refusal:
+            self.quota_stopped(refusal)
+            return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,11 @@ to take and what to do with one:
 - **Failures isolated.** An exception from ``process(item)`` (anything but a cancellation) is
   logged, reported with ``ctx.reporter.item_failed(id_of(item), message)`` and counted; the run
   goes on. The runner turns "some failed" into ``partial`` and "every one failed" into ``failed``.
+- **Quota refusals are not failures.** A :class:`QuotaExhausted` out of ``process`` or
+  ``prepare`` stops the run calling that provider (``ctx.quota_stopped``, see
+  ``jobs.quota_stops``): the item is done, neither failed nor reported, and a page whose
+  ``prepare`` was refused still runs its items. Jobs skip a spent provider's calls themselves
+  (``ctx.unless_spent``), so this is the net under them.
 - **Progress** is reported after each item: ``(done, total, snapshot())``.
 - **Checkpoints.** When every item of a page has finished (succeeded or failed: a failure is
   recorded, retrying it is the next run's business), the pipeline saves
@@ -62,6 +67,7 @@ import asyncpg
 from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.context import JobContext
 from theset_daemon.log import get_logger
+from theset_daemon.upstream.errors import QuotaExhausted
 
 log = get_logger(__name__)
 
@@ -181,6 +187,8 @@ async def run_pipeline(
             await process(item)
         except asyncio.CancelledError:
             raise
+        except QuotaExhausted as refusal:
+            ctx.quota_stopped(refusal)
         except Exception as exc:
             ok = False
             failed += 1
@@ -224,6 +232,8 @@ async def run_pipeline(
                 await prepare(page)
             except asyncio.CancelledError:
                 raise
+            except QuotaExhausted as refusal:
+                ctx.quota_stopped(refusal)  # the items do what the other providers allow
             except Exception as exc:
                 log.warning("job_page_failed", job=ctx.job, error=_message(exc), exc_info=exc)
                 for item in page:

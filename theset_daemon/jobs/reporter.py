@@ -5,6 +5,9 @@ of the run) writes the row and a ``cron_run_events`` event in one transaction at
 ``interval_s``, so the SSE log and the row never disagree. A checkpoint is durable on return.
 :meth:`Reporter.finish` writes the end. Every write is conditioned on the run's holder
 (``db.runs``): a run taken over writes nothing.
+
+The reporter holds the run's quota stops (``jobs.quota_stops``): every summary it writes names
+them (``quotaStopped``) and every checkpoint keeps them, so a resumed attempt knows them too.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tenacity import (
 from theset_daemon.db import runs
 from theset_daemon.db.pool import DATABASE_UNREACHABLE, Database
 from theset_daemon.jobs.context import MAX_REPORTED_ERRORS
+from theset_daemon.jobs.quota_stops import QuotaStops
 from theset_daemon.log import get_logger
 
 log = get_logger(__name__)
@@ -53,6 +57,8 @@ class Reporter:
         self.errors: list[dict[str, Any]] = list(summary["errors"])
         self.failed = 0
         self.checkpoint_value: dict[str, Any] = runs.checkpoint_of(row)
+        #: The providers this run stopped calling (an interrupted attempt's, on resume).
+        self.quota = QuotaStops.from_checkpoint(self.checkpoint_value)
         self._dirty = asyncio.Event()
         self._lock = asyncio.Lock()
         self._last_write_s = 0.0
@@ -62,11 +68,12 @@ class Reporter:
     ) -> None:
         self.done, self.total = max(0, done), max(0, total)
         if summary is not None:
-            self.summary = dict(summary)
+            self.summary = self.quota.summary(summary)
         self._dirty.set()  # the flusher writes it, at most every PROGRESS_INTERVAL_S
 
     async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
-        self.checkpoint_value = dict(checkpoint)
+        self.checkpoint_value = self.quota.checkpoint(checkpoint)
+        self.summary = self.quota.summary(self.summary)
         # Durable on return (the job relies on it), but no event: jobs checkpoint per item, and
         # the events stay coalesced by the flusher.
         async with self._lock, self._database.pool.acquire() as conn:

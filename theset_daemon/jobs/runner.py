@@ -74,11 +74,12 @@ MonitorHook = Callable[[Run], Awaitable[None]]
 """Called with every run that ended (succeeded, partial or failed); the monitor fills these in."""
 
 
-def run_status(result: JobResult) -> str:
-    """CONTRACT.md section 8: failed when every item failed, partial when some did."""
+def run_status(result: JobResult, *, quota_stopped: bool = False) -> str:
+    """CONTRACT.md section 8: failed when every item failed, partial when some did; section 9:
+    partial too when a provider's quota share stopped the run's calls to it."""
     if result.items_total > 0 and result.items_failed >= result.items_total:
         return "failed"
-    return "partial" if result.items_failed > 0 else "succeeded"
+    return "partial" if result.items_failed > 0 or quota_stopped else "succeeded"
 
 
 @dataclass(slots=True, eq=False)
@@ -317,6 +318,7 @@ class JobRunner:
             run_id=run.run_id, job=spec.name, params=params, database=self.database,
             upstreams=self.upstreams, cache=self.cache, holder=self.settings, reporter=reporter,
             stopping=run.claim.stopping, checkpoint=dict(reporter.checkpoint_value),
+            quota=reporter.quota,
         )  # fmt: skip
         helpers = [
             asyncio.create_task(reporter.flush_forever(self.progress_interval_s)),
@@ -363,14 +365,15 @@ class JobRunner:
         interrupted: bool,
     ) -> Run | None:
         """Write the attempt's end; the Run for the monitor hooks when we ended it."""
-        done, total, summary = reporter.done, reporter.total, reporter.summary
+        done, total = reporter.done, reporter.total
+        summary = reporter.quota.summary(reporter.summary)
         if error is not None:
             status = "failed"
         elif interrupted or run.claim.stopping.is_set() or result is None:
             status = "interrupted"
         else:
-            status = run_status(result)
-            summary = result.summary.as_json()
+            status = run_status(result, quota_stopped=bool(reporter.quota.until))
+            summary = reporter.quota.summary(result.summary.as_json())
             if total == 0 and result.items_total:
                 done = total = result.items_total
             if status == "failed":
@@ -384,7 +387,7 @@ class JobRunner:
             retry_while=lambda: not self.tasks.closing,
             status=status, active_ms=figures["duration_ms"], done=done,
             total=total, summary=summary, errors=reporter.errors, error=error,
-            checkpoint=reporter.checkpoint_value,
+            checkpoint=reporter.quota.checkpoint(reporter.checkpoint_value),
         )  # fmt: skip
         written = payload is not None
         # The lease is released: a trigger right after the waiter wakes must find the job free.
@@ -406,6 +409,7 @@ class JobRunner:
         log.info(
             event, job=spec.name, run_id=str(run.run_id), status=final.get("status"),
             duration_ms=figures["duration_ms"], items_failed=reporter.failed, error=error,
+            quota_stopped=reporter.quota.stopped or None,
         )  # fmt: skip
         return final if written and status != "interrupted" else None
 

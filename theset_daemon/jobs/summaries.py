@@ -28,7 +28,25 @@ class Summary(BaseModel):
         return cls.model_validate(dict(saved or {}))
 
 
-class UpdateActiveArtistsSummary(Summary):
+class QuotaStoppable(Summary):
+    """A summary of a job that calls the upstreams: ``quotaStopped`` names the providers whose
+    share of the day's quota the run used up and stopped calling (CONTRACT.md section 9), sorted.
+    Absent when there are none, so a run that was not stopped reads as it always did."""
+
+    quota_stopped: list[str] = Field(
+        default_factory=list,
+        description="Providers this run stopped calling because its share of the day's quota "
+        "was used up (sorted); absent when none.",
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        rendered = super().as_json()
+        if not self.quota_stopped:
+            rendered.pop("quotaStopped", None)
+        return rendered
+
+
+class UpdateActiveArtistsSummary(QuotaStoppable):
     selected: int = 0
     synced: int = 0
     skipped: int = 0
@@ -39,7 +57,7 @@ class UpdateActiveArtistsSummary(Summary):
     api_calls: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(PROVIDERS, 0))
 
 
-class TrendingArtistSyncSummary(Summary):
+class TrendingArtistSyncSummary(QuotaStoppable):
     selected: int = 0
     synced: int = 0
     skipped_recent: int = 0
@@ -67,7 +85,7 @@ class Integrity(Summary):
     violations: list[IntegrityViolation] = Field(default_factory=list)
 
 
-class CompleteCatalogSyncSummary(Summary):
+class CompleteCatalogSyncSummary(QuotaStoppable):
     phases: list[PhaseOutcome] = Field(default_factory=list)
     duplicates_removed: int = 0
     orphans_removed: int = 0

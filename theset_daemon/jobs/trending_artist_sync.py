@@ -21,6 +21,11 @@ is not rewritten).
 setlist (predicted or actual) lists them or a vote refers to them: fans' history is never
 rewritten by a sync. A partial read removes nothing; one that read nothing fails the artist.
 
+**Quota.** Once the run's share of Spotify's day is used (``jobs.quota_stops``) the remaining
+artists are passed over: neither ``synced`` nor ``failed``, their catalog not stamped, so the next
+run (which skips the recently updated) takes them first. An artist whose refresh was refused
+midway stores nothing (``refresh``'s rule for quota refusals).
+
 Summary: ``{"selected", "synced", "skippedRecent", "failed", "albumsScanned", "songsUpserted",
 "liveTracksFlagged", "duplicatesMerged", "staleRemoved"}``: releases read, song rows inserted or
 changed, live recordings in the stored catalogs, track copies merged into another song by the
@@ -62,10 +67,12 @@ async def run(ctx: JobContext) -> JobResult:
             tally.skipped_recent += 1
             return
         try:
-            changed = await refresh_artist(ctx, artist, tally)
+            changed = await ctx.unless_spent("spotify", lambda: refresh_artist(ctx, artist, tally))
         except Exception:
             tally.failed += 1
             raise
+        if changed is None:
+            return  # Spotify's share is used: left for the next run
         tally.synced += 1
         if changed:
             await artists_changed(ctx.cache, [artist.id])

@@ -36,6 +36,13 @@ album pages never wait for them.
 Afterwards ``last_synced_at`` and ``shows_synced_at`` are set, and every artist whose row, songs
 or shows changed has its cached pages invalidated (``cache.reads.artists_changed``).
 
+**Quota.** Once the run's share of a provider's day is used (``jobs.quota_stops``) its part of
+each artist is skipped and the other part still done: without Spotify the shows are stored and
+``shows_synced_at`` set; without Ticketmaster the releases and profile are stored. Either way
+``last_synced_at``, which decides what is due, is left as it was, so the next run takes the
+artist again (the part that was done costs it two requests at most). Such an artist counts as
+neither ``synced`` nor ``failed``; the summary's ``quotaStopped`` names the providers.
+
 Summary: ``{"selected", "synced", "skipped", "failed", "newReleases", "showsUpserted",
 "songsUpserted", "apiCalls": {"spotify", "ticketmaster", "setlistfm"}}``; ``newReleases`` counts
 the releases fetched as new, ``showsUpserted`` and ``songsUpserted`` the rows inserted or changed,
@@ -62,7 +69,7 @@ from theset_daemon.jobs.pipeline import resumed_summary, run_ranked_pipeline
 from theset_daemon.jobs.summaries import PROVIDERS, UpdateActiveArtistsSummary
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
-from theset_daemon.upstream.errors import UpstreamError
+from theset_daemon.upstream.errors import QuotaExhausted, UpstreamError
 from theset_daemon.upstream.spotify import AlbumSummary, Artist
 from theset_daemon.upstream.ticketmaster import Event
 
@@ -95,13 +102,15 @@ class PageLookups:
     Spotify profiles (extended mode) and grouped Ticketmaster event queries. Owns its tasks:
     :meth:`close` cancels whatever is left."""
 
-    def __init__(self, up: Upstreams, due: Sequence[SyncArtist]) -> None:
-        self._up = up
+    def __init__(self, ctx: JobContext, due: Sequence[SyncArtist]) -> None:
+        self._ctx = ctx
+        self._up = up = ctx.upstreams
         self._tasks: list[asyncio.Task[Any]] = []
-        spotify_ids = [a.spotify_id for a in due if a.spotify_id]
+        spotify_ids = [] if ctx.spent("spotify") else [a.spotify_id for a in due if a.spotify_id]
         self._profiles = self._start(up.spotify.several_artists(spotify_ids))
         self._groups: dict[str, asyncio.Task[dict[str, list[Event]]]] = {}
-        for group in _event_groups([a for a in due if a.ticketmaster_id]):
+        with_attraction = [] if ctx.spent("ticketmaster") else [a for a in due if a.ticketmaster_id]
+        for group in _event_groups(with_attraction):
             task = self._start(self._group_events(group))
             for artist in group:
                 assert artist.ticketmaster_id is not None
@@ -124,6 +133,9 @@ class PageLookups:
     async def profile(self, artist: SyncArtist) -> Artist | None:
         try:
             profiles = await asyncio.shield(self._profiles)
+        except QuotaExhausted as refusal:
+            self._ctx.quota_stopped(refusal)
+            return None  # the profile waits for the next run's refresh
         except UpstreamError as exc:
             log.warning("artist_profiles_unavailable", error=str(exc))
             return None  # popularity waits for the next run; releases and shows go on
@@ -137,6 +149,8 @@ class PageLookups:
             return await self._up.ticketmaster.events_by_keyword(artist.name)
         try:
             return (await asyncio.shield(group)).get(artist.ticketmaster_id or "", [])
+        except QuotaExhausted:
+            raise  # the day's share is used: no query of one's own either
         except UpstreamError:
             assert artist.ticketmaster_id is not None
             return await self._up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
@@ -200,7 +214,7 @@ async def run(ctx: JobContext) -> JobResult:
         nonlocal lookups
         if lookups is not None:
             await lookups.close()
-        lookups = PageLookups(ctx.upstreams, [a for a in page if due(a)])
+        lookups = PageLookups(ctx, [a for a in page if due(a)])
 
     async def process(artist: SyncArtist) -> None:
         tally.selected += 1
@@ -210,10 +224,13 @@ async def run(ctx: JobContext) -> JobResult:
         assert lookups is not None
         try:
             outcome = await sync_artist(ctx, artist, lookups)
+        except QuotaExhausted:
+            raise  # not a failure: the pipeline stops the provider for the run
         except Exception:
             tally.failed += 1
             raise
-        tally.synced += 1
+        if outcome.complete:
+            tally.synced += 1
         tally.new_releases += outcome.new_releases
         tally.shows_upserted += outcome.shows_written
         tally.songs_upserted += outcome.songs_written
@@ -245,42 +262,63 @@ class Outcome:
     songs_written: int = 0
     shows_written: int = 0
     changed: bool = False
+    complete: bool = True  # False when a spent quota left a part for the next run
+
+
+@dataclass(frozen=True, slots=True)
+class Releases:
+    """The Spotify part of an artist: its release count and the songs of its new releases."""
+
+    total: int
+    news: refresh.NewReleases | None
 
 
 async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups) -> Outcome:
-    """Refresh one artist (see the module docstring); raises on an upstream failure."""
+    """Refresh one artist (see the module docstring); raises on an upstream failure. A provider
+    whose quota share is spent is skipped, its part left unstamped for the next run."""
     assert artist.spotify_id is not None
+    spotify_id = artist.spotify_id
     up = ctx.upstreams
     pool = ctx.database.pool
     outcome = Outcome()
-    first = await up.spotify.artist_albums_page(artist.spotify_id)
-    events = await lookups.events(artist)
-    profile = await lookups.profile(artist)
 
-    new_albums: list[AlbumSummary] = []
-    if first.total != artist.total_albums:
-        new_albums = await _new_releases(up, pool, artist, first.items, first.total)
-    news = await refresh.new_release_songs(up, new_albums) if new_albums else None
+    async def releases() -> Releases:
+        first = await up.spotify.artist_albums_page(spotify_id)
+        new_albums: list[AlbumSummary] = []
+        if first.total != artist.total_albums:
+            new_albums = await _new_releases(up, pool, artist, first.items, first.total)
+        news = await refresh.new_release_songs(up, new_albums) if new_albums else None
+        return Releases(first.total, news)
+
+    read = await ctx.unless_spent("spotify", releases)
+    events = await ctx.unless_spent("ticketmaster", lambda: lookups.events(artist))
+    profile = await lookups.profile(artist)
+    outcome.complete = read is not None and events is not None
+    if read is None and events is None:
+        return outcome  # every provider it needs is spent for this run
+    news = read.news if read is not None else None
     outcome.new_releases = news.releases_read if news else 0
     profile_row = refresh.artist_row(profile) if profile else None
 
     async with pool.acquire() as conn, conn.transaction():
         if news:
             outcome.songs_written = await refresh.store_new_songs(conn, artist.id, news.songs)
-        outcome.shows_written = await refresh.store_shows(
-            conn, artist.id, artist.ticketmaster_id, artist.name, events
-        )
+        if events is not None:
+            outcome.shows_written = await refresh.store_shows(
+                conn, artist.id, artist.ticketmaster_id, artist.name, events
+            )
         row = await conn.fetchrow(
             """UPDATE artists a SET
                    popularity = coalesce($2, a.popularity),
                    followers = coalesce($3, a.followers),
                    image_url = coalesce($4, a.image_url),
                    genres = coalesce($5, a.genres),
-                   total_albums = $6,
+                   total_albums = coalesce($6, a.total_albums),
                    total_songs = (SELECT count(*) FROM songs WHERE artist_id = $1),
                    upcoming_shows = (SELECT count(*) FROM shows WHERE headliner_artist_id = $1
                                      AND status = 'upcoming' AND date >= current_date),
-                   last_synced_at = now(), shows_synced_at = now()
+                   last_synced_at = CASE WHEN $7 THEN now() ELSE a.last_synced_at END,
+                   shows_synced_at = CASE WHEN $8 THEN now() ELSE a.shows_synced_at END
                FROM (SELECT popularity, followers, image_url, genres, total_songs,
                             upcoming_shows FROM artists WHERE id = $1) old
                WHERE a.id = $1
@@ -294,7 +332,9 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
             profile_row.followers if profile_row else None,
             profile_row.image_url if profile_row else None,
             list(profile_row.genres) if profile_row else None,
-            first.total,
+            read.total if read is not None else None,
+            outcome.complete,
+            events is not None,
         )
     await refresh.predict_setlists(pool, artist.id)
     outcome.changed = bool(

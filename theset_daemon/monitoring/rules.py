@@ -13,6 +13,10 @@ and re-notifying on an interval are the monitor's business, not the rule's.
 |                        | run took longer (a later quick run clears it)               |          |
 | `consecutive_failures` | the last `consecutive_failures` finished runs all failed    | critical |
 | `missed_execution`     | the job's state is `missed` (the dead man's switch)         | critical |
+
+A run that its share of a provider's daily quota stopped (``"quotaStopped"`` in its summary) ends
+``partial``, and counts as no failure for any rule, by choice: the budget doing its job is not the
+job failing (``jobs/quota_stops.py``). The day's usage is shown by ``/api/monitoring/upstream``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ The rules:
   without one gets one.
 - **Failures**: one failed upstream batch is a warning (what was read is stored, nothing is
   deleted); a refresh that read nothing stores nothing.
+- **Quota refusals** (:class:`~theset_daemon.upstream.errors.QuotaExhausted`, nothing sent) are
+  not warnings: the refresh raises it and stores and stamps nothing of that kind, so the kind
+  stays unsynced and the next sync takes it up (a job then stops calling that provider for the
+  run: ``jobs.quota_stops``).
 
 Who calls what:
 
@@ -35,6 +39,7 @@ Cache invalidation stays with the callers, which know when a batch of artists is
 from theset_daemon.refresh.artists import artist_row
 from theset_daemon.refresh.discography import (
     DiscographyRefresh,
+    NewReleases,
     choose_songs,
     fetch_releases,
     new_release_songs,
@@ -48,16 +53,24 @@ from theset_daemon.refresh.setlists import (
     predict_setlists,
     refresh_past_setlists,
 )
-from theset_daemon.refresh.shows import ShowsRefresh, refresh_shows, show_rows, store_shows
+from theset_daemon.refresh.shows import (
+    ShowsRefresh,
+    mark_shows_synced,
+    refresh_shows,
+    show_rows,
+    store_shows,
+)
 
 __all__ = [
     "PREDICTED_SETLIST_SIZE",
     "DiscographyRefresh",
+    "NewReleases",
     "ShowsRefresh",
     "UpstreamErrorGroup",
     "artist_row",
     "choose_songs",
     "fetch_releases",
+    "mark_shows_synced",
     "new_release_songs",
     "predict_setlists",
     "refresh_discography",

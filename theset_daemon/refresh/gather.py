@@ -6,17 +6,24 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
-from theset_daemon.upstream.errors import UpstreamError
+from theset_daemon.upstream.errors import QuotaExhausted, UpstreamError
 
 T = TypeVar("T")
 
 
 async def gather_upstream(calls: Sequence[Awaitable[T]]) -> list[T | UpstreamError]:
     """Run the calls at once (the provider's gate paces them); an upstream failure of one is
-    returned in its place, anything else (a bug, a cancellation) propagates."""
+    returned in its place, anything else (a bug, a cancellation) propagates.
+
+    A quota refusal (:class:`QuotaExhausted`) is not a failure of one call but the end of the
+    provider's day for this caller: once every call has settled, the first one is raised, and
+    the refresh stores nothing of that kind (so it stays unsynced for the next sync)."""
     answers = await asyncio.gather(*calls, return_exceptions=True)
     for answer in answers:
         if isinstance(answer, BaseException) and not isinstance(answer, UpstreamError):
+            raise answer
+    for answer in answers:
+        if isinstance(answer, QuotaExhausted):
             raise answer
     return answers  # type: ignore[return-value]
 

@@ -28,7 +28,7 @@ from theset_daemon.db.conn import Connection
 from theset_daemon.refresh.gather import UpstreamErrorGroup, gather_upstream
 from theset_daemon.refresh.setlists import predict_setlists
 from theset_daemon.upstream.clients import Upstreams
-from theset_daemon.upstream.errors import UpstreamError
+from theset_daemon.upstream.errors import QuotaExhausted, UpstreamError
 from theset_daemon.upstream.ticketmaster import Event, name_key
 
 
@@ -41,9 +41,17 @@ class ShowsRefresh:
 
 
 async def refresh_shows(
-    up: Upstreams, pool: asyncpg.Pool, artist_id: UUID, artist_name: str
+    up: Upstreams,
+    pool: asyncpg.Pool,
+    artist_id: UUID,
+    artist_name: str,
+    *,
+    mark_synced: bool = True,
 ) -> ShowsRefresh:
-    """Find the artist's events, store its shows and venues, mark its shows synced."""
+    """Find the artist's events, store its shows and venues, mark its shows synced (unless
+    ``mark_synced`` is False: the caller then does it with :func:`mark_shows_synced` once the
+    rest of its show sync is done). A quota refusal raises :class:`QuotaExhausted`, nothing
+    stored."""
     result = ShowsRefresh()
     tm_id = await pool.fetchval("SELECT ticketmaster_id FROM artists WHERE id = $1", artist_id)
     if tm_id is None:
@@ -69,15 +77,28 @@ async def refresh_shows(
         raise UpstreamErrorGroup("every Ticketmaster query failed", result.warnings)
     async with pool.acquire() as conn, conn.transaction():
         written = await store_shows(conn, artist_id, tm_id, artist_name, events.values())
-        await conn.execute("UPDATE artists SET shows_synced_at = now() WHERE id = $1", artist_id)
+        if mark_synced:
+            await _mark_synced(conn, artist_id)
     result.shows_written = written
     await predict_setlists(pool, artist_id)
     return result
 
 
+async def mark_shows_synced(pool: asyncpg.Pool, artist_id: UUID) -> None:
+    """Stamp the artist's shows synced (after ``refresh_shows(..., mark_synced=False)``)."""
+    async with pool.acquire() as conn:
+        await _mark_synced(conn, artist_id)
+
+
+async def _mark_synced(conn: Connection, artist_id: UUID) -> None:
+    await conn.execute("UPDATE artists SET shows_synced_at = now() WHERE id = $1", artist_id)
+
+
 async def _find_attraction(up: Upstreams, name: str, result: ShowsRefresh) -> str | None:
     try:
         attractions = await up.ticketmaster.search_attractions(name)
+    except QuotaExhausted:
+        raise  # the day is spent: nothing of this refresh is stored
     except UpstreamError as exc:
         result.warnings.append(f"attraction search: {exc}")
         return None
