@@ -61,6 +61,7 @@ from theset_daemon.web import (
     routes_reads,
     routes_status,
     routes_system,
+    routes_upstream,
 )
 from theset_daemon.web.inflight import RequestsInFlight
 from theset_daemon.web.middleware import middlewares, on_response_prepare
@@ -73,6 +74,7 @@ ROUTE_TABLES = (
     routes_import.routes,
     routes_cron.routes,
     routes_monitoring.routes,
+    routes_upstream.routes,
     routes_status.routes,
 )
 

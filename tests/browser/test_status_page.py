@@ -1,5 +1,6 @@
 """The status page in headless Chromium: it asks for the admin key (Basic), shows the jobs, and
-an import started elsewhere appears on it live, without a reload; it fits a laptop and a phone."""
+an import started elsewhere appears on it live, without a reload, its requests in the upstream
+budget panel; it fits a laptop and a phone."""
 
 from __future__ import annotations
 
@@ -70,6 +71,23 @@ async def test_the_status_page_shows_jobs_and_a_live_import(
         imports = page.locator("#imports tbody")
         await imports.get_by_text(artist["name"]).wait_for(timeout=15_000)
         assert await page.evaluate("window.notReloaded === true")
+
+        # The upstream budget: the import's requests appear as interactive, live.
+        assert await page.evaluate("document.body.dataset.providers") == "3"
+        budget = page.locator("#upstream tbody")
+        rows = await budget.locator("tr td:first-child").all_inner_texts()
+        assert rows == ["spotify", "ticketmaster", "setlistfm"]
+        spotify_today = budget.locator("tr[data-provider=spotify] td:nth-child(2)")
+        await page.wait_for_function(
+            "!document.querySelector('#upstream tr[data-provider=spotify] td:nth-child(2)')"
+            ".textContent.includes(' 0 imports')",
+            timeout=15_000,
+        )
+        assert "(no daily quota)" in await spotify_today.inner_text()
+        ticketmaster = budget.locator("tr[data-provider=ticketmaster]")
+        assert "of 5000" in await ticketmaster.locator("td:nth-child(2)").inner_text()
+        assert await ticketmaster.locator(".quota .reserve").count() == 1
+        assert await ticketmaster.locator("td:nth-child(7)").inner_text() == "closed"
         await page.screenshot(path=str(tmp_path / "status-1280.png"), full_page=True)
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
             "no sideways scrolling at 1280 px"

@@ -123,6 +123,11 @@ class Provider:
         self.sent = 0
         self.rate_limited = 0
 
+    @property
+    def settings(self) -> ProviderSettings:
+        """The provider's settings in force (the monitoring reads its rate and quota)."""
+        return self._settings()
+
     async def request(
         self,
         method: str,

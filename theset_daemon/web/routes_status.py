@@ -2,7 +2,8 @@
 
 The page is one static file (``status.html``: plain HTML, CSS and a little JS, no build step).
 It opens ``/status/events``, an SSE stream of *snapshots*: the jobs with their health state, last
-and next run, the active alerts, the imports running or just finished, and the recent runs.
+and next run, the active alerts, the imports running or just finished, the recent runs, and each
+upstream's budget (``routes_upstream.py``).
 ``/status/snapshot`` answers the same JSON once (the terminal's ``theset-daemon status`` reads it).
 
 All three take the admin key as a bearer token or as the HTTP Basic password, so a browser can
@@ -35,6 +36,7 @@ from theset_daemon.timestamps import iso_utc
 from theset_daemon.web.api import EventStream, RouteTable
 from theset_daemon.web.models import ErrorEnvelope
 from theset_daemon.web.routes_monitoring import Alert, JobHealthView, Status, job_view, overall
+from theset_daemon.web.routes_upstream import UpstreamProviders, upstream_providers
 
 routes = RouteTable()
 
@@ -75,6 +77,8 @@ class Snapshot(BaseModel):
     activeAlerts: list[Alert]
     imports: list[StatusImport]
     recentRuns: list[StatusRun]
+    #: Each provider's budget, as ``GET /api/monitoring/upstream`` answers it.
+    upstream: UpstreamProviders
 
 
 async def snapshot(app: web.Application) -> Snapshot:
@@ -90,6 +94,7 @@ async def snapshot(app: web.Application) -> Snapshot:
         RECENT_IMPORTS_MINUTES,
     )
     recent = [runs_db.render(row) for row in await runs_db.recent(pool, None, RECENT_RUNS)]
+    upstream = await upstream_providers(app, datetime.now(UTC))
     return Snapshot(
         status=overall(jobs, alerts),
         checkedAt=iso_utc(datetime.now(UTC)) or "",
@@ -123,6 +128,7 @@ async def snapshot(app: web.Application) -> Snapshot:
             )
             for run in recent
         ],
+        upstream=upstream,
     )
 
 
