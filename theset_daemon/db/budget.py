@@ -62,45 +62,41 @@ async def reserve(
 async def refund(
     pool: asyncpg.Pool, provider: str, day: date, column: Column
 ) -> asyncpg.Record | None:
-    return await pool.fetchrow(
-        f"""UPDATE upstream_quota_days
-               SET {column} = greatest({column} - 1, 0), updated_at = now()
-             WHERE provider = $1 AND day = $2
-         RETURNING {_USAGE}""",
-        provider,
-        day,
-    )
+    return await _update(pool, provider, day, f"{column} = greatest({column} - 1, 0)")
 
 
 async def observe_available(
     pool: asyncpg.Pool, provider: str, day: date, available: int, resets_at: datetime | None
 ) -> asyncpg.Record | None:
     """The provider's own count of what is left: what we send from now on counts against it."""
-    return await pool.fetchrow(
-        f"""UPDATE upstream_quota_days
-               SET reported_available = $3, reported_at_total = interactive + background,
-                   resets_at = coalesce($4, resets_at), updated_at = now()
-             WHERE provider = $1 AND day = $2
-         RETURNING {_USAGE}""",
-        provider,
-        day,
-        available,
-        resets_at,
-    )
+    return await _update(
+        pool, provider, day,
+        """reported_available = $3, reported_at_total = interactive + background,
+           resets_at = coalesce($4, resets_at)""",
+        available, resets_at,
+    )  # fmt: skip
 
 
 async def mark_spent(
     pool: asyncpg.Pool, provider: str, day: date, until: datetime
 ) -> asyncpg.Record | None:
     """The provider answered that its quota is spent: nothing goes out before ``until``."""
+    return await _update(
+        pool, provider, day, "spent_until = greatest(coalesce(spent_until, $3), $3)", until
+    )
+
+
+async def _update(
+    pool: asyncpg.Pool, provider: str, day: date, assignments: str, *args: object
+) -> asyncpg.Record | None:
+    """One day's row changed by ``assignments`` (our own SQL text; ``$3`` on are ``args``)."""
     return await pool.fetchrow(
-        f"""UPDATE upstream_quota_days
-               SET spent_until = greatest(coalesce(spent_until, $3), $3), updated_at = now()
+        f"""UPDATE upstream_quota_days SET {assignments}, updated_at = now()
              WHERE provider = $1 AND day = $2
          RETURNING {_USAGE}""",
         provider,
         day,
-        until,
+        *args,
     )
 
 
