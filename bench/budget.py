@@ -29,7 +29,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bench.common import Row, cli_simulator, free_port, percentile, seed_artists, throwaway_postgres
+from bench.common import (
+    Row,
+    cli_simulator,
+    free_port,
+    percentile,
+    seed_artists,
+    throwaway_postgres,
+    until_ready,
+)
 from theset_daemon.sim import SIM_CREDENTIALS
 from theset_daemon.upstream.cluster import SharedLimiter, redis_client
 
@@ -113,15 +121,7 @@ async def _daemon(sim_url: str, dsn: str, redis_url: str, workdir: Path) -> Asyn
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as session, asyncio.timeout(90):
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{base_url}/readyz") as response:
-                        if response.status == 200:
-                            break
-                if process.returncode is not None:
-                    raise RuntimeError(f"the daemon exited with {process.returncode}")
-                await asyncio.sleep(0.2)
+        await until_ready(base_url, process)
         yield base_url
     finally:
         process.terminate()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from theset_daemon import config
@@ -48,6 +49,21 @@ def throwaway_postgres() -> Iterator[str]:
             yield server.get_uri()
         finally:
             server.cleanup()
+
+
+async def until_ready(
+    base_url: str, process: asyncio.subprocess.Process, timeout_s: float = 90
+) -> None:
+    """Return once a daemon process answers ``/readyz`` with 200; raise if it exits first."""
+    async with aiohttp.ClientSession() as session, asyncio.timeout(timeout_s):
+        while True:
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{base_url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            if process.returncode is not None:
+                raise RuntimeError(f"the daemon exited with {process.returncode}")
+            await asyncio.sleep(0.2)
 
 
 def free_port() -> int:

@@ -88,7 +88,14 @@ import asyncpg
 import psutil
 
 from bench import report
-from bench.common import Row, percentile, seed_artists, simulator_process, throwaway_postgres
+from bench.common import (
+    Row,
+    percentile,
+    seed_artists,
+    simulator_process,
+    throwaway_postgres,
+    until_ready,
+)
 from theset_daemon.progress.frames import EventStreamParser
 from theset_daemon.sim import SIM_CREDENTIALS
 
@@ -696,15 +703,7 @@ async def running_daemon(
     )  # fmt: skip
     daemon = Daemon(process, port, errors)
     try:
-        async with aiohttp.ClientSession() as session, asyncio.timeout(90):
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{daemon.base_url}/readyz") as response:
-                        if response.status == 200:
-                            break
-                if process.returncode is not None:
-                    raise RuntimeError(f"the daemon exited with {process.returncode}")
-                await asyncio.sleep(0.2)
+        await until_ready(daemon.base_url, process)
         yield daemon
     finally:
         await daemon.stop()
