@@ -1,8 +1,9 @@
 """``theset-daemon import NAME_OR_SPOTIFY_ID``: start an import on the running daemon and draw
 its progress from the SSE stream, reconnecting with ``Last-Event-ID`` if the stream drops.
 
-Exit status: 0 completed, 1 failed or refused, 3 partial (the shows or the songs are missing
-until the next sync; the stream's last event is ``complete`` all the same). A reused import
+Exit status: 0 completed, partial included (the contract's "exit 0 on completion": the stream's
+last event is ``complete``, and the shows or the songs missing are filled in by the next sync,
+as ``trigger`` exits 0 on a partial run), 1 failed or refused. A reused import
 (completed recently) replays its stored events and exits 0.
 """
 
@@ -22,7 +23,6 @@ from theset_daemon.progress.frames import read_events
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 BAR_WIDTH = 30
 RECONNECTS = 5
-EXIT_PARTIAL = 3
 
 
 def _bar(status: dict[str, Any]) -> str:
@@ -67,7 +67,7 @@ async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr)
 
 
 def _exit_status(status: str) -> int:
-    return {"completed": 0, "partial": EXIT_PARTIAL}.get(status, 1)
+    return 0 if status in ("completed", "partial") else 1
 
 
 async def _stream(
