@@ -126,6 +126,12 @@ async def open_clients(
         ) as session,
         contextlib.aclosing(redis) if redis is not None else contextlib.nullcontext(),
     ):
+        quiet_until_s = 0.0
+        if shared is not None:
+            presence = shared.presence
+            metrics.live_daemons.set_function(lambda: presence.live)
+            if presence.live > 1:  # the others learn of this daemon at their next beat
+                quiet_until_s = presence.registered_at_s + START_QUIET_S
 
         def provider(
             name: str, settings: Callable[[], P], detail_of: Callable[[Any], str]
@@ -135,12 +141,9 @@ async def open_clients(
                 ledger = DailyLedger(name, settings, shared.database)
                 cluster = SharedLimiter(
                     name, lambda: settings().max_rate_per_s, redis=redis,
-                    live_daemons=lambda: shared.presence.live,
-                    quiet_until_s=shared.presence.registered_at_s + START_QUIET_S
-                    if shared.presence.live > 1 else 0.0,
+                    live_daemons=lambda: shared.presence.live, quiet_until_s=quiet_until_s,
                     on_mode=lambda mode: metrics.limiter_shared.labels(name).set(mode == "redis"),
                 )  # fmt: skip
-                metrics.live_daemons.set_function(lambda: shared.presence.live)
             return Provider(name, settings, session, metrics, detail_of=detail_of,
                             ledger=ledger, cluster=cluster)  # fmt: skip
 

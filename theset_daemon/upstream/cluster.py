@@ -186,9 +186,12 @@ class SharedLimiter:
             if self._take is None or time.monotonic() < self._next_probe:
                 return True
             self._next_probe = time.monotonic() + REDIS_PROBE_S
+        # One id for the whole wait: the mark a waiting person leaves is cleared by the same id
+        # when its slot comes (and it names the send in the window).
+        caller = next(self._ids)
         while True:
             try:
-                wait_us = await self._ask(interactive)
+                wait_us = await self._ask(interactive, caller)
             except (RedisError, OSError, TimeoutError) as exc:
                 if self.mode == "redis":
                     self._enter_split(type(exc).__name__)
@@ -212,10 +215,10 @@ class SharedLimiter:
         except (RedisError, OSError, TimeoutError):
             pass  # the next take() notices Redis is gone
 
-    async def _ask(self, interactive: bool) -> int:
+    async def _ask(self, interactive: bool, caller: str) -> int:
         assert self._take is not None
         limit, span_s = window_of(self._max_rate_per_s())
-        args: list[int | str] = [limit, int(span_s * 1_000_000), int(interactive), next(self._ids),
+        args: list[int | str] = [limit, int(span_s * 1_000_000), int(interactive), caller,
                 int(YIELD_TO_INTERACTIVE_S * 1_000_000)]  # fmt: skip
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             return int(await self._take(keys=self._keys, args=args))

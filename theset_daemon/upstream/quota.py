@@ -100,7 +100,7 @@ class Usage:
         """Requests left today for anyone; None when the provider has no daily quota."""
         if self.spent_until is not None and self.spent_until > now:
             return 0
-        figures = [f for f in (self.reported_left,) if f is not None]
+        figures = [] if self.reported_left is None else [self.reported_left]
         if caps.total is not None:
             figures.append(max(0, caps.total - self.total))
         return min(figures) if figures else None
