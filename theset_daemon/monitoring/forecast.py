@@ -34,6 +34,7 @@ background share at all, ``interactive_reserve = 1``), never "free" or "done".
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -115,7 +116,13 @@ class Forecast:
 
 def runs_per_day(schedule: str, now: datetime) -> float:
     """How many times a day the 5-field cron ``schedule`` fires: averaged over its next
-    :data:`MAX_FIRES_COUNTED` fires, or over the year ahead when it fires less often."""
+    :data:`MAX_FIRES_COUNTED` fires, or over the year ahead when it fires less often. Remembered
+    for the minute (cron's own resolution): the status stream asks every second."""
+    return _runs_per_day(schedule, now.replace(second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=64)
+def _runs_per_day(schedule: str, now: datetime) -> float:
     trigger = cron_trigger(schedule)
     end = now + LOOKAHEAD
     fires: list[datetime] = []

@@ -77,11 +77,9 @@ async def forecasts(app: web.Application, now: datetime) -> dict[str, forecast.F
     plans = []
     for job in JOB_NAMES:
         section = settings.jobs.of(job)
-        per_run = getattr(section, "limit", None) or getattr(section, "max_artists", 0)
-        if section.enabled and per_run and job in forecast.SHAPES:
-            plans.append(
-                forecast.JobPlan(job, forecast.runs_per_day(section.schedule, now), per_run)
-            )
+        if section.enabled and section.artists_per_run and job in forecast.SHAPES:
+            runs_per_day = forecast.runs_per_day(section.schedule, now)
+            plans.append(forecast.JobPlan(job, runs_per_day, section.artists_per_run))
     runs = await forecast_db.recent_runs(pool, list(forecast.SHAPES), forecast.RECENT_RUNS)
     costs = forecast.cost_per_artist(
         forecast.RunCost(row["job_name"], row["progress_done"], row["api_calls"]) for row in runs
