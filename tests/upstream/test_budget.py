@@ -26,7 +26,13 @@ from theset_daemon.upstream.errors import QuotaExhausted, UpstreamServerError, U
 from theset_daemon.upstream.http import Provider
 from theset_daemon.upstream.metrics import UpstreamMetrics
 from theset_daemon.upstream.quota import DailyLedger
-from theset_daemon.upstream.request_class import RequestClass, current, interactive
+from theset_daemon.upstream.request_class import (
+    Priority,
+    RequestClass,
+    answering,
+    current,
+    interactive,
+)
 
 
 @pytest.fixture
@@ -212,8 +218,12 @@ async def test_a_unit_whose_request_never_goes_out_is_given_back(
     assert usage is not None and usage.total == 1 == len(server.arrivals)
 
 
-def test_request_class_defaults_to_background() -> None:
-    assert current() is RequestClass.BACKGROUND
+def test_priority_defaults_to_background_and_nests() -> None:
+    assert current() is Priority.BACKGROUND
     with interactive():
-        assert current() is RequestClass.INTERACTIVE
-    assert current() is RequestClass.BACKGROUND
+        assert current() is Priority.INTERACTIVE
+        assert current().request_class is RequestClass.INTERACTIVE
+        with answering():
+            assert current().request_class is RequestClass.INTERACTIVE
+        assert current() is Priority.INTERACTIVE
+    assert current().request_class is RequestClass.BACKGROUND

@@ -36,6 +36,7 @@ from theset_daemon.upstream.gate import ARRIVAL_JITTER_MARGIN_S, SendGate
 from theset_daemon.upstream.http import Provider, retry_after_seconds
 from theset_daemon.upstream.metrics import UpstreamMetrics
 from theset_daemon.upstream.quota import rate_limit_reset_seconds
+from theset_daemon.upstream.request_class import Priority
 
 Reply = Callable[[], web.StreamResponse]
 
@@ -341,24 +342,26 @@ def test_a_cancelled_probe_frees_its_slot() -> None:
     assert breaker.state is BreakerState.CLOSED
 
 
-async def test_urgent_calls_go_before_queued_background_ones() -> None:
+async def test_callers_go_in_priority_order_and_a_waiting_slot_steps_aside() -> None:
     gate = SendGate(lambda: 10.0)
     order: list[str] = []
 
-    async def send(name: str, urgent: bool) -> None:
-        await gate.wait_turn(urgent=urgent)
+    async def send(name: str, priority: Priority) -> None:
+        await gate.wait_turn(priority=priority)
         order.append(name)
 
-    background = [asyncio.create_task(send(f"bg{i}", False)) for i in range(6)]
-    await eventually(lambda: order == ["bg0"], what="bg0 sent, the others queued behind it")
-    await send("urgent", True)
-    await asyncio.gather(*background)
-    # bg0 took the first slot; bg1, waiting inside the limiter for the next, stepped aside.
-    assert order.index("urgent") == 1, order
-    assert order == ["bg0", "urgent", "bg1", "bg2", "bg3", "bg4", "bg5"]
+    jobs = [asyncio.create_task(send(f"job{i}", Priority.BACKGROUND)) for i in range(4)]
+    await eventually(lambda: order == ["job0"], what="job0 sent, the others queued behind it")
+    imports = [asyncio.create_task(send(f"import{i}", Priority.INTERACTIVE)) for i in range(2)]
+    await asyncio.sleep(0)  # both imports queued at the turnstile
+    await send("phase1", Priority.ANSWERING)
+    await asyncio.gather(*jobs, *imports)
+    # job0 took the first slot; import0, waiting inside the limiter for the next (it had taken
+    # it from job1), stepped aside for phase 1; then the imports, then the jobs.
+    assert order == ["job0", "phase1", "import0", "import1", "job1", "job2", "job3"], order
 
 
-async def test_an_urgent_call_waits_at_most_the_slot_in_progress() -> None:
+async def test_a_phase_1_call_waits_at_most_the_slot_in_progress() -> None:
     rate_per_s = 10.0
     gate = SendGate(lambda: rate_per_s)
     sends: list[float] = []
@@ -372,7 +375,7 @@ async def test_an_urgent_call_waits_at_most_the_slot_in_progress() -> None:
     flood = asyncio.create_task(background())
     await asyncio.sleep(0.33)  # mid-way between two slots, a background one queued in the limiter
     asked = loop.time()
-    await gate.wait_turn(urgent=True)
+    await gate.wait_turn(priority=Priority.ANSWERING)
     waited_s = loop.time() - asked
     urgent_at = loop.time()
     await asyncio.sleep(0.25)

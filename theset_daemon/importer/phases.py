@@ -22,7 +22,7 @@ from theset_daemon import refresh
 from theset_daemon.db import catalog as store
 from theset_daemon.upstream.clients import Upstreams
 from theset_daemon.upstream.errors import UpstreamNotFound
-from theset_daemon.upstream.request_class import interactive
+from theset_daemon.upstream.request_class import answering, interactive
 from theset_daemon.upstream.spotify import Artist
 from theset_daemon.upstream.ticketmaster import name_key
 
@@ -61,7 +61,7 @@ class PhaseResult:
 
 async def resolve_artist(up: Upstreams, request: ImportRequest) -> tuple[Artist, str | None]:
     """The Spotify artist for the request, and the Ticketmaster attraction id when given."""
-    with interactive():  # every request of an import, in every phase, is a person's
+    with answering():  # the import's HTTP answer waits on these: first in line
         return await _resolve(up, request)
 
 

@@ -1,5 +1,5 @@
 """The send gate of one provider: its strict rate, the pause every sender keeps after a 429 (or a
-5xx with Retry-After), and urgent (interactive) callers ahead of background ones.
+5xx with Retry-After), and the callers in priority order (``request_class.Priority``).
 
 With other daemons on the same key, a :class:`ClusterSlots` (``cluster.py``) sets this daemon's
 spacing and grants each send a slot of the key's shared window; the gate keeps the local order.
@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
+
+from theset_daemon.upstream.request_class import Priority
 
 # The provider counts arrivals, not our sends, and arrivals jitter (a new connection, a busy loop
 # on either side): one send delayed by J makes the next ones look J closer. Spacing sends so that
@@ -53,14 +55,15 @@ class SendGate:
     """Paces the sends of one provider: strict rate, a shared pause after a 429, and priority.
 
     Only one caller at a time waits inside the limiter; the others queue at a turnstile in front
-    of it, urgent callers (a person waiting on an HTTP request: import phase 1) before background
-    ones (import phases 2-3, syncs). A background caller waiting inside the limiter for the next
-    slot gives that slot up when an urgent one arrives (it goes back to the head of the background
-    queue), so an urgent call waits at most for the slot in progress, never behind a background
-    send that merely reserved the next one. The slots themselves never move: the rate stays strict.
-    The same holds while a background caller waits for the cluster's slot.
+    of it, in :class:`Priority` order: what an open HTTP request waits on (import phase 1), then
+    the rest of the imports, then the jobs. A caller waiting inside the limiter (or for the
+    cluster's slot) gives that slot up when a caller of a higher priority arrives, and goes back
+    to the head of its own queue, so a phase-1 call waits at most for the slot in progress, never
+    behind a send that merely reserved the next one. The slots themselves never move: the rate
+    stays strict.
 
-    After a pause, urgent callers go first: background ones wake one loop turn later.
+    After a pause, the callers of the higher priorities go first: a caller wakes one loop turn
+    later for each level above its own.
     """
 
     def __init__(
@@ -71,11 +74,12 @@ class SendGate:
         self._paused_until = 0.0
         self._limiter: AsyncLimiter | None = None
         self._limiter_rate = 0.0
-        self._urgent: deque[asyncio.Future[None]] = deque()
-        self._background: deque[asyncio.Future[None]] = deque()
+        self._queues: dict[Priority, deque[asyncio.Future[None]]] = {p: deque() for p in Priority}
         self._busy = False
-        # Set while a background caller waits inside the limiter: an urgent arrival resolves it.
+        # Set while a caller below the top priority waits for its slot: a caller of a higher
+        # priority arriving resolves it, and the waiter steps aside.
         self._yield_slot: asyncio.Future[None] | None = None
+        self._yield_priority = Priority.ANSWERING
 
     def pause_for(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -84,21 +88,23 @@ class SendGate:
     def paused_for_s(self) -> float:
         return max(0.0, self._paused_until - asyncio.get_running_loop().time())
 
-    async def wait_turn(self, *, urgent: bool = False, max_pause_s: float = math.inf) -> None:
+    async def wait_turn(
+        self, *, priority: Priority = Priority.BACKGROUND, max_pause_s: float = math.inf
+    ) -> None:
         """Return when this caller may send; raise :class:`ProviderPaused` instead of sleeping
         through a pause longer than ``max_pause_s`` (a provider may ask for hours)."""
-        ahead = False  # a background caller that gave its slot up re-queues at the head
+        ahead = False  # a caller that gave its slot up re-queues at the head of its queue
         while True:
             if (pause := self.paused_for_s()) > 0:
                 if pause > max_pause_s:
                     raise ProviderPaused(pause)
                 await asyncio.sleep(pause)
-                if not urgent:
-                    await asyncio.sleep(0)  # the urgent callers woken with us enter first
+                for _ in range(priority):
+                    await asyncio.sleep(0)  # the higher priorities woken with us enter first
                 continue
-            await self._enter(urgent, ahead=ahead)
+            await self._enter(priority, ahead=ahead)
             try:
-                acquired = await self._acquire(urgent)
+                acquired = await self._acquire(priority)
             finally:
                 self._leave()
             if not acquired:
@@ -107,13 +113,14 @@ class SendGate:
             if self.paused_for_s() <= 0:  # no 429 arrived while we queued for the slot
                 return
 
-    async def _acquire(self, urgent: bool) -> bool:
-        """Wait for the next slot (ours, then the cluster's); False when an urgent caller took
-        it over, or the cluster changed the spacing."""
-        if urgent:
-            return await self._slot(urgent=True)
+    async def _acquire(self, priority: Priority) -> bool:
+        """Wait for the next slot (ours, then the cluster's); False when a caller of a higher
+        priority took it over, or the cluster changed the spacing."""
+        if priority is Priority.ANSWERING:
+            return await self._slot(priority)
         self._yield_slot = asyncio.get_running_loop().create_future()
-        slot = asyncio.ensure_future(self._slot(urgent=False))
+        self._yield_priority = priority
+        slot = asyncio.ensure_future(self._slot(priority))
         try:
             await asyncio.wait((slot, self._yield_slot), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -124,23 +131,26 @@ class SendGate:
                     await slot
         return not slot.cancelled() and slot.result()
 
-    async def _slot(self, *, urgent: bool) -> bool:
+    async def _slot(self, priority: Priority) -> bool:
         await self._current_limiter().acquire()
-        return self._cluster is None or await self._cluster.take(interactive=urgent)
+        if self._cluster is None:
+            return True
+        return await self._cluster.take(interactive=priority < Priority.BACKGROUND)
 
-    async def _enter(self, urgent: bool, *, ahead: bool = False) -> None:
+    async def _enter(self, priority: Priority, *, ahead: bool = False) -> None:
         """Wait for the turnstile; returns owning it."""
         if not self._busy:
             self._busy = True
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue = self._urgent if urgent else self._background
+        queue = self._queues[priority]
         if ahead:
             queue.appendleft(turn)
         else:
             queue.append(turn)
-        if urgent and self._yield_slot is not None and not self._yield_slot.done():
-            self._yield_slot.set_result(None)  # the background caller in the limiter steps aside
+        waiting = self._yield_slot
+        if waiting is not None and not waiting.done() and priority < self._yield_priority:
+            waiting.set_result(None)  # the caller waiting for its slot steps aside
         try:
             await turn
         except asyncio.CancelledError:
@@ -152,7 +162,8 @@ class SendGate:
             raise
 
     def _leave(self) -> None:
-        for queue in (self._urgent, self._background):
+        for priority in Priority:
+            queue = self._queues[priority]
             while queue:
                 turn = queue.popleft()
                 if not turn.done():

@@ -70,7 +70,7 @@ from theset_daemon.upstream.quota import (
     quota_answer,
     rate_limit_reset_seconds,
 )
-from theset_daemon.upstream.request_class import RequestClass
+from theset_daemon.upstream.request_class import Priority, RequestClass
 
 log = get_logger(__name__)
 
@@ -181,8 +181,9 @@ class Provider:
         params: Mapping[str, str | int] | None,
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
-        kind: RequestClass,
+        priority: Priority,
     ) -> Response:
+        kind = priority.request_class
         # The unit is reserved before the send slot is awaited, not between the slot and the
         # send: a database round trip there would delay sends past the slot, and delayed sends
         # bunch up at the provider. A unit whose request never goes out is given back.
@@ -190,7 +191,7 @@ class Provider:
             await self.ledger.reserve(kind, endpoint)
             self._show_quota()
         try:
-            await self._wait_to_send(kind, endpoint)
+            await self._wait_to_send(priority, endpoint)
         except BaseException:
             if self.ledger is not None:
                 await asyncio.shield(self.ledger.refund(kind))
@@ -226,11 +227,11 @@ class Provider:
         self._metrics.requests.labels(self.name, endpoint, str(status)).inc()
         return await self._classify(endpoint, status, answer_headers, raw)
 
-    async def _wait_to_send(self, kind: RequestClass, endpoint: str) -> None:
-        """The send slot (interactive first), then the breaker's permission."""
-        urgent = kind is RequestClass.INTERACTIVE
+    async def _wait_to_send(self, priority: Priority, endpoint: str) -> None:
+        """The send slot (in priority order), then the breaker's permission."""
         try:
-            await self.gate.wait_turn(urgent=urgent, max_pause_s=self._settings().retry.max_delay_s)
+            max_pause_s = self._settings().retry.max_delay_s
+            await self.gate.wait_turn(priority=priority, max_pause_s=max_pause_s)
         except ProviderPaused as exc:
             # Sleeping through hours of Retry-After would hold a run (or a request) that long.
             raise UpstreamUnavailable(

@@ -214,8 +214,8 @@ class SpotifyClient:
                 f"{settings.client_id.get_secret_value()}:"
                 f"{settings.client_secret.get_secret_value()}"
             )
-            # Interactive whoever started it: an import may be waiting on this one refresh.
-            with request_class.interactive():
+            # First in line whoever started it: an import's phase 1 may be waiting on it.
+            with request_class.answering():
                 response = await self._provider.request(
                     "POST",
                     f"{settings.accounts_base_url}/api/token",
