@@ -3,10 +3,10 @@
 1. Phase-1 latency (``POST /api/artists/import`` to its 202) over distinct artists: 50 with the
    providers otherwise idle, then 50 more in a row while the earlier imports' phases 2-3 keep
    Spotify's rate saturated. The floor is one upstream round trip (the artist lookup; the token
-   is cached). Target: p99 <= 100 ms (2 x the floor). Saturated, an urgent call still waits for
-   the send slot in progress (strict spacing: up to 52 ms at 20/s; a background send that only
-   reserved the next slot steps aside), and shares two cores with the background imports, the
-   simulator and Postgres: that figure is reported beside, not against the target.
+   is cached). Target: p99 <= 100 ms (2 x the floor). Saturated, phase 1 goes ahead of the other
+   imports' phases 2-3 (``Priority.ANSWERING``) but still waits for the send slot in progress
+   (strict spacing: up to 52 ms at 20/s; a caller that only reserved the next slot steps aside);
+   the saturated p99 against the idle one is judged against issue 15's 1.5 (see SATURATED_NOTE).
 2. A full import of the busiest artist against its floor: each provider's requests divided by its
    rate, or the chain of round trips, whichever is larger. Target: <= 1.2 x the floor.
 """
@@ -34,6 +34,18 @@ from theset_daemon.app import build_app
 from theset_daemon.config import SettingsHolder
 
 LATENCY_MS = 50
+# Why the saturated ratio stays near 2 (issue 15 asks for 1.5): phase 1 goes first, ahead of the
+# other imports and the jobs (request_class.Priority), so what is left is the strict rate itself.
+# Measured (a probe around the gate, 50 saturated phase 1s): the wait for the send slot is p50
+# 43 ms, p99 47 ms, the ledger's reservation 1.6 / 3.1 ms, the reuse lookup 1.2 / 1.9 ms. At 20/s
+# the slots are 52 ms apart and every one is taken while Spotify is saturated, so a phase 1 waits
+# for the next: the floor is the round trip plus up to one slot. Only slots held back from the
+# other classes would remove that wait, at a cost in throughput on every provider.
+SATURATED_NOTE = (
+    "the send slot: with Spotify saturated every slot (52 ms apart at 20/s) is taken, and phase "
+    "1, first in line, still waits for the next one (measured 43 ms p50, 47 ms p99); the "
+    "round trip plus one slot is the floor of a strict rate without slots held back"
+)
 ARTISTS = 100
 IDLE_ARTISTS = 50
 RATES = {"spotify": 20.0, "ticketmaster": 5.0}
@@ -97,6 +109,10 @@ async def _phase1(rows: list[Row]) -> None:
     rows.append(Row(name, "p99, providers idle", percentile(idle_ms, 99), "ms", "<= 100"))
     rows.append(Row(name, f"p50, {len(busy_ms)} artists, Spotify saturated", median(busy_ms), "ms"))
     rows.append(Row(name, "p99, Spotify saturated", percentile(busy_ms, 99), "ms"))
+    rows.append(
+        Row(name, "p99 saturated / p99 idle", percentile(busy_ms, 99) / percentile(idle_ms, 99),
+            "ratio", "<= 1.5", note=SATURATED_NOTE)
+    )  # fmt: skip
     rows.append(Row(name, "floor (one round trip)", LATENCY_MS, "ms"))
 
 
