@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
@@ -89,10 +89,18 @@ class SendGate:
         return max(0.0, self._paused_until - asyncio.get_running_loop().time())
 
     async def wait_turn(
-        self, *, priority: Priority = Priority.BACKGROUND, max_pause_s: float = math.inf
+        self,
+        *,
+        priority: Priority = Priority.BACKGROUND,
+        max_pause_s: float = math.inf,
+        first_in_turn: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Return when this caller may send; raise :class:`ProviderPaused` instead of sleeping
-        through a pause longer than ``max_pause_s`` (a provider may ask for hours)."""
+        through a pause longer than ``max_pause_s`` (a provider may ask for hours).
+
+        ``first_in_turn`` runs once, the first time the caller owns the turnstile, before it
+        waits for the slot: the quota's reservation, so that only the callers at the front
+        (one, or one per priority that stepped aside) hold a unit not sent yet."""
         ahead = False  # a caller that gave its slot up re-queues at the head of its queue
         while True:
             if (pause := self.paused_for_s()) > 0:
@@ -104,6 +112,9 @@ class SendGate:
                 continue
             await self._enter(priority, ahead=ahead)
             try:
+                if first_in_turn is not None:
+                    await first_in_turn()
+                    first_in_turn = None
                 acquired = await self._acquire(priority)
             finally:
                 self._leave()

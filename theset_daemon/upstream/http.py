@@ -3,17 +3,17 @@
 Per attempt, in order, for the request's class (``request_class.py``: imports are interactive,
 jobs background):
 
-1. **Daily quota** (``quota.py``): reserve one unit of the class's share of today's quota in the
-   shared ledger, or fail with :class:`QuotaExhausted`, nothing sent, never retried (a unit
-   whose request is then not sent is given back).
-2. **Send gate** (``gate.py``): waits out any Retry-After pause (set by a 429, or a 5xx that
+1. **Send gate** (``gate.py``), and at its front the **daily quota** (``quota.py``): reserve
+   one unit of the class's share of today's quota in the shared ledger, or fail with
+   :class:`QuotaExhausted`, nothing sent, never retried (a unit whose request is then not sent
+   is given back). The gate: waits out any Retry-After pause (set by a 429, or a 5xx that
    carries one, on *any* call to the provider, so no request at all goes out inside that window;
    a pause longer than ``retry.max_delay_s`` is not waited out: the call fails at once with
    :class:`UpstreamUnavailable`, nothing sent), then takes the next evenly spaced send slot, and
-   the key's slot in the window every daemon shares (``cluster.py``). Interactive goes first.
-3. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers (and a
+   the key's slot in the window every daemon shares (``cluster.py``), in priority order.
+2. **Circuit breaker**: counts 5xx, 429, timeouts and broken connections; 4xx answers (and a
    provider's quota answer) prove the provider healthy.
-4. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
+3. **Send**, with ``timeout_s`` on the whole exchange; metrics by provider, endpoint, status.
    The provider's own quota figures (``Rate-Limit-Available``) and its quota answer go to the
    ledger.
 
@@ -29,7 +29,7 @@ import asyncio
 import email.utils
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -184,16 +184,25 @@ class Provider:
         priority: Priority,
     ) -> Response:
         kind = priority.request_class
-        # The unit is reserved before the send slot is awaited, not between the slot and the
-        # send: a database round trip there would delay sends past the slot, and delayed sends
-        # bunch up at the provider. A unit whose request never goes out is given back.
-        if self.ledger is not None:
+        # The unit is reserved once the caller is at the front of the gate, before its send slot:
+        # not between the slot and the send, where a database round trip would delay sends past
+        # their slots (and delayed sends bunch up at the provider), and not on entering the
+        # queue, where a kill -9 would leave every queued caller's unit counted but never sent.
+        # A unit whose request never goes out is given back.
+        reserved = False
+
+        async def reserve() -> None:
+            nonlocal reserved
+            assert self.ledger is not None
             await self.ledger.reserve(kind, endpoint)
+            reserved = True
             self._show_quota()
+
         try:
-            await self._wait_to_send(priority, endpoint)
+            await self._wait_to_send(priority, endpoint, reserve if self.ledger else None)
         except BaseException:
-            if self.ledger is not None:
+            if reserved:
+                assert self.ledger is not None
                 await asyncio.shield(self.ledger.refund(kind))
             raise
 
@@ -227,11 +236,16 @@ class Provider:
         self._metrics.requests.labels(self.name, endpoint, str(status)).inc()
         return await self._classify(endpoint, status, answer_headers, raw)
 
-    async def _wait_to_send(self, priority: Priority, endpoint: str) -> None:
-        """The send slot (in priority order), then the breaker's permission."""
+    async def _wait_to_send(
+        self, priority: Priority, endpoint: str, reserve: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        """The quota's unit and the send slot (in priority order), then the breaker's
+        permission."""
         try:
             max_pause_s = self._settings().retry.max_delay_s
-            await self.gate.wait_turn(priority=priority, max_pause_s=max_pause_s)
+            await self.gate.wait_turn(
+                priority=priority, max_pause_s=max_pause_s, first_in_turn=reserve
+            )
         except ProviderPaused as exc:
             # Sleeping through hours of Retry-After would hold a run (or a request) that long.
             raise UpstreamUnavailable(
