@@ -9,6 +9,10 @@ Daemons are real ``theset-daemon run`` processes on one Postgres, aimed at one s
   the whole measurement, so its requests over the interval, against ``max_rate_per_s``, is the
   share of the limit used while work is queued.
 - ``split``: the same with two daemons and no Redis: each keeps to half the rate.
+- ``quota``: the ``redis`` load with a day compressed into seconds: Ticketmaster's and
+  setlist.fm's daily quotas set to :data:`SMALL_QUOTA` in the simulator and the daemons alike.
+  The imports and the sync spend them within the measurement; no request may be refused for
+  the quota (a quota 429 is a key burnt), and the ledger must count what the provider counted.
 - ``acquire``: the cost of one shared-limiter slot (one ``EVALSHA`` on loopback Valkey), p99.
 """
 
@@ -80,7 +84,11 @@ def _valkey() -> Any:
             process.wait()
 
 
-def _config(sim_url: str, port: int) -> str:
+SMALL_QUOTA = 12  # imports alone (12, about two requests each) spend more than their 60 %
+
+
+def _config(sim_url: str, port: int, daily_quota: int | None) -> str:
+    quota = "" if daily_quota is None else f"daily_quota = {daily_quota}"
     return f"""
 [server]
 port = {port}
@@ -95,8 +103,10 @@ max_rate_per_s = {SPOTIFY_RATE_PER_S}
 [upstream.ticketmaster]
 base_url = "{sim_url}/discovery/v2"
 max_rate_per_s = {TICKETMASTER_RATE_PER_S}
+{quota}
 [upstream.setlistfm]
 base_url = "{sim_url}/rest/1.0"
+{quota}
 [jobs.complete-catalog-sync]
 batch_size = 5
 delay_s = 0
@@ -104,10 +114,12 @@ delay_s = 0
 
 
 @contextlib.asynccontextmanager
-async def _daemon(sim_url: str, dsn: str, redis_url: str, workdir: Path) -> AsyncIterator[str]:
+async def _daemon(
+    sim_url: str, dsn: str, redis_url: str, workdir: Path, daily_quota: int | None
+) -> AsyncIterator[str]:
     port = free_port()
     config_path = workdir / f"daemon-{port}.toml"
-    config_path.write_text(_config(sim_url, port))
+    config_path.write_text(_config(sim_url, port, daily_quota))
     c = SIM_CREDENTIALS
     env = {
         **os.environ, "DATABASE_URL": dsn, "REDIS_URL": redis_url, "CRON_SECRET": CRON_SECRET,
@@ -138,12 +150,17 @@ async def _json(session: aiohttp.ClientSession, method: str, url: str, **kw: Any
         return await response.json()
 
 
-async def _cluster(daemons: int, with_redis: bool) -> dict[str, float]:
-    """Peak windows and Spotify's use of its limit, with ``daemons`` daemons at work."""
+async def _cluster(
+    daemons: int, with_redis: bool, daily_quota: int | None = None
+) -> dict[str, float]:
+    """Peak windows, Spotify's use of its limit and the quota figures, with ``daemons`` daemons
+    at work."""
     async with contextlib.AsyncExitStack() as stack:
         admin_dsn = stack.enter_context(throwaway_postgres())
         redis_url = stack.enter_context(_valkey()) if with_redis else ""
-        sim_url = await stack.enter_async_context(cli_simulator(artists=200, latency_ms=20))
+        sim_url = await stack.enter_async_context(
+            cli_simulator(artists=200, latency_ms=20, daily_quota=daily_quota)
+        )
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="theset-bench-")))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         catalog = await _json(session, "GET", f"{sim_url}/_sim/catalog?limit=200")
@@ -151,7 +168,9 @@ async def _cluster(daemons: int, with_redis: bool) -> dict[str, float]:
         urls = []
         for _ in range(daemons):  # one at a time: the first migrates the database
             urls.append(
-                await stack.enter_async_context(_daemon(sim_url, admin_dsn, redis_url, workdir))
+                await stack.enter_async_context(
+                    _daemon(sim_url, admin_dsn, redis_url, workdir, daily_quota)
+                )
             )
         pool = await asyncpg.create_pool(admin_dsn, min_size=1, max_size=2)
         try:
@@ -173,12 +192,32 @@ async def _cluster(daemons: int, with_redis: bool) -> dict[str, float]:
         await asyncio.sleep(MEASURE_S)
         after = (await _json(session, "GET", f"{sim_url}/_sim/stats"))["providers"]
         spotify_sent = after["spotify"]["requests"] - before["spotify"]["requests"]
-        return {
+        figures = {
             "spotify_peak": after["spotify"]["peak_rate_per_s"],
             "ticketmaster_peak": after["ticketmaster"]["peak_rate_per_s"],
             "spotify_used": spotify_sent / (MEASURE_S * SPOTIFY_RATE_PER_S),
             "rate_limited": sum(after[p]["rate_limited"] for p in after),
         }
+        if daily_quota is not None:
+            counted = await _ledger_totals(admin_dsn)
+            for provider in ("ticketmaster", "setlistfm"):
+                used = after[provider]["quota_used_today"]
+                figures[f"{provider}_quota_used"] = used
+                figures[f"{provider}_ledger_off"] = abs(counted.get(provider, 0) - used)
+        return figures
+
+
+async def _ledger_totals(dsn: str) -> dict[str, int]:
+    """Today's count per provider in the daemons' quota ledger."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """SELECT provider, interactive + background AS total FROM upstream_quota_days
+               WHERE day = (now() AT TIME ZONE 'UTC')::date"""
+        )
+    finally:
+        await conn.close()
+    return {row["provider"]: row["total"] for row in rows}
 
 
 async def _acquire_p99_ms() -> float:
@@ -215,5 +254,16 @@ async def run() -> list[Row]:
                 "ratio", ">= 0.90"),
             Row("budget", f"{label}: 429s served", figures["rate_limited"], "", "0"),
         ]  # fmt: skip
+    figures = await _cluster(3, True, daily_quota=SMALL_QUOTA)
+    where = f"3 daemons, daily quotas of {SMALL_QUOTA}"
+    for provider in ("ticketmaster", "setlistfm"):
+        rows += [
+            Row("budget", f"quota: {provider} used today ({where})",
+                figures[f"{provider}_quota_used"], "req", f"<= {SMALL_QUOTA}"),
+            Row("budget", f"quota: {provider} ledger - provider's count",
+                figures[f"{provider}_ledger_off"], "req", "<= 2"),
+        ]  # fmt: skip
+    rows.append(Row("budget", "quota: 429s served (a quota 429 burns the key)",
+                    figures["rate_limited"], "", "0"))  # fmt: skip
     rows.append(Row("budget", "shared-limiter acquire p99", await _acquire_p99_ms(), "ms", "<= 2"))
     return rows

@@ -106,12 +106,18 @@ async def simulator_process(
         await process.wait()
 
 
-def cli_simulator(artists: int, latency_ms: float) -> contextlib.AbstractAsyncContextManager[str]:
-    """``theset-daemon simulate`` in its own process, at its default limits (the contract's)."""
+def cli_simulator(
+    artists: int, latency_ms: float, *, daily_quota: int | None = None
+) -> contextlib.AbstractAsyncContextManager[str]:
+    """``theset-daemon simulate`` in its own process, at its default limits (the contract's), or
+    with ``daily_quota`` for both Ticketmaster and setlist.fm."""
+    quota = [] if daily_quota is None else [
+        "--ticketmaster-daily-quota", str(daily_quota), "--setlistfm-daily-quota", str(daily_quota)
+    ]  # fmt: skip
     return simulator_process(
         lambda port: [
             "theset_daemon.cli", "simulate", "--port", str(port), "--seed", "1",
-            "--artists", str(artists), "--latency-ms", str(latency_ms),
+            "--artists", str(artists), "--latency-ms", str(latency_ms), *quota,
         ]
     )  # fmt: skip
 
