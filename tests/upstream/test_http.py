@@ -9,6 +9,7 @@ import email.utils
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import pytest
@@ -359,6 +360,25 @@ async def test_callers_go_in_priority_order_and_a_waiting_slot_steps_aside() -> 
     # job0 took the first slot; import0, waiting inside the limiter for the next (it had taken
     # it from job1), stepped aside for phase 1; then the imports, then the jobs.
     assert order == ["job0", "phase1", "import0", "import1", "job1", "job2", "job3"], order
+
+
+async def test_a_phase_1_call_that_came_during_a_reservation_goes_first() -> None:
+    gate = SendGate(lambda: 10.0)
+    order: list[str] = []
+    await gate.wait_turn()  # the first slot is used: the next callers wait for slots
+
+    async def slow_reservation() -> None:
+        await asyncio.sleep(0.05)  # the ledger's round trip, while the job holds the turnstile
+
+    async def send(name: str, priority: Priority, **kw: Any) -> None:
+        await gate.wait_turn(priority=priority, **kw)
+        order.append(name)
+
+    job = asyncio.create_task(send("job", Priority.BACKGROUND, first_in_turn=slow_reservation))
+    await asyncio.sleep(0.01)  # the job is reserving
+    await send("phase1", Priority.ANSWERING)
+    await job
+    assert order == ["phase1", "job"]
 
 
 async def test_a_phase_1_call_waits_at_most_the_slot_in_progress() -> None:

@@ -129,6 +129,8 @@ class SendGate:
         priority took it over, or the cluster changed the spacing."""
         if priority is Priority.ANSWERING:
             return await self._slot(priority)
+        if any(self._queues[higher] for higher in Priority if higher < priority):
+            return False  # one came while this caller held the turnstile (its reservation)
         self._yield_slot = asyncio.get_running_loop().create_future()
         self._yield_priority = priority
         slot = asyncio.ensure_future(self._slot(priority))
