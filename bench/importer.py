@@ -8,7 +8,9 @@
    (strict spacing: up to 52 ms at 20/s; a caller that only reserved the next slot steps aside);
    the saturated p99 against the idle one is judged against issue 15's 1.5 (see SATURATED_NOTE).
 2. A full import of the busiest artist against its floor: each provider's requests divided by its
-   rate, or the chain of round trips, whichever is larger. Target: <= 1.2 x the floor.
+   rate, or the chain of round trips, whichever is larger. Target: <= 1.2 x the floor. Then the
+   next busiest while complete-catalog-sync (background) saturates Spotify: its elapsed / floor
+   against the idle one's, in the same run. Target (issue 15): <= 1.3.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 from bench.common import (
@@ -28,12 +31,14 @@ from bench.common import (
     median,
     percentile,
     pointed_at_simulator,
+    seed_artists,
     throwaway_postgres,
 )
 from theset_daemon.app import build_app
 from theset_daemon.config import SettingsHolder
 
 LATENCY_MS = 50
+CRON_SECRET = "bench-cron-secret-0123456789"
 # Why the saturated ratio stays near 2 (issue 15 asks for 1.5): phase 1 goes first, ahead of the
 # other imports and the jobs (request_class.Priority), so what is left is the strict rate itself.
 # Measured (a probe around the gate, 50 saturated phase 1s): the wait for the send slot is p50
@@ -52,9 +57,14 @@ RATES = {"spotify": 20.0, "ticketmaster": 5.0}
 
 
 def _config(sim_url: str, dsn: str) -> SettingsHolder:
-    # Every measured import runs at once (none refused), each artist once (nothing reused).
-    extra = f"[import]\nper_client_per_minute = 1000\nmax_running = {ARTISTS + 5}"
-    return pointed_at_simulator(sim_url, RATES, extra=extra, env={"DATABASE_URL": dsn})
+    # Every measured import runs at once (none refused), each artist once (nothing reused); the
+    # job under which one import is measured walks its artists without a pause.
+    extra = (
+        f"[import]\nper_client_per_minute = 1000\nmax_running = {ARTISTS + 5}\n"
+        "[jobs.complete-catalog-sync]\nbatch_size = 5\ndelay_s = 0\n"
+    )
+    env = {"DATABASE_URL": dsn, "CRON_SECRET": CRON_SECRET}
+    return pointed_at_simulator(sim_url, RATES, extra=extra, env=env)
 
 
 @contextlib.asynccontextmanager
@@ -116,33 +126,69 @@ async def _phase1(rows: list[Row]) -> None:
     rows.append(Row(name, "floor (one round trip)", LATENCY_MS, "ms"))
 
 
+async def _import_timed(
+    http: aiohttp.ClientSession, base: str, sim_url: str, artist: dict[str, Any]
+) -> tuple[float, float, int]:
+    """One import to its end: (elapsed s, floor s, requests), the floor being each provider's
+    requests over its rate or the chain of round trips, whichever is larger."""
+    async with http.delete(f"{sim_url}/_sim/stats") as r:
+        await r.read()
+    started = time.perf_counter()
+    async with http.post(
+        f"{base}/api/artists/import", json={"spotifyId": artist["spotifyId"]}
+    ) as r:
+        job = await r.json()
+    status = await _wait_done(http, f"{base}{job['statusUrl']}")
+    elapsed_s = time.perf_counter() - started
+    assert status["status"] == "completed", status
+    async with http.get(f"{sim_url}/_sim/stats") as r:
+        stats = (await r.json())["providers"]
+    requests = {p: stats[p]["requests"] for p in RATES}
+    by_rate_s = max(requests[p] / RATES[p] for p in RATES)
+    chain_s = sum(requests.values()) * LATENCY_MS / 1000
+    return elapsed_s, max(by_rate_s, chain_s), sum(requests.values())
+
+
 async def _full_import(rows: list[Row]) -> None:
+    """The busiest artist alone; then the next busiest while complete-catalog-sync, a job,
+    saturates Spotify with the other artists' discographies (side by side, one daemon)."""
     with throwaway_postgres() as dsn:
         async with cli_simulator(20, LATENCY_MS) as sim_url, aiohttp.ClientSession() as http:
             async with http.get(f"{sim_url}/_sim/catalog") as r:
                 catalog = (await r.json())["artists"]
-            artist = max(catalog, key=lambda a: a["counts"]["albums"])
+            first, second, *others = sorted(catalog, key=lambda a: -a["counts"]["albums"])
             async with _daemon(_config(sim_url, dsn)) as base:
-                async with http.delete(f"{sim_url}/_sim/stats") as r:
-                    await r.read()
-                started = time.perf_counter()
-                body = {"spotifyId": artist["spotifyId"]}
-                async with http.post(f"{base}/api/artists/import", json=body) as r:
-                    job = await r.json()
-                status = await _wait_done(http, f"{base}{job['statusUrl']}")
-                elapsed_s = time.perf_counter() - started
-                async with http.get(f"{sim_url}/_sim/stats") as r:
-                    stats = (await r.json())["providers"]
-    assert status["status"] == "completed", status
-    requests = {p: stats[p]["requests"] for p in RATES}
-    by_rate_s = max(requests[p] / RATES[p] for p in RATES)
-    chain_s = sum(requests.values()) * LATENCY_MS / 1000
-    floor_s = max(by_rate_s, chain_s)
-    name = f"full import ({artist['counts']['albums']} releases)"
-    rows.append(Row(name, "requests spotify + ticketmaster", sum(requests.values()), "requests"))
-    rows.append(Row(name, "elapsed", elapsed_s, "s"))
-    rows.append(Row(name, "floor (rate or round-trip chain)", floor_s, "s"))
-    rows.append(Row(name, "elapsed / floor", elapsed_s / floor_s, "ratio", "<= 1.20"))
+                idle_s, idle_floor_s, idle_requests = await _import_timed(
+                    http, base, sim_url, first
+                )
+                pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+                try:
+                    await seed_artists(pool, others)
+                finally:
+                    await pool.close()
+                auth = {"Authorization": f"Bearer {CRON_SECRET}"}
+                body = {"maxArtists": len(others)}
+                async with http.post(
+                    f"{base}/api/cron/complete-catalog-sync", json=body, headers=auth
+                ) as r:
+                    assert r.status == 202, await r.text()
+                    run = await r.json()
+                await asyncio.sleep(1)  # the job's artist phase has Spotify saturated
+                busy_s, busy_floor_s, _ = await _import_timed(http, base, sim_url, second)
+                async with http.get(f"{base}/api/cron/runs/{run['runId']}", headers=auth) as r:
+                    job_still_running = (await r.json())["status"] == "running"
+    name = f"full import ({first['counts']['albums']} releases)"
+    rows.append(Row(name, "requests spotify + ticketmaster", idle_requests, "requests"))
+    rows.append(Row(name, "elapsed", idle_s, "s"))
+    rows.append(Row(name, "floor (rate or round-trip chain)", idle_floor_s, "s"))
+    rows.append(Row(name, "elapsed / floor", idle_s / idle_floor_s, "ratio", "<= 1.20"))
+    under = f"full import under a job ({second['counts']['albums']} releases)"
+    note = "" if job_still_running else "the job ended before the import did: load too light"
+    rows.append(Row(under, "elapsed", busy_s, "s", note=note))
+    rows.append(
+        Row(under, "(elapsed / floor) under the job / idle",
+            (busy_s / busy_floor_s) / (idle_s / idle_floor_s), "ratio", "<= 1.30")
+    )  # fmt: skip
 
 
 async def run() -> list[Row]:
