@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from tests.importer.support import UNTHROTTLED, app_client, sim_catalog, wait_done
+from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
 from theset_daemon import config
 from theset_daemon.appkeys import SETTINGS, UPSTREAMS
 
@@ -132,3 +133,35 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(
     assert await statuses(
         client, ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2::3", "2001:db8:1:3::1"]
     ) == [404, 404, 429, 404]
+
+
+# Spotify's day: 10 requests, imports at most half of them (5), the jobs 8 (a 20 % reserve).
+SMALL_SPOTIFY_DAY = UNTHROTTLED.replace(
+    f"[upstream.spotify]\nmax_rate_per_s = {UNTHROTTLED_RATE_PER_S}\n",
+    f"[upstream.spotify]\nmax_rate_per_s = {UNTHROTTLED_RATE_PER_S}\n"
+    "daily_quota = 10\ninteractive_max = 0.5\ninteractive_reserve = 0.2\n",
+)
+
+
+async def test_imports_past_their_ceiling_are_refused_with_503_and_the_jobs_keep_their_share(
+    aiohttp_client: Any, database_url: str, unthrottled_simulator: None
+) -> None:
+    assert SMALL_SPOTIFY_DAY != UNTHROTTLED
+    client = await app_client(aiohttp_client, database_url, SMALL_SPOTIFY_DAY)
+    artists = await sim_catalog(client)
+    # One import spends the imports' 5: the token, the artist, then its catalog until refused.
+    started = await client.post("/api/artists/import", json={"spotifyId": artists[0]["spotifyId"]})
+    assert started.status == 202, await started.text()
+    await wait_done(client, (await started.json())["jobId"])
+
+    refused = await client.post("/api/artists/import", json={"spotifyId": artists[1]["spotifyId"]})
+    body = await refused.json()
+    assert refused.status == 503, body
+    assert body["error"]["code"] == "quota_exhausted", body
+    assert 1 <= int(refused.headers["Retry-After"]) <= 86_400
+    assert (await requests_sent(client))["spotify"] == 5  # the refusal sent nothing
+
+    # A job's request (background) still has its share of the day.
+    spotify = client.app[UPSTREAMS].spotify
+    assert (await spotify.artist(artists[1]["spotifyId"])).id == artists[1]["spotifyId"]
+    assert (await requests_sent(client))["spotify"] == 6
