@@ -44,6 +44,7 @@ from bench.common import (
 )
 from theset_daemon.sim import SIM_CREDENTIALS
 from theset_daemon.upstream.cluster import SharedLimiter, redis_client
+from theset_daemon.upstream.request_class import Priority
 
 CRON_SECRET = "bench-cron-secret-0123456789"
 SPOTIFY_RATE_PER_S = 10.0
@@ -228,12 +229,13 @@ async def _acquire_p99_ms() -> float:
                 "bench", lambda: 1_000_000.0, redis=client, live_daemons=lambda: 1,
                 quiet_until_s=0.0,
             )  # fmt: skip
-            await limiter.take(interactive=False)  # the probe: into redis mode
+            # The probe: into redis mode.
+            await limiter.take(priority=Priority.BACKGROUND, answer=False)
             await asyncio.sleep(1.0)  # the cluster runs' processes gone from the cores
             samples = []
             for _ in range(5000):
                 started = time.perf_counter()
-                await limiter.take(interactive=False)
+                await limiter.take(priority=Priority.BACKGROUND, answer=False)
                 samples.append((time.perf_counter() - started) * 1000)
             return percentile(samples, 99)
         finally:

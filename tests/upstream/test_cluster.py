@@ -25,16 +25,15 @@ from theset_daemon.db.pool import Database, open_database
 from theset_daemon.presence import LIVE_WITHIN_S, Presence
 from theset_daemon.upstream.cluster import (
     REDIS_HOLD_S,
-    WINDOW_SPAN_S,
     SharedLimiter,
     redis_client,
     split_share,
-    window_of,
 )
 from theset_daemon.upstream.errors import UpstreamError
+from theset_daemon.upstream.gate import WINDOW_SPAN_S, window_of
 from theset_daemon.upstream.http import Provider
 from theset_daemon.upstream.metrics import UpstreamMetrics
-from theset_daemon.upstream.request_class import interactive
+from theset_daemon.upstream.request_class import answering, interactive
 
 RATE_PER_S = 10
 
@@ -169,6 +168,28 @@ async def test_a_person_goes_before_another_daemons_background_work(
         (answered,) = await quiet.send(server.url, 1)
     # Without priority it would queue behind ~30 background sends: about 3 s.
     assert answered - started < 0.6, answered - started
+    await backlog
+    assert peak_in_any_second(server.arrivals) <= RATE_PER_S
+    await busy.close()
+    await quiet.close()
+
+
+async def test_an_answer_keeps_a_place_free_on_every_daemon(
+    redis_url: str, server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    busy, quiet = (Daemon(session, redis_url=redis_url, live=lambda: 2) for _ in range(2))
+    await asyncio.gather(busy.send(server.url, 1), quiet.send(server.url, 1))
+    await asyncio.sleep(REDIS_HOLD_S)
+    backlog = asyncio.ensure_future(busy.send(server.url, 50))  # 5 s of background work
+    await asyncio.sleep(1.5)  # the window is full of the busy daemon's sends
+    with answering():
+        await quiet.send(server.url, 1)  # the first answer: the busy daemon leaves a place
+    await asyncio.sleep(1.5)
+    started = time.monotonic()
+    with answering():
+        (answered,) = await quiet.send(server.url, 1)
+    # A place was kept free on the other daemon: no wait for a send to leave the window.
+    assert answered - started < 0.05, answered - started
     await backlog
     assert peak_in_any_second(server.arrivals) <= RATE_PER_S
     await busy.close()

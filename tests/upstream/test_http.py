@@ -4,9 +4,9 @@ breaker, timeouts, malformed bodies, quotas and metrics."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import email.utils
-import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,11 +33,11 @@ from theset_daemon.upstream.errors import (
     UpstreamTransportError,
     UpstreamUnavailable,
 )
-from theset_daemon.upstream.gate import ARRIVAL_JITTER_MARGIN_S, SendGate
+from theset_daemon.upstream.gate import ARRIVAL_JITTER_MARGIN_S, SendGate, window_of
 from theset_daemon.upstream.http import Provider, retry_after_seconds
 from theset_daemon.upstream.metrics import UpstreamMetrics
 from theset_daemon.upstream.quota import rate_limit_reset_seconds
-from theset_daemon.upstream.request_class import Priority
+from theset_daemon.upstream.request_class import Priority, answering, first_in_line
 
 Reply = Callable[[], web.StreamResponse]
 
@@ -381,8 +381,12 @@ async def test_a_phase_1_call_that_came_during_a_reservation_goes_first() -> Non
     assert order == ["phase1", "job"]
 
 
-async def test_a_phase_1_call_waits_at_most_the_slot_in_progress() -> None:
+async def test_answers_find_a_place_kept_free_while_the_jobs_saturate() -> None:
+    """The jobs fill every window; the first answer waits at most for one send to leave it.
+    From then on the jobs leave one place free, so the next answer goes at once, and no window,
+    answers included, ever holds more than the limit."""
     rate_per_s = 10.0
+    limit, span_s = window_of(rate_per_s)
     gate = SendGate(lambda: rate_per_s)
     sends: list[float] = []
     loop = asyncio.get_running_loop()
@@ -392,22 +396,43 @@ async def test_a_phase_1_call_waits_at_most_the_slot_in_progress() -> None:
             await gate.wait_turn()
             sends.append(loop.time())
 
+    async def answer() -> float:
+        asked = loop.time()
+        with answering():
+            await gate.wait_turn(priority=Priority.ANSWERING)
+        sends.append(loop.time())
+        return loop.time() - asked
+
     flood = asyncio.create_task(background())
-    await asyncio.sleep(0.33)  # mid-way between two slots, a background one queued in the limiter
-    asked = loop.time()
-    await gate.wait_turn(priority=Priority.ANSWERING)
-    waited_s = loop.time() - asked
-    urgent_at = loop.time()
-    await asyncio.sleep(0.25)
+    await eventually(lambda: len(sends) >= limit, what="the jobs fill the window")
+    first_wait_s = await answer()
+    await asyncio.sleep(span_s + 0.1)  # the jobs keep going, one place short
+    second_wait_s = await answer()
+    await asyncio.sleep(0.3)
     flood.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await flood
-    slot_s = (1 + ARRIVAL_JITTER_MARGIN_S) / rate_per_s
-    assert waited_s <= slot_s + 0.02, waited_s  # one slot at most, not two
-    # The rate stays strict: no two sends, urgent included, closer than one slot.
-    times = sorted([*sends, urgent_at])
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= slot_s - 0.005, gaps
+    slot_s = span_s / limit
+    assert first_wait_s <= slot_s + 0.02, first_wait_s  # one send leaving, not a queue
+    assert second_wait_s <= 0.01, second_wait_s  # the place kept free
+    times = sorted(sends)
+    busiest = max(bisect.bisect_left(times, t + span_s - 1e-6) - i for i, t in enumerate(times))
+    assert busiest <= limit, times
+
+
+async def test_without_answers_the_jobs_use_the_whole_rate() -> None:
+    rate_per_s = 20.0
+    limit, span_s = window_of(rate_per_s)
+    gate = SendGate(lambda: rate_per_s)
+    loop = asyncio.get_running_loop()
+    with first_in_line():  # a token refresh the job started: first, but no person waits
+        await gate.wait_turn(priority=Priority.ANSWERING)
+    await asyncio.sleep(span_s)  # out of the window; a place kept free would last a minute
+    started = loop.time()
+    for _ in range(2 * limit + 1):
+        await gate.wait_turn()
+    # 2 * limit spacings of span / limit each: two windows' worth, none held back.
+    assert loop.time() - started == pytest.approx(2 * span_s, abs=0.05)
 
 
 async def test_a_cancelled_waiter_does_not_block_the_gate() -> None:

@@ -21,8 +21,9 @@ def fold(text: str) -> str:
     >>> fold("Sigur Rós & Guns N' Roses")
     'sigur ros and guns n roses'
     """
-    lowered = text.casefold().translate(_UNDECOMPOSABLE)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    plain = text.casefold().translate(_UNDECOMPOSABLE)
+    if not plain.isascii():  # ASCII has nothing to decompose: most names skip the per-char pass
+        decomposed = unicodedata.normalize("NFKD", plain)
+        plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     plain = _APOSTROPHES.sub("", plain.replace("&", " and "))
     return _NON_WORD.sub(" ", plain).strip()

@@ -4,10 +4,13 @@ Two modes:
 
 - ``redis`` (``[redis] url`` set and Redis answering): every send takes a slot from one strict
   sliding window in Redis, a sorted set of send times read from the server's clock (``TIME``),
-  so the hosts' clocks never matter. No window of ``1 s + ARRIVAL_JITTER_MARGIN_S`` holds more
-  than ``max_rate_per_s`` sends from all daemons together. A person's request (interactive) that
+  so the hosts' clocks never matter. No window of ``WINDOW_SPAN_S`` holds more than
+  ``max_rate_per_s`` sends from all daemons together. A person's request (interactive) that
   finds the window full leaves a mark, and background requests from any daemon wait while one is
-  there; a Retry-After pause is kept in Redis too, so one daemon's 429 pauses them all.
+  there. An answer sent (import phase 1, a person waiting) sets a mark for
+  ``ANSWER_HEADROOM_HOLD_S``, during which the other classes on every daemon leave one place of
+  the window free for the next (the gate's headroom, cluster-wide). A Retry-After pause is kept
+  in Redis too, so one daemon's 429 pauses them all.
 - ``split`` (no Redis, or Redis unreachable): each daemon keeps to an equal whole share of
   ``max_rate_per_s / live`` (:func:`split_share`), ``live`` being the daemons that beat in
   ``daemon_instances`` within 15 s (``presence.py``).
@@ -46,13 +49,13 @@ from redis.exceptions import RedisError
 
 from theset_daemon.log import get_logger
 from theset_daemon.presence import BEAT_INTERVAL_S
-from theset_daemon.upstream.gate import ARRIVAL_JITTER_MARGIN_S
+from theset_daemon.upstream.gate import ANSWER_HEADROOM_HOLD_S, WINDOW_SPAN_S, window_of
+from theset_daemon.upstream.request_class import Priority
 
 log = get_logger(__name__)
 
 Mode = Literal["redis", "split"]
 
-WINDOW_SPAN_S = 1.0 + ARRIVAL_JITTER_MARGIN_S
 #: A limiter call slower than this counts as Redis being unreachable.
 REDIS_TIMEOUT_S = 0.25
 #: How often a daemon in split mode tries Redis again.
@@ -66,26 +69,35 @@ START_QUIET_S = BEAT_INTERVAL_S + WINDOW_SPAN_S + 0.25
 YIELD_TO_INTERACTIVE_S = 0.02
 
 # KEYS: the window (sorted set of send times), the interactive waiters (member -> expiry), the
-# pause (until, in µs). ARGV: limit, span µs, 1 if interactive, caller id.
+# pause (until, in µs), the answer mark (set while answers are sent). ARGV: limit, span µs,
+# priority (request_class.Priority: 0 answering, 1 interactive, 2 background), caller id,
+# background's look-again µs, how long this send keeps a place free for answers (ms, 0: none).
 # Returns 0 when a slot was taken, else µs to wait before asking again.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limit, span = tonumber(ARGV[1]), tonumber(ARGV[2])
-local interactive = ARGV[3] == '1'
+local priority = tonumber(ARGV[3])
+local interactive = priority < 2
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
 if paused > now then return paused - now end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if not interactive and redis.call('ZCARD', KEYS[2]) > 0 then return tonumber(ARGV[5]) end
-if redis.call('ZCARD', KEYS[1]) < limit then
+local places = limit
+if priority > 0 and limit > 1 and redis.call('EXISTS', KEYS[4]) == 1 then
+  places = limit - 1
+end
+local sent = redis.call('ZCARD', KEYS[1])
+if sent < places then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
   if interactive then redis.call('ZREM', KEYS[2], ARGV[4]) end
+  if ARGV[6] ~= '0' then redis.call('SET', KEYS[4], '1', 'PX', ARGV[6]) end
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = math.max(1, tonumber(oldest[2]) + span - now)
+local leaving = redis.call('ZRANGE', KEYS[1], sent - places, sent - places, 'WITHSCORES')
+local wait = math.max(1, tonumber(leaving[2]) + span - now)
 if interactive then
   redis.call('ZADD', KEYS[2], now + wait + 200000, ARGV[4])
   redis.call('PEXPIRE', KEYS[2], math.ceil(wait / 1000) + 1000)
@@ -102,14 +114,6 @@ if until_us > tonumber(redis.call('GET', KEYS[1]) or '0') then
 end
 return 0
 """
-
-
-def window_of(max_rate_per_s: float) -> tuple[int, float]:
-    """(sends, span in seconds) of the strict window for a rate: ``floor(rate)`` sends per
-    ``WINDOW_SPAN_S`` from 1/s up (no second then holds more than the rate), and one send per
-    ``WINDOW_SPAN_S / rate`` below it."""
-    limit = max(1, math.floor(max_rate_per_s))
-    return limit, WINDOW_SPAN_S * limit / min(max_rate_per_s, limit)
 
 
 def split_share(max_rate_per_s: float, live: int) -> float:
@@ -158,7 +162,7 @@ class SharedLimiter:
         self._hold_until = now
         self._next_probe = now  # try Redis on the first send
         keys = f"{{theset:rate:{provider}}}"  # one hash slot: the script's keys stay together
-        self._keys = [f"{keys}:sends", f"{keys}:waiting", f"{keys}:paused"]
+        self._keys = [f"{keys}:sends", f"{keys}:waiting", f"{keys}:paused", f"{keys}:answered"]
         caller = uuid.uuid4().hex[:12]  # unique across daemons: a member of the window per send
         self._ids = (f"{caller}:{n}" for n in itertools.count())
         self._take = redis.register_script(_TAKE) if redis is not None else None
@@ -176,7 +180,7 @@ class SharedLimiter:
             return rate
         return split_share(rate, self.live())
 
-    async def take(self, *, interactive: bool) -> bool:
+    async def take(self, *, priority: Priority, answer: bool) -> bool:
         """Wait for a cluster slot for one send. False when the mode changed meanwhile: the
         caller takes a new local slot at the new spacing first."""
         if (quiet_s := self._quiet_until - time.monotonic()) > 0:
@@ -191,7 +195,7 @@ class SharedLimiter:
         caller = next(self._ids)
         while True:
             try:
-                wait_us = await self._ask(interactive, caller)
+                wait_us = await self._ask(priority, answer, caller)
             except (RedisError, OSError, TimeoutError) as exc:
                 if self.mode == "redis":
                     self._enter_split(type(exc).__name__)
@@ -215,11 +219,17 @@ class SharedLimiter:
         except (RedisError, OSError, TimeoutError):
             pass  # the next take() notices Redis is gone
 
-    async def _ask(self, interactive: bool, caller: str) -> int:
+    async def _ask(self, priority: Priority, answer: bool, caller: str) -> int:
         assert self._take is not None
         limit, span_s = window_of(self._max_rate_per_s())
-        args: list[int | str] = [limit, int(span_s * 1_000_000), int(interactive), caller,
-                int(YIELD_TO_INTERACTIVE_S * 1_000_000)]  # fmt: skip
+        args: list[int | str] = [
+            limit,
+            int(span_s * 1_000_000),
+            int(priority),
+            caller,
+            int(YIELD_TO_INTERACTIVE_S * 1_000_000),
+            int(ANSWER_HEADROOM_HOLD_S * 1000) if answer else 0,
+        ]
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             return int(await self._take(keys=self._keys, args=args))
 

@@ -4,11 +4,25 @@
 With other daemons on the same key, a :class:`ClusterSlots` (``cluster.py``) sets this daemon's
 spacing and grants each send a slot of the key's shared window; the gate keeps the local order.
 
-The slots come from an aiolimiter leaky bucket of capacity one. Capacity one is deliberate:
-``AsyncLimiter(rate, 1)`` would allow a full burst on top of its refill, and the contract's rate is
-strict (no sliding second may hold more than ``max_rate_per_s`` sends), so sends are evenly spaced
-instead. The slot is taken just before the send and not held during the round-trip, so a slow
-answer never lowers throughput.
+The rate is strict: no sliding second may hold more than ``max_rate_per_s`` sends. Two parts
+keep it:
+
+- an aiolimiter leaky bucket of capacity one spaces the flow of work evenly (``AsyncLimiter(rate,
+  1)`` would allow a full burst on top of its refill);
+- a log of this gate's sends over the last window (:func:`window_of`) is the bound itself: every
+  send needs a free place in it.
+
+What goes first in line (``Priority.ANSWERING``: import phase 1, and a token refresh) skips the
+spacing and needs only the place. Waiting for the next evenly spaced slot would cost a person up
+to one slot (52 ms at 20/s) while the jobs keep the provider saturated. So while people are being
+answered (a send with ``request_class.person_waiting()`` within ``ANSWER_HEADROOM_HOLD_S``), the
+other classes leave one place of each window free, and the next answer finds it at once. That
+costs the other classes one send per window while people import, and nothing otherwise (a token
+refresh a job started keeps nothing free); ``bench/importer.py`` measures both sides.
+
+The slot is taken just before the send and not held during the round-trip, so a slow answer
+never lowers throughput. aiolimiter is used for the spacing; the log is ours, because no limiter
+library gives one class of caller a place the others may not take.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
+from theset_daemon.upstream import request_class
 from theset_daemon.upstream.request_class import Priority
 
 # The provider counts arrivals, not our sends, and arrivals jitter (a new connection, a busy loop
@@ -29,6 +44,19 @@ from theset_daemon.upstream.request_class import Priority
 # any rate+1 of them span 1 s + this margin keeps every provider-side second within the limit
 # for jitter up to the margin, at 1/(1 + margin) = 95% of the limit.
 ARRIVAL_JITTER_MARGIN_S = 0.05
+#: The strict window: no span this long holds more than the rate's sends.
+WINDOW_SPAN_S = 1.0 + ARRIVAL_JITTER_MARGIN_S
+#: After an answer was sent, the other classes keep one place of each window free this long.
+#: People import in bursts (a search, then the artists they follow); a minute covers the burst.
+ANSWER_HEADROOM_HOLD_S = 60.0
+
+
+def window_of(max_rate_per_s: float) -> tuple[int, float]:
+    """(sends, span in seconds) of the strict window for a rate: ``floor(rate)`` sends per
+    ``WINDOW_SPAN_S`` from 1/s up (no second then holds more than the rate), and one send per
+    ``WINDOW_SPAN_S / rate`` below it."""
+    limit = max(1, math.floor(max_rate_per_s))
+    return limit, WINDOW_SPAN_S * limit / min(max_rate_per_s, limit)
 
 
 class ProviderPaused(Exception):
@@ -46,8 +74,9 @@ class ClusterSlots(Protocol):
         """This daemon's spacing now, in sends per second."""
         ...
 
-    async def take(self, *, interactive: bool) -> bool:
-        """Wait for the key's next slot; False when the spacing changed meanwhile."""
+    async def take(self, *, priority: Priority, answer: bool) -> bool:
+        """Wait for the key's next slot; False when the spacing changed meanwhile. ``answer``:
+        a person waits on this send, so the other classes keep a place free for a while."""
         ...
 
 
@@ -73,13 +102,17 @@ class SendGate:
         self._cluster = cluster
         self._paused_until = 0.0
         self._limiter: AsyncLimiter | None = None
-        self._limiter_rate = 0.0
+        self._spacing_s = 0.0
+        # Scheduled slots an answer used while the others waited: they skip that many.
+        self._slots_taken_out_of_turn = 0
         self._queues: dict[Priority, deque[asyncio.Future[None]]] = {p: deque() for p in Priority}
         self._busy = False
         # Set while a caller below the top priority waits for its slot: a caller of a higher
         # priority arriving resolves it, and the waiter steps aside.
         self._yield_slot: asyncio.Future[None] | None = None
         self._yield_priority = Priority.ANSWERING
+        self._sent: deque[float] = deque()  # loop times of the sends in the current window
+        self._answered_at = -math.inf
 
     def pause_for(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -145,10 +178,60 @@ class SendGate:
         return not slot.cancelled() and slot.result()
 
     async def _slot(self, priority: Priority) -> bool:
-        await self._current_limiter().acquire()
-        if self._cluster is None:
-            return True
-        return await self._cluster.take(interactive=priority < Priority.BACKGROUND)
+        if priority is not Priority.ANSWERING:
+            await self._scheduled_slot()
+        await self._place_in_window(priority)
+        answer = priority is Priority.ANSWERING and request_class.person_waiting()
+        if self._cluster is not None and not await self._cluster.take(
+            priority=priority, answer=answer
+        ):
+            return False
+        now = asyncio.get_running_loop().time()
+        self._sent.append(now)
+        if priority is Priority.ANSWERING and self._others_waiting():
+            self._slots_taken_out_of_turn += 1
+        if answer:
+            self._answered_at = now
+        return True
+
+    async def _scheduled_slot(self) -> None:
+        """The next evenly spaced slot, after those a send out of turn took meanwhile: without
+        that, the others would send on schedule beside it, the sends would bunch into part of
+        each window, and an answer arriving in the rest would wait for the window to empty."""
+        limiter = self._current_limiter()
+        if limiter.has_capacity():
+            self._slots_taken_out_of_turn = 0  # nobody was waiting for those slots
+        await limiter.acquire()
+        while self._slots_taken_out_of_turn > 0:
+            await limiter.acquire()
+            self._slots_taken_out_of_turn -= 1
+
+    def _others_waiting(self) -> bool:
+        return self._yield_slot is not None or any(
+            self._queues[p] for p in Priority if p is not Priority.ANSWERING
+        )
+
+    def _places(self, priority: Priority, limit: int) -> int:
+        """The places of a window a send of ``priority`` may fill: all but one for the other
+        classes while people are being answered (the headroom)."""
+        answered_lately = asyncio.get_running_loop().time() - self._answered_at
+        if priority is Priority.ANSWERING or limit == 1:
+            return limit
+        return limit - 1 if answered_lately < ANSWER_HEADROOM_HOLD_S else limit
+
+    async def _place_in_window(self, priority: Priority) -> None:
+        """Wait until the window has a place for a send of ``priority``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            limit, span_s = window_of(self._max_rate_per_s())
+            now = loop.time()
+            while self._sent and self._sent[0] <= now - span_s:
+                self._sent.popleft()
+            places = self._places(priority, limit)
+            if len(self._sent) < places:
+                return
+            # The send that must leave the window before this one fits.
+            await asyncio.sleep(self._sent[len(self._sent) - places] + span_s - now)
 
     async def _enter(self, priority: Priority, *, ahead: bool = False) -> None:
         """Wait for the turnstile; returns owning it."""
@@ -185,8 +268,10 @@ class SendGate:
         self._busy = False
 
     def _current_limiter(self) -> AsyncLimiter:
-        rate = self._max_rate_per_s()
-        if self._limiter is None or rate != self._limiter_rate:  # new, or changed by a reload
-            self._limiter = AsyncLimiter(1, (1 + ARRIVAL_JITTER_MARGIN_S) / rate)
-            self._limiter_rate = rate
+        """The spacing of the other classes: their places spread evenly over the window."""
+        limit, span_s = window_of(self._max_rate_per_s())
+        spacing_s = span_s / self._places(Priority.BACKGROUND, limit)
+        if self._limiter is None or spacing_s != self._spacing_s:  # new, reloaded, or headroom
+            self._limiter = AsyncLimiter(1, spacing_s)
+            self._spacing_s = spacing_s
         return self._limiter

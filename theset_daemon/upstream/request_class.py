@@ -11,6 +11,10 @@ pause) they go in :class:`Priority` order: first what an open HTTP request is wa
 import's phase 1, inside :func:`answering`, and a token refresh, which phase 1 may wait on), then
 the rest of the imports, then the jobs. Without the first level, phase 1 queued behind the
 phases 2-3 of every other running import: 1.1 s at p99 with Spotify saturated (``make bench``).
+
+Only :func:`answering` says a person is waiting (:func:`person_waiting`); the gate keeps a place of
+the window free after such a send (``gate.py``). A token refresh goes first in line
+(:func:`first_in_line`) whoever started it, but one a job started keeps nothing free.
 """
 
 from __future__ import annotations
@@ -41,19 +45,28 @@ class Priority(IntEnum):
 
 
 _CURRENT: ContextVar[Priority] = ContextVar("upstream_priority", default=Priority.BACKGROUND)
+_PERSON_WAITING: ContextVar[bool] = ContextVar("upstream_person_waiting", default=False)
 
 
 def current() -> Priority:
     return _CURRENT.get()
 
 
+def person_waiting() -> bool:
+    """True inside :func:`answering`: an open HTTP request waits on this request's answer."""
+    return _PERSON_WAITING.get()
+
+
 @contextlib.contextmanager
-def _as(priority: Priority) -> Iterator[None]:
+def _as(priority: Priority, *, person_waiting: bool | None = None) -> Iterator[None]:
     token = _CURRENT.set(priority)
+    waiting = None if person_waiting is None else _PERSON_WAITING.set(person_waiting)
     try:
         yield
     finally:
         _CURRENT.reset(token)
+        if waiting is not None:
+            _PERSON_WAITING.reset(waiting)
 
 
 def interactive() -> contextlib.AbstractContextManager[None]:
@@ -63,4 +76,10 @@ def interactive() -> contextlib.AbstractContextManager[None]:
 
 def answering() -> contextlib.AbstractContextManager[None]:
     """Interactive, and an HTTP answer is waiting on it: ahead of every other request."""
+    return _as(Priority.ANSWERING, person_waiting=True)
+
+
+def first_in_line() -> contextlib.AbstractContextManager[None]:
+    """Ahead of every other request, for whoever waits (a token refresh): a person only if the
+    caller was answering one."""
     return _as(Priority.ANSWERING)

@@ -215,7 +215,7 @@ class SpotifyClient:
                 f"{settings.client_secret.get_secret_value()}"
             )
             # First in line whoever started it: an import's phase 1 may be waiting on it.
-            with request_class.answering():
+            with request_class.first_in_line():
                 response = await self._provider.request(
                     "POST",
                     f"{settings.accounts_base_url}/api/token",
