@@ -49,7 +49,12 @@ from redis.exceptions import RedisError
 
 from theset_daemon.log import get_logger
 from theset_daemon.presence import BEAT_INTERVAL_S
-from theset_daemon.upstream.gate import ANSWER_HEADROOM_HOLD_S, WINDOW_SPAN_S, window_of
+from theset_daemon.upstream.gate import (
+    ANSWER_HEADROOM_HOLD_S,
+    WINDOW_SPAN_S,
+    headroom_places,
+    window_of,
+)
 from theset_daemon.upstream.request_class import Priority
 
 log = get_logger(__name__)
@@ -71,7 +76,8 @@ YIELD_TO_INTERACTIVE_S = 0.02
 # KEYS: the window (sorted set of send times), the interactive waiters (member -> expiry), the
 # pause (until, in µs), the answer mark (set while answers are sent). ARGV: limit, span µs,
 # priority (request_class.Priority: 0 answering, 1 interactive, 2 background), caller id,
-# background's look-again µs, how long this send keeps a place free for answers (ms, 0: none).
+# background's look-again µs, how long this send keeps a place free for answers (ms, 0: none),
+# the places kept free while the answer mark is set.
 # Returns 0 when a slot was taken, else µs to wait before asking again.
 _TAKE = """
 local t = redis.call('TIME')
@@ -85,8 +91,8 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if not interactive and redis.call('ZCARD', KEYS[2]) > 0 then return tonumber(ARGV[5]) end
 local places = limit
-if priority > 0 and limit > 1 and redis.call('EXISTS', KEYS[4]) == 1 then
-  places = limit - 1
+if priority > 0 and redis.call('EXISTS', KEYS[4]) == 1 then
+  places = limit - tonumber(ARGV[7])
 end
 local sent = redis.call('ZCARD', KEYS[1])
 if sent < places then
@@ -229,6 +235,7 @@ class SharedLimiter:
             caller,
             int(YIELD_TO_INTERACTIVE_S * 1_000_000),
             int(ANSWER_HEADROOM_HOLD_S * 1000) if answer else 0,
+            headroom_places(limit),
         ]
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             return int(await self._take(keys=self._keys, args=args))

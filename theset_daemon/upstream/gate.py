@@ -16,9 +16,12 @@ What goes first in line (``Priority.ANSWERING``: import phase 1, and a token ref
 spacing and needs only the place. Waiting for the next evenly spaced slot would cost a person up
 to one slot (52 ms at 20/s) while the jobs keep the provider saturated. So while people are being
 answered (a send with ``request_class.person_waiting()`` within ``ANSWER_HEADROOM_HOLD_S``), the
-other classes leave one place of each window free, and the next answer finds it at once. That
-costs the other classes one send per window while people import, and nothing otherwise (a token
-refresh a job started keeps nothing free); ``bench/importer.py`` measures both sides.
+other classes leave one place of each window free (:func:`headroom_places`: where the window has
+ten or more), and the next answer finds it at once. Each answer also moves the others' schedule
+on by the slot it used. That costs the other classes one send per window while people import,
+and nothing otherwise (a token refresh a job started keeps nothing free). The first answer after
+a quiet spell still waits for the next slot. ``bench/importer.py`` and ``bench/budget.py``
+measure both sides.
 
 The slot is taken just before the send and not held during the round-trip, so a slow answer
 never lowers throughput. aiolimiter is used for the spacing; the log is ours, because no limiter
@@ -46,9 +49,18 @@ from theset_daemon.upstream.request_class import Priority
 ARRIVAL_JITTER_MARGIN_S = 0.05
 #: The strict window: no span this long holds more than the rate's sends.
 WINDOW_SPAN_S = 1.0 + ARRIVAL_JITTER_MARGIN_S
-#: After an answer was sent, the other classes keep one place of each window free this long.
-#: People import in bursts (a search, then the artists they follow); a minute covers the burst.
-ANSWER_HEADROOM_HOLD_S = 60.0
+#: After an answer was sent, the other classes keep one place of each window free this long:
+#: people import in bursts (a search, then the artists they follow, seconds apart), and past
+#: a burst the place would only cost the jobs throughput.
+ANSWER_HEADROOM_HOLD_S = 5.0
+#: The place is kept only where it costs the others at most a tenth of the rate; below that
+#: (Ticketmaster's 5/s, a daemon's split share) an answer waits for the next slot instead.
+HEADROOM_MIN_PLACES = 10
+
+
+def headroom_places(limit: int) -> int:
+    """The places of a window of ``limit`` kept free for answers while people are answered."""
+    return 1 if limit >= HEADROOM_MIN_PLACES else 0
 
 
 def window_of(max_rate_per_s: float) -> tuple[int, float]:
@@ -212,12 +224,12 @@ class SendGate:
         )
 
     def _places(self, priority: Priority, limit: int) -> int:
-        """The places of a window a send of ``priority`` may fill: all but one for the other
-        classes while people are being answered (the headroom)."""
-        answered_lately = asyncio.get_running_loop().time() - self._answered_at
-        if priority is Priority.ANSWERING or limit == 1:
+        """The places of a window a send of ``priority`` may fill: all but the headroom for the
+        other classes while people are being answered."""
+        since_answer_s = asyncio.get_running_loop().time() - self._answered_at
+        if priority is Priority.ANSWERING or since_answer_s >= ANSWER_HEADROOM_HOLD_S:
             return limit
-        return limit - 1 if answered_lately < ANSWER_HEADROOM_HOLD_S else limit
+        return limit - headroom_places(limit)
 
     async def _place_in_window(self, priority: Priority) -> None:
         """Wait until the window has a place for a send of ``priority``."""
