@@ -106,6 +106,35 @@ async def test_performance_objects_exist_and_work(conn: asyncpg.Connection) -> N
     assert all(value is not None and value >= 0 for value in by_object.values())
 
 
+async def test_cleanup_retires_the_events_of_every_finished_import_partial_included(
+    conn: asyncpg.Connection,
+) -> None:
+    await migrate(conn, discover())
+    artist_id = await conn.fetchval(
+        "INSERT INTO artists (name, slug) VALUES ('Band', 'band') RETURNING id"
+    )
+    jobs = {}
+    for status in ("completed", "partial", "failed", "running"):
+        finished = None if status == "running" else "now() - interval '40 days'"
+        jobs[status] = await conn.fetchval(
+            f"""INSERT INTO import_status (artist_id, status, stage, started_at, finished_at)
+                VALUES ($1, $2, 'done', now() - interval '41 days', {finished or "NULL"})
+                RETURNING job_id""",
+            artist_id,
+            status,
+        )
+        await conn.execute(
+            """INSERT INTO import_events (job_id, seq, event, payload)
+               VALUES ($1, 1, 'progress', '{}')""",
+            jobs[status],
+        )
+    cleaned = await conn.fetch("SELECT * FROM cleanup_old_data()")
+    deleted = {r["table_name"]: r["rows_deleted"] for r in cleaned}
+    assert deleted["import_events"] == 3
+    left = await conn.fetch("SELECT job_id FROM import_events")
+    assert [r["job_id"] for r in left] == [jobs["running"]]  # a running import keeps its log
+
+
 async def test_0006_keeps_every_credit_and_stores_only_the_unimplied_ones(
     conn: asyncpg.Connection,
 ) -> None:

@@ -65,6 +65,7 @@ from theset_daemon.config.monitoring import (
     RoutingSettings,
     SlackSettings,
 )
+from theset_daemon.config.plan import PlanSettings
 from theset_daemon.config.reload import (
     RESTART_REQUIRED,
     ConfigDiff,
@@ -113,6 +114,7 @@ __all__ = [
     "MonitoringSettings",
     "NotifyChannel",
     "PagerDutySettings",
+    "PlanSettings",
     "ProviderSettings",
     "RedisSettings",
     "RetrySettings",

@@ -1,0 +1,22 @@
+"""How old each kind of an artist's data may get, by tier (``refresh/plan.py``).
+
+It becomes the ``[plan]`` table of ``config.toml`` when the jobs follow the plan (issue 16);
+until then the defaults are what the plan and its tests use.
+
+The defaults are issue 16's: the artists fans are busy with have their shows and releases at
+most 6 hours old, touring or trending artists a day, everyone else a week; setlists are read
+within a day of a played show.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from theset_daemon.config.section import Section
+
+
+class PlanSettings(Section):
+    active_target_age_h: float = Field(6, gt=0)
+    touring_target_age_h: float = Field(24, gt=0)
+    other_target_age_h: float = Field(168, gt=0)
+    setlist_after_show_h: float = Field(24, gt=0)
