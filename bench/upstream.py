@@ -4,7 +4,7 @@
    against the fewest the APIs' batch and page limits allow, in both Spotify modes. Target 1.00.
 2. The highest request rate the simulator saw in any 1-second window, per provider, with work
    queued far beyond the limit, against the configured ``max_rate_per_s``. It must never exceed
-   the limit and must reach at least 90% of it.
+   the limit, and the rate sustained while work is queued must reach at least 93% of it.
 """
 
 from __future__ import annotations
@@ -135,7 +135,9 @@ async def _peak_rates(rows: list[Row]) -> None:
         rows.append(Row(name, "peak / limit", peak / limit, "ratio", "0.90-1.00"))
         # n sends span n-1 gaps: the sustained rate the gate allowed while work was queued.
         sustained = (stats[provider]["requests"] - 1) / elapsed_s[provider]
-        rows.append(Row(name, "sustained / limit", sustained / limit, "ratio", ">= 0.90"))
+        # Issue 15: one daemon alone still sustains >= 0.93 of each limit (at most 1/1.05, the
+        # gate's margin for arrival jitter).
+        rows.append(Row(name, "sustained / limit", sustained / limit, "ratio", ">= 0.93"))
         rows.append(Row(name, "429s served", stats[provider]["rate_limited"], "count", "0"))
 
 
