@@ -204,6 +204,10 @@ class Catalog:
         """The generated setlists' dates and update times (see ``setlists.py``), cheaply."""
         return setlist_schedule(self.seed, self.profile(index), self.today)
 
+    def upcoming_shows(self, index: int) -> int:
+        """The artist's events but its played shows: Ticketmaster's ``upcomingEvents``."""
+        return len(self.events(index)) - len(self._played.get(index, ()))
+
     def played_artists(self) -> list[int]:
         """The artists with played shows added, in index order."""
         return sorted(self._played)
@@ -222,7 +226,7 @@ class Catalog:
                 tracks=songs.track_count,
                 live_tracks=songs.live_tracks,
                 duplicate_tracks=songs.duplicate_tracks,
-                upcoming_shows=len(self.events(index)) - len(self._played.get(index, ())),
+                upcoming_shows=self.upcoming_shows(index),
                 past_setlists=len(self.setlists(index)),
             )
         return self._counts[index]
@@ -278,14 +282,15 @@ class Catalog:
         )
 
     def _cancellable(self, index: int, now: dt.datetime) -> list[Event]:
-        """The artist's events still to come and not cancelled, soonest first, undated last."""
+        """The artist's events still to come and not cancelled, soonest first, undated last:
+        Ticketmaster's ``sort=date,asc`` order, so the first ones listed are the ones cancelled."""
         coming = [
             event
             for event in self.events(index)
             if event.status != "canceled"
             and (event.start is None or utc(event.start, event.venue) > now)
         ]
-        return sorted(coming, key=lambda event: (event.sort_start, event.local))
+        return sorted(coming, key=lambda event: (event.sort_start, event.ticketmaster_id))
 
     # --- names -----------------------------------------------------------------------------------
 

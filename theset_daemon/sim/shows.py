@@ -98,13 +98,13 @@ def utc(local: dt.datetime, venue: Venue) -> dt.datetime:
 def plan_played(
     seed: int, profile: ArtistProfile, ids: IdCodec, show: PlayedShow, venues: Sequence[Venue]
 ) -> Played:
-    """Where and when a played show was: an evening one to three days before it was added, at
-    one of the artist's venues (``venues``: those of its generated events), then at venues of
-    the pool. Shows take the days in turn and each day's venues in turn, so two played shows of
-    an artist share a venue on one day only past ``3 * VENUE_POOL`` of them: a sync that keys a
-    show on its venue and date sees every one. The day is counted back from the earlier of the
-    UTC and the venue's local date, so the show is over when it is added and its date is in the
-    past for UTC and local readers alike."""
+    """Where and when a played show was: an evening one to three days before the day it was
+    added, that day being the earlier of its UTC and its local date at the venue (so the show is
+    over when added, and its date is past for UTC and local readers alike); at one of the
+    artist's venues (``venues``: those of its generated events), then at venues of the pool.
+    Shows take the days in turn and each day's venues in turn, so two played shows of an artist
+    share a venue on one day only past ``3 * VENUE_POOL`` of them: a sync that keys a show on
+    its venue and date sees every one."""
     span = PLAYED_DAYS_AGO[1] - PLAYED_DAYS_AGO[0] + 1
     slot = show.number // span
     own = list(dict.fromkeys(venue.index for venue in venues))

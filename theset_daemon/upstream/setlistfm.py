@@ -157,8 +157,9 @@ class SetlistfmClient:
 
     async def setlists_updated_since(self, since: datetime, page: int = 1) -> SetlistPage:
         """Page ``page`` (from 1) of every artist's setlists updated at or after ``since``
-        (timezone-aware; setlist.fm takes UTC to the second). No match, or a page past the
-        last, is an empty page with ``total`` 0 (setlist.fm's 404)."""
+        (timezone-aware; setlist.fm takes UTC to the second, so it is rounded down and nothing
+        updated at or after it is missed). No match, or a page past the last, is an empty page
+        with ``total`` 0 (setlist.fm's 404)."""
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware: setlist.fm's lastUpdated is UTC")
         endpoint = "/search/setlists"
