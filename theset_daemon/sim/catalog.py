@@ -264,7 +264,8 @@ class Catalog:
         if new_played:
             self._played.setdefault(index, []).extend(new_played)
         if shows or new_played:
-            self._added_events.setdefault(index, []).extend([*[now.date()] * shows, *new_played])
+            added: list[AddedEvent] = [now.date() for _ in range(shows)]
+            self._added_events.setdefault(index, []).extend([*added, *new_played])
         self._events.drop(index)
         chosen = [event.local for event in self._cancellable(index, now)[:cancel]]
         if chosen:

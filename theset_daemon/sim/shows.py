@@ -21,7 +21,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from theset_daemon.sim import words
 from theset_daemon.sim.ids import IdCodec, Kind
@@ -81,7 +81,7 @@ class PlayedShow:
 
 #: What the control API added to an artist's events, in order: an upcoming show (the day it was
 #: added) or a played show. One list, so an event's position (its id) never moves.
-AddedEvent = dt.date | PlayedShow
+AddedEvent: TypeAlias = dt.date | PlayedShow
 
 
 @dataclass(frozen=True, slots=True)
