@@ -201,7 +201,7 @@ def test_shows_and_setlists_have_the_awkward_cases() -> None:
 def test_additions_are_replayed_and_counted() -> None:
     catalog = Catalog(1, 20, today=TODAY, cache_size=2)
     before = catalog.counts(5)
-    catalog.add(5, albums=2, shows=3, on=TODAY)
+    catalog.change(5, albums=2, shows=3, now=dt.datetime.combine(TODAY, dt.time(9), dt.UTC))
     after = catalog.counts(5)
     added = catalog.discography(5).releases[-2:]
     assert [r.release_date for r in added] == [TODAY.isoformat()] * 2
