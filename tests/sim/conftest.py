@@ -104,6 +104,13 @@ class Sim:
         artists: list[Json] = (await response.json())["artists"]
         return artists
 
+    async def change(self, **body: Any) -> Json:
+        """``POST /_sim/catalog`` with ``body``; the answer, which must be a 200."""
+        response = await self.client.post("/_sim/catalog", json=body)
+        assert response.status == 200, await response.text()
+        answer: Json = await response.json()
+        return answer
+
     async def stats(self) -> Json:
         response = await self.client.get("/_sim/stats")
         providers: Json = (await response.json())["providers"]

@@ -14,6 +14,8 @@ from theset_daemon.sim.ids import IdCodec, Kind
 from theset_daemon.sim.names import normalize
 from theset_daemon.sim.people import tier_of
 from theset_daemon.sim.releases import COUNTED_GROUPS, Discography
+from theset_daemon.sim.setlists import generated_updates_end
+from theset_daemon.sim.shows import utc
 
 TODAY = dt.date(2026, 11, 28)
 
@@ -199,7 +201,7 @@ def test_shows_and_setlists_have_the_awkward_cases() -> None:
 def test_additions_are_replayed_and_counted() -> None:
     catalog = Catalog(1, 20, today=TODAY, cache_size=2)
     before = catalog.counts(5)
-    catalog.add(5, albums=2, shows=3, on=TODAY)
+    catalog.change(5, albums=2, shows=3, now=dt.datetime.combine(TODAY, dt.time(9), dt.UTC))
     after = catalog.counts(5)
     added = catalog.discography(5).releases[-2:]
     assert [r.release_date for r in added] == [TODAY.isoformat()] * 2
@@ -211,3 +213,54 @@ def test_additions_are_replayed_and_counted() -> None:
     fingerprint(catalog, 6)
     fingerprint(catalog, 7)  # artist 5 evicted, then made again with its additions
     assert fingerprint(catalog, 5) == snapshot
+
+
+def test_the_schedule_is_the_generated_setlists_dates_and_update_times() -> None:
+    catalog = Catalog(1, 60, today=TODAY)
+    end = generated_updates_end(TODAY)
+    checked = 0
+    for index in range(60):
+        schedule = catalog.setlist_schedule(index)
+        setlists = catalog.setlists(index)
+        assert [s.date for s in setlists] == list(schedule.dates)
+        assert [s.last_updated for s in setlists] == list(schedule.updated)
+        for day, updated in zip(schedule.dates, schedule.updated, strict=True):
+            assert day < updated.date() and updated < end  # edited after the show, before today
+        checked += len(setlists)
+    assert checked > 300
+
+
+ADDED_AT = dt.datetime(2026, 11, 28, 1, 30, tzinfo=dt.UTC)  # still the 27th in the Americas
+
+
+def test_changes_replay_the_same_after_eviction_and_in_another_catalog() -> None:
+    one, two = Catalog(1, 50, today=TODAY, cache_size=1), Catalog(1, 50, today=TODAY)
+    for catalog in (one, two):
+        catalog.change(3, now=ADDED_AT, albums=1, shows=2, setlists=40, cancel=3)
+    before = fingerprint(one, 3)
+    fingerprint(one, 4)  # evicts artist 3
+    assert fingerprint(one, 3) == before == fingerprint(two, 3)
+    assert sum(e.status == "canceled" for e in one.events(3)) >= 3
+
+
+def test_played_shows_are_over_distinct_and_one_fact_on_both_providers() -> None:
+    catalog = Catalog(1, 50, today=TODAY)
+    own_venues = {event.venue.index for event in catalog.events(0)}
+    change = catalog.change(0, now=ADDED_AT, setlists=30)
+    events = {event.ticketmaster_id: event for event in catalog.events(0)}
+    played = [events[event_id] for event_id in change.played_event_ids]
+    setlists = {setlist.id: setlist for setlist in catalog.setlists(0)}
+    shows = set()
+    for setlist_id, event in zip(change.setlist_ids, played, strict=True):
+        assert event.start is not None and utc(event.start, event.venue) < ADDED_AT
+        assert event.status == "offsale"
+        setlist = setlists[setlist_id]
+        assert setlist.date == event.start.date()
+        assert ADDED_AT.date() - dt.timedelta(days=4) <= setlist.date < ADDED_AT.date()
+        assert (setlist.venue.name, setlist.venue.city) == (event.venue.name, event.venue.city)
+        assert setlist.last_updated == ADDED_AT and setlist.sets
+        shows.add((setlist.date, event.venue.index))
+    assert len(shows) == 30
+    assert {e.venue.index for e in played} <= own_venues  # ten a day: the artist's own venues
+    assert catalog.counts(0).past_setlists == len(setlists)
+    assert catalog.played_artists() == [0]

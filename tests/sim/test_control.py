@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import aiohttp
@@ -64,6 +65,107 @@ async def test_adding_albums_and_shows_shows_up_in_the_api(sim: Sim) -> None:
     assert status == 200 and events["page"]["totalElements"] == after["upcoming_shows"]
 
 
+def fm_date(event_date: str) -> dt.date:
+    return dt.datetime.strptime(event_date, "%d-%m-%Y").date()
+
+
+def fm_time(last_updated: str) -> dt.datetime:
+    return dt.datetime.strptime(last_updated, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+async def test_new_setlists_are_shows_just_played_on_both_providers(sim: Sim) -> None:
+    entry = next(e for e in await sim.catalog(limit=20) if e["counts"]["upcoming_shows"] >= 2)
+    before = entry["counts"]
+    added_after = dt.datetime.now(dt.UTC)
+    answer = await sim.change(artistName=entry["name"], newSetlists=2)
+    added_before = dt.datetime.now(dt.UTC)
+    changed = answer["changed"]
+    assert len(changed["setlistIds"]) == len(changed["playedEventIds"]) == 2
+    assert changed["cancelledEventIds"] == []
+    assert answer["counts"]["past_setlists"] == before["past_setlists"] + 2
+    assert answer["counts"]["upcoming_shows"] == before["upcoming_shows"]  # played, not coming
+
+    status, page = await sim.fm(f"/artist/{entry['mbid']}/setlists")
+    assert status == 200 and page["total"] == before["past_setlists"] + 2
+    newest = {s["id"]: s for s in page["setlist"][:2]}  # newest first: the two just played
+    assert set(newest) == set(changed["setlistIds"])
+    today = added_before.date()
+    status, events = await sim.tm("/events.json", attractionId=entry["ticketmasterId"], size=200)
+    assert events["page"]["totalElements"] == before["upcoming_shows"] + 2
+    played = [e for e in events["_embedded"]["events"] if e["id"] in changed["playedEventIds"]]
+    assert len(played) == 2
+    for setlist in newest.values():
+        # One to three days back from the venue's local date, which may be behind UTC's.
+        assert today - dt.timedelta(days=4) <= fm_date(setlist["eventDate"]) < today
+        assert added_after - dt.timedelta(seconds=1) <= fm_time(setlist["lastUpdated"])
+        assert fm_time(setlist["lastUpdated"]) <= added_before
+        assert setlist["sets"]["set"], "a played show's setlist has its songs"
+    # Each setlist is one of the past events: same day, same venue, in the same city.
+    fm_shows = {
+        (fm_date(s["eventDate"]).isoformat(), s["venue"]["name"], s["venue"]["city"]["name"])
+        for s in newest.values()
+    }
+    tm_shows = {
+        (
+            e["dates"]["start"]["localDate"],
+            e["_embedded"]["venues"][0]["name"],
+            e["_embedded"]["venues"][0]["city"]["name"],
+        )
+        for e in played
+    }
+    assert fm_shows == tm_shows and len(fm_shows) == 2
+    for event in played:
+        assert event["dates"]["status"]["code"] == "offsale"
+        started = dt.datetime.fromisoformat(event["dates"]["start"]["dateTime"])
+        assert added_after - dt.timedelta(days=4) < started < added_after
+        assert event["_embedded"]["attractions"][0]["id"] == entry["ticketmasterId"]
+
+
+async def test_cancel_shows_cancels_the_soonest_upcoming_ones(sim: Sim) -> None:
+    entry = next(e for e in await sim.catalog(limit=40) if e["counts"]["upcoming_shows"] >= 6)
+    query = {"attractionId": entry["ticketmasterId"], "size": 200, "sort": "date,asc"}
+    _, listing = await sim.tm("/events.json", **query)
+    status_before = {e["id"]: e["dates"]["status"]["code"] for e in listing["_embedded"]["events"]}
+    # date,asc lists undated (postponed) events last, as the cancellations are chosen.
+    soonest = [i for i, code in status_before.items() if code != "canceled"][:2]
+
+    answer = await sim.change(artistName=entry["name"], cancelShows=2)
+    assert answer["changed"]["cancelledEventIds"] == soonest
+    assert answer["counts"] == entry["counts"]  # a cancelled show is still listed
+    _, listing = await sim.tm("/events.json", **query)
+    status_after = {e["id"]: e["dates"]["status"]["code"] for e in listing["_embedded"]["events"]}
+    assert status_after == {**status_before, **dict.fromkeys(soonest, "canceled")}
+    _, single = await sim.tm(f"/events/{soonest[0]}.json")
+    assert single["dates"]["status"]["code"] == "canceled"
+
+    left = sum(code != "canceled" for code in status_after.values())
+    refused = await sim.client.post(
+        "/_sim/catalog",
+        json={"artistName": entry["name"], "cancelShows": left + 2, "newShows": 1},
+    )
+    assert refused.status == 400
+    error = (await refused.json())["error"]
+    assert error["message"] == (
+        f"cancelShows: the artist has {left + 1} upcoming shows that are not cancelled"
+    )
+    _, listing = await sim.tm("/events.json", **query)  # all or nothing: no new show either
+    assert {e["id"]: e["dates"]["status"]["code"] for e in listing["_embedded"]["events"]} == (
+        status_after
+    )
+
+
+async def test_a_change_goes_up_to_1000_of_a_kind(sim: Sim) -> None:
+    entry = (await sim.catalog(limit=1))[0]
+    answer = await sim.change(artistName=entry["name"], newShows=1000)
+    assert answer["counts"]["upcoming_shows"] == entry["counts"]["upcoming_shows"] + 1000
+    for field in ("newAlbums", "newShows", "newSetlists", "cancelShows"):
+        refused = await sim.client.post(
+            "/_sim/catalog", json={"artistName": entry["name"], field: 1001}
+        )
+        assert refused.status == 400
+        assert (await refused.json())["error"]["message"].startswith(field)
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
@@ -72,6 +174,8 @@ async def test_adding_albums_and_shows_shows_up_in_the_api(sim: Sim) -> None:
         ({"newAlbums": 1}, 400, "artistName"),
         ({"artistName": "x", "newAlbums": -1}, 400, "newAlbums"),
         ({"artistName": "x", "newShows": 1.5}, 400, "newShows"),
+        ({"artistName": "x", "newSetlists": -1}, 400, "newSetlists"),
+        ({"artistName": "x", "cancelShows": "2"}, 400, "cancelShows"),
         ({"artistName": "x", "extra": 1}, 400, "extra"),
     ],
 )

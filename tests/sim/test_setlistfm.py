@@ -1,7 +1,9 @@
-"""setlist.fm 1.0 through HTTP: x-api-key, content negotiation, 1-based paging, 404s."""
+"""setlist.fm 1.0 through HTTP: x-api-key, content negotiation, 1-based paging, 404s, and the
+setlist search by artist, date, year and lastUpdated."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from xml.etree import ElementTree
 
@@ -9,6 +11,7 @@ from tests.sim.conftest import FAST, JSON_ACCEPT, Json, Sim, SimFactory
 from theset_daemon.sim import SimLimits
 
 ERROR_KEYS = {"code", "status", "message", "timestamp"}
+FM_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"  # lastUpdated: "2013-10-20T05:18:08.000+0000"
 
 
 async def test_api_key_is_required(sim: Sim) -> None:
@@ -124,3 +127,109 @@ async def test_daily_quota(make_sim: SimFactory) -> None:
     assert await response.json() == {"message": "Limit Exceeded"}
     assert response.headers["x-amzn-ErrorType"] == "LimitExceededException"
     assert "Retry-After" not in response.headers
+
+
+# --- search/setlists ------------------------------------------------------------------------
+
+
+def fm_date(event_date: str) -> dt.date:
+    return dt.datetime.strptime(event_date, "%d-%m-%Y").date()
+
+
+def since(moment: dt.datetime) -> str:
+    """``lastUpdated``'s form: UTC to the second."""
+    return moment.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
+
+
+async def search_all(sim: Sim, **query: object) -> list[Json]:
+    """Every page of a setlist search, checking each page's envelope on the way."""
+    found: list[Json] = []
+    page = 1
+    while (answer := await sim.fm("/search/setlists", p=page, **query))[0] == 200:
+        body = answer[1]
+        assert (body["type"], body["page"], body["itemsPerPage"]) == ("setlists", page, 20)
+        assert len(body["setlist"]) == min(20, body["total"] - 20 * (page - 1))
+        found += body["setlist"]
+        page += 1
+    assert answer[0] == 404 and set(answer[1]) == ERROR_KEYS
+    assert page == -(-len(found) // 20) + 1
+    return found
+
+
+async def test_search_by_last_updated_finds_what_was_added_since(sim: Sim) -> None:
+    entries = await sim.catalog(limit=3)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    assert (await sim.fm("/search/setlists", lastUpdated=since(start)))[0] == 404
+    added = {}
+    for entry, count in ((entries[1], 23), (entries[2], 2)):
+        answer = await sim.change(artistName=entry["name"], newSetlists=count)
+        added |= dict.fromkeys(answer["changed"]["setlistIds"], entry["mbid"])
+    found = await search_all(sim, lastUpdated=since(start))
+    assert len(found) == 25 and {s["id"]: s["artist"]["mbid"] for s in found} == added
+    dates = [fm_date(s["eventDate"]) for s in found]
+    assert dates == sorted(dates, reverse=True)  # newest event first
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000", s["lastUpdated"])
+        for s in found
+    )
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    assert (await sim.fm("/search/setlists", lastUpdated=since(later)))[0] == 404
+    mine = await search_all(sim, lastUpdated=since(start), artistMbid=entries[2]["mbid"])
+    assert {s["id"] for s in mine} == {i for i, mbid in added.items() if mbid == entries[2]["mbid"]}
+
+
+async def test_search_by_last_updated_is_at_or_after_to_the_second(sim: Sim) -> None:
+    entry = (await sim.catalog(limit=1))[0]
+    every = await all_setlists(sim, entry)
+    updated = sorted(dt.datetime.strptime(s["lastUpdated"], FM_TIME) for s in every)
+    cut = updated[len(updated) // 2].replace(microsecond=0)
+    found = await search_all(sim, artistMbid=entry["mbid"], lastUpdated=since(cut))
+    expected = [s["id"] for s in every if dt.datetime.strptime(s["lastUpdated"], FM_TIME) >= cut]
+    assert [s["id"] for s in found] == expected  # the artist's own order: newest first
+    assert 0 < len(found) < len(every)
+
+
+async def test_search_by_artist_date_and_year(sim: Sim) -> None:
+    entries = await sim.catalog(limit=12)
+    entry = max(entries, key=lambda e: e["counts"]["past_setlists"])
+    every = await all_setlists(sim, entry)
+    by_mbid = await search_all(sim, artistMbid=entry["mbid"])
+    assert [s["id"] for s in by_mbid] == [s["id"] for s in every]
+    year = fm_date(every[-1]["eventDate"]).year
+    in_year = await search_all(sim, artistMbid=entry["mbid"], year=year)
+    assert [s["id"] for s in in_year] == [
+        s["id"] for s in every if fm_date(s["eventDate"]).year == year
+    ]
+    by_name = await search_all(sim, artistName=entry["name"], year=year)
+    assert {s["id"] for s in in_year} <= {s["id"] for s in by_name}
+    day = every[3]["eventDate"]
+    on_day = await search_all(sim, date=day)  # across the whole catalog
+    assert every[3]["id"] in {s["id"] for s in on_day}
+    assert {s["eventDate"] for s in on_day} == {day}
+    artists = [s["artist"]["mbid"] for s in on_day]
+    assert len(set(artists)) == len(artists)  # a generated artist plays once a day at most
+    stranger = "00000000-0000-4000-8000-000000000000"
+    assert (await sim.fm("/search/setlists", artistMbid=stranger))[0] == 404
+
+
+async def test_search_refuses_what_it_cannot_answer(sim: Sim) -> None:
+    for query, message in (
+        ({"lastUpdated": "2026-12-07"}, "invalid value for parameter lastUpdated: 2026-12-07"),
+        (
+            {"lastUpdated": "20261307000000"},
+            "invalid value for parameter lastUpdated: 20261307000000",
+        ),
+        ({"date": "2026-12-01"}, "invalid value for parameter date: 2026-12-01"),
+        ({"date": "31-02-2026"}, "invalid value for parameter date: 31-02-2026"),
+        ({"year": "26"}, "invalid value for parameter year: 26"),
+        (
+            {"cityName": "Portland", "year": "2026"},
+            "parameter cityName is not supported by the simulator",
+        ),
+        ({}, "at least one of artistMbid, artistName, date, year or lastUpdated is required"),
+        ({"year": "2026", "p": "0"}, "parameter p must be at least 1"),
+    ):
+        status, body = await sim.fm("/search/setlists", **query)
+        assert status == 400, query
+        assert set(body) == ERROR_KEYS
+        assert (body["code"], body["status"], body["message"]) == (400, "Bad Request", message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from tests.sim import specs
 from tests.sim.conftest import JSON_ACCEPT, Json, Sim, SimFactory
 from theset_daemon.sim import SimLimits
 from theset_daemon.sim.limits import SpotifyMode
+from theset_daemon.sim.setlist_search import SERVED, UNSERVED
 
 ARTISTS = (0, 1, 2, 4, 5, 9, 17)  # big, "The ...", solo, small, nordic, "AC/DC"-like, "!"
 
@@ -171,6 +173,32 @@ async def test_setlistfm_answers_match_the_swagger_spec(sim: Sim) -> None:
     headers: dict[str, Any] = {"x-api-key": "invalid-key", **JSON_ACCEPT}
     response = await sim.client.get("/rest/1.0/search/artists?artistName=x", headers=headers)
     error.check(await response.json(), "403")
+
+
+async def test_setlist_search_serves_the_specs_parameters_and_shapes(sim: Sim) -> None:
+    spec = specs.load(specs.SETLISTFM)["paths"]["/1.0/search/setlists"]["get"]
+    assert {parameter["name"] for parameter in spec["parameters"]} == SERVED | UNSERVED
+    assert not SERVED & UNSERVED
+    catalog = await sim.catalog(limit=max(ARTISTS) + 1)
+    start = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    await sim.change(artistName=catalog[1]["name"], newSetlists=3)
+    checker = specs.setlistfm("/1.0/search/setlists")
+    busy_year = (dt.datetime.now(dt.UTC) - dt.timedelta(days=60)).year  # generated setlists
+    queries: list[dict[str, str]] = [{"lastUpdated": start}, {"year": str(busy_year)}]
+    queries += [{"artistMbid": catalog[index]["mbid"]} for index in ARTISTS]
+    answered = 0
+    for query in queries:
+        status, body = await sim.fm("/search/setlists", **query)
+        if status == 404:  # an artist without setlists
+            assert "artistMbid" in query
+            specs.setlistfm("/1.0/search/setlists", status="404").check(body, "404")
+            continue
+        checker.check(body, f"search/setlists {query}")
+        answered += len(body["setlist"])
+    assert answered > 50
+    status, body = await sim.fm("/search/setlists", lastUpdated="yesterday")
+    assert status == 400
+    specs.setlistfm("/1.0/search/setlists", status="400").check(body, "400")
 
 
 async def test_the_checkers_catch_mistakes(sim: Sim) -> None:

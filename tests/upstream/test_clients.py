@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from theset_daemon.upstream.errors import (
     UpstreamNotFound,
     UpstreamUnavailable,
 )
+from theset_daemon.upstream.setlistfm import SetlistPage
 from theset_daemon.upstream.spotify import Album
 
 
@@ -161,6 +163,35 @@ async def test_setlistfm_no_results_is_empty_not_an_error(sim: SimHarness) -> No
     assert await sim.upstreams.setlistfm.artist_setlists(unknown) == []
 
 
+async def test_setlistfm_setlists_updated_since_reads_a_page_at_a_time(sim: SimHarness) -> None:
+    artist = (await sim.catalog())[1]
+    client = sim.upstreams.setlistfm
+    start = datetime.now(UTC).replace(microsecond=0)
+    assert await client.setlists_updated_since(start) == SetlistPage(page=1)
+    body = {"artistName": artist["name"], "newSetlists": 23}
+    async with sim.control.post(sim.base_url + "/_sim/catalog", json=body) as response:
+        assert response.status == 200, await response.text()
+        added = set((await response.json())["changed"]["setlistIds"])
+    first = await client.setlists_updated_since(start)
+    assert (first.page, first.items_per_page, first.total, len(first.setlist)) == (1, 20, 23, 20)
+    assert not first.is_last
+    second = await client.setlists_updated_since(start, page=2)
+    assert (second.page, second.total, len(second.setlist), second.is_last) == (2, 23, 3, True)
+    setlists = first.setlist + second.setlist
+    assert {s.id for s in setlists} == added
+    for setlist in setlists:
+        assert setlist.artist.mbid == artist["mbid"]
+        assert setlist.last_updated is not None and setlist.last_updated >= start
+        assert setlist.event_date < setlist.last_updated.date()
+        assert setlist.songs_played
+    # A page past the last is setlist.fm's 404: an empty page.
+    assert await client.setlists_updated_since(start, page=3) == SetlistPage(page=3)
+    in_tokyo = start.astimezone(timezone(timedelta(hours=9)))  # the same moment, another offset
+    assert (await client.setlists_updated_since(in_tokyo)).total == 23
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await client.setlists_updated_since(start.replace(tzinfo=None))
+
+
 async def test_retry_after_is_honoured_then_the_call_succeeds(sim: SimHarness) -> None:
     artist = (await sim.catalog())[0]
     await sim.upstreams.spotify.artist(artist["spotifyId"])  # token fetched
@@ -207,10 +238,9 @@ async def test_ticketmaster_pages_to_the_deep_paging_limit_and_no_further(
     sim: SimHarness,
 ) -> None:
     artist = (await sim.catalog())[0]
-    for _ in range(11):  # the control route adds at most 100 at a time
-        body = {"artistName": artist["name"], "newShows": 100}
-        async with sim.control.post(sim.base_url + "/_sim/catalog", json=body) as response:
-            assert response.status in (200, 201), await response.text()
+    body = {"artistName": artist["name"], "newShows": 1000}  # the most one call adds
+    async with sim.control.post(sim.base_url + "/_sim/catalog", json=body) as response:
+        assert response.status in (200, 201), await response.text()
     await sim.reset_stats()
     events = await sim.upstreams.ticketmaster.events_for_attraction(artist["ticketmasterId"])
     stats = await sim.stats()

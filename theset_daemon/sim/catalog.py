@@ -6,8 +6,10 @@ made on first use from ``(seed, index)`` alone and kept in small LRU caches, so 
 back exactly the same data. Ids decode to their owner (see ``ids.py``), so any id the simulator
 ever served resolves later without an index.
 
-Control-route additions (``POST /_sim/catalog``) are recorded as facts ("two albums added on
-2026-11-28") and replayed on top of the generated data, so they survive cache eviction too.
+Control-route changes (``POST /_sim/catalog``) are recorded as facts ("two albums added on
+2026-11-28", "the artist's third event cancelled", "a played show added at 12:03:07") and replayed
+on top of the generated data, so they survive cache eviction too. ``version`` counts the changes,
+so a cache of anything read across artists (a setlist search) knows when it went stale.
 """
 
 from __future__ import annotations
@@ -31,14 +33,25 @@ from theset_daemon.sim.people import (
     various_artists,
 )
 from theset_daemon.sim.releases import COUNTED_GROUPS, Discography, Release, Track
+from theset_daemon.sim.setlists import (
+    Setlist,
+    SetlistSchedule,
+    make_setlists,
+    played_setlist,
+    played_setlist_id,
+    setlist_schedule,
+)
 from theset_daemon.sim.shows import (
     VENUE_POOL,
+    AddedEvent,
     Event,
-    Setlist,
+    PlayedShow,
     Venue,
+    event_count_and_tour,
     make_events,
-    make_setlists,
     make_venue,
+    plan_played,
+    utc,
 )
 
 K = TypeVar("K")
@@ -73,8 +86,9 @@ class ArtistCounts:
     tracks: int
     live_tracks: int
     duplicate_tracks: int
-    upcoming_shows: int  # every event listed under the artist's attraction id, any status
-    past_setlists: int  # every setlist of the artist, empty ones included
+    # every event listed under the artist's attraction id, any status, but the played shows
+    upcoming_shows: int
+    past_setlists: int  # every setlist of the artist, empty ones included, played shows' too
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -85,6 +99,15 @@ class ArtistCounts:
             "upcoming_shows": self.upcoming_shows,
             "past_setlists": self.past_setlists,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogChange:
+    """What one ``POST /_sim/catalog`` made, by the providers' ids."""
+
+    setlist_ids: tuple[str, ...]  # setlist.fm: the played shows' setlists
+    played_event_ids: tuple[str, ...]  # Ticketmaster: the same shows, as past events
+    cancelled_event_ids: tuple[str, ...]  # Ticketmaster: upcoming events now "canceled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +140,11 @@ class Catalog:
         self._venues: _Lru[int, Venue] = _Lru(VENUE_POOL)
         self._counts: dict[int, ArtistCounts] = {}
         self._added_albums: dict[int, list[dt.date]] = {}
-        self._added_shows: dict[int, list[dt.date]] = {}
+        self._added_events: dict[int, list[AddedEvent]] = {}
+        self._played: dict[int, list[PlayedShow]] = {}  # the PlayedShows of _added_events
+        self._cancelled: dict[int, set[int]] = {}  # event positions
         self._normalized_names: list[str] | None = None
+        self.version = 0
 
     # --- per artist ------------------------------------------------------------------------------
 
@@ -138,16 +164,53 @@ class Catalog:
         return self._discographies.get(index, build)
 
     def events(self, index: int) -> list[Event]:
-        added = tuple(self._added_shows.get(index, ()))
-        return self._events.get(
-            index,
-            lambda: make_events(self.seed, self.profile(index), self.ids, self.today, added=added),
-        )
+        def build() -> list[Event]:
+            return make_events(
+                self.seed,
+                self.profile(index),
+                self.ids,
+                self.today,
+                added=self._added_events.get(index, ()),
+                cancelled=frozenset(self._cancelled.get(index, ())),
+            )
+
+        return self._events.get(index, build)
 
     def setlists(self, index: int) -> list[Setlist]:
-        return self._setlists.get(
-            index, lambda: make_setlists(self.seed, self.profile(index), self.ids, self.today)
-        )
+        """Newest first: the generated setlists and those of the played shows added."""
+
+        def build() -> list[Setlist]:
+            profile = self.profile(index)
+            made = make_setlists(self.seed, profile, self.ids, self.today)
+            if not (played := self._played.get(index)):
+                return made
+            count, tour = event_count_and_tour(self.seed, profile, self.today)
+            venues = [event.venue for event in self.events(index)[:count]]
+            added = [
+                played_setlist(
+                    self.seed,
+                    profile,
+                    self.ids,
+                    plan_played(self.seed, profile, self.ids, show, venues),
+                    tour,
+                )
+                for show in reversed(played)  # the latest added first among equal dates
+            ]
+            return sorted([*added, *made], key=lambda setlist: setlist.date, reverse=True)
+
+        return self._setlists.get(index, build)
+
+    def setlist_schedule(self, index: int) -> SetlistSchedule:
+        """The generated setlists' dates and update times (see ``setlists.py``), cheaply."""
+        return setlist_schedule(self.seed, self.profile(index), self.today)
+
+    def upcoming_shows(self, index: int) -> int:
+        """The artist's events but its played shows: Ticketmaster's ``upcomingEvents``."""
+        return len(self.events(index)) - len(self._played.get(index, ()))
+
+    def played_artists(self) -> list[int]:
+        """The artists with played shows added, in index order."""
+        return sorted(self._played)
 
     def venue(self, index: int) -> Venue:
         return self._venues.get(index, lambda: make_venue(self.seed, index, self.ids))
@@ -163,7 +226,7 @@ class Catalog:
                 tracks=songs.track_count,
                 live_tracks=songs.live_tracks,
                 duplicate_tracks=songs.duplicate_tracks,
-                upcoming_shows=len(self.events(index)),
+                upcoming_shows=self.upcoming_shows(index),
                 past_setlists=len(self.setlists(index)),
             )
         return self._counts[index]
@@ -177,15 +240,58 @@ class Catalog:
             for track in self.discography(index).tracks
         }
 
-    def add(self, index: int, *, albums: int, shows: int, on: dt.date) -> None:
-        """Record ``albums`` new studio albums and ``shows`` new events for the artist."""
+    def change(
+        self,
+        index: int,
+        *,
+        now: dt.datetime,
+        albums: int = 0,
+        shows: int = 0,
+        setlists: int = 0,
+        cancel: int = 0,
+    ) -> CatalogChange:
+        """Add ``albums`` studio albums, ``shows`` upcoming events and ``setlists`` played shows
+        to the artist at ``now`` (UTC), then cancel its ``cancel`` soonest upcoming events that
+        are not cancelled yet (undated ones last; this call's new shows among them). All or
+        nothing: ValueError, and no change, when there are fewer than ``cancel`` to cancel."""
+        if cancel and cancel > (available := len(self._cancellable(index, now)) + shows):
+            raise ValueError(f"the artist has {available} upcoming shows that are not cancelled")
         if albums:
-            self._added_albums.setdefault(index, []).extend([on] * albums)
+            self._added_albums.setdefault(index, []).extend([now.date()] * albums)
             self._discographies.drop(index)
-        if shows:
-            self._added_shows.setdefault(index, []).extend([on] * shows)
+        played_before = len(self._played.get(index, ()))
+        new_played = [PlayedShow(played_before + n, now) for n in range(setlists)]
+        if new_played:
+            self._played.setdefault(index, []).extend(new_played)
+        if shows or new_played:
+            added: list[AddedEvent] = [now.date() for _ in range(shows)]
+            self._added_events.setdefault(index, []).extend([*added, *new_played])
+        self._events.drop(index)
+        chosen = [event.local for event in self._cancellable(index, now)[:cancel]]
+        if chosen:
+            self._cancelled.setdefault(index, set()).update(chosen)
             self._events.drop(index)
+        self._setlists.drop(index)
         self._counts.pop(index, None)
+        self.version += 1
+        events = self.events(index)
+        return CatalogChange(
+            setlist_ids=tuple(played_setlist_id(self.ids, index, s.number) for s in new_played),
+            # The played shows are this call's last events.
+            played_event_ids=tuple(e.ticketmaster_id for e in events[len(events) - setlists :]),
+            cancelled_event_ids=tuple(events[local].ticketmaster_id for local in chosen),
+        )
+
+    def _cancellable(self, index: int, now: dt.datetime) -> list[Event]:
+        """The artist's events still to come and not cancelled, soonest first, undated last:
+        Ticketmaster's ``sort=date,asc`` order, so the first ones listed are the ones cancelled."""
+        coming = [
+            event
+            for event in self.events(index)
+            if event.status != "canceled"
+            and (event.start is None or utc(event.start, event.venue) > now)
+        ]
+        return sorted(coming, key=lambda event: (event.sort_start, event.ticketmaster_id))
 
     # --- names -----------------------------------------------------------------------------------
 

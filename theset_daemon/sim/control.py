@@ -10,7 +10,10 @@
   a slow success; ``malformed``: 200 with a cut-off JSON body; ``truncated``: a Content-Length
   longer than the body sent, then the connection closes);
 - ``GET /_sim/catalog?offset=&limit=``: artists, their ids on each provider and the counts a
-  correct import must store; ``POST /_sim/catalog``: new albums and shows for an artist;
+  correct import must store; ``POST /_sim/catalog``: changes to an artist for a sync to find
+  (new albums, upcoming shows, played shows with their setlists, cancelled shows; see
+  ``Catalog.change``), answered with the artist's entry and, under ``changed``, the ids of what
+  it made, so a test knows what to look for;
 - ``GET``/``POST /_sim/spotify-mode``: the Spotify access level in force.
 
 Bodies are validated strictly; a bad one is a 400 in the daemon's own error envelope
@@ -31,6 +34,7 @@ from theset_daemon.sim.params import query_int
 from theset_daemon.sim.state import SIM_STATE
 
 CATALOG_PAGE_MAX = 1000
+CHANGES_MAX = 1000  # of each kind per POST /_sim/catalog (CONTRACT.md section 7)
 
 #: HTTP status -> the contract's error code, for the statuses a control route can answer.
 CODES: dict[int, str] = {
@@ -83,10 +87,12 @@ class FaultRequest(_Body):
         return self
 
 
-class CatalogAddition(_Body):
+class CatalogChangeRequest(_Body):
     artist_name: str = Field(alias="artistName", min_length=1, max_length=200)
-    new_albums: int = Field(0, alias="newAlbums", ge=0, le=100)
-    new_shows: int = Field(0, alias="newShows", ge=0, le=100)
+    new_albums: int = Field(0, alias="newAlbums", ge=0, le=CHANGES_MAX)
+    new_shows: int = Field(0, alias="newShows", ge=0, le=CHANGES_MAX)
+    new_setlists: int = Field(0, alias="newSetlists", ge=0, le=CHANGES_MAX)
+    cancel_shows: int = Field(0, alias="cancelShows", ge=0, le=CHANGES_MAX)
 
 
 class ModeRequest(_Body):
@@ -194,14 +200,27 @@ async def get_catalog(request: web.Request) -> web.Response:
 
 async def post_catalog(request: web.Request) -> web.Response:
     state = request.app[SIM_STATE]
-    wanted: CatalogAddition = await _body(request, CatalogAddition)
+    wanted: CatalogChangeRequest = await _body(request, CatalogChangeRequest)
     index = state.catalog.find_name(wanted.artist_name)
     if index is None:
         raise ControlError(404, f"no artist named {wanted.artist_name!r} in the catalog")
-    state.catalog.add(
-        index, albums=wanted.new_albums, shows=wanted.new_shows, on=state.utc_now().date()
-    )
-    return web.json_response(_catalog_entry(request, index))
+    try:
+        change = state.catalog.change(
+            index,
+            now=state.utc_now(),
+            albums=wanted.new_albums,
+            shows=wanted.new_shows,
+            setlists=wanted.new_setlists,
+            cancel=wanted.cancel_shows,
+        )
+    except ValueError as exc:
+        raise ControlError(400, f"cancelShows: {exc}") from None
+    changed = {
+        "setlistIds": list(change.setlist_ids),
+        "playedEventIds": list(change.played_event_ids),
+        "cancelledEventIds": list(change.cancelled_event_ids),
+    }
+    return web.json_response({**_catalog_entry(request, index), "changed": changed})
 
 
 async def get_mode(request: web.Request) -> web.Response:

@@ -13,6 +13,8 @@ Decisions where the sources leave room:
   match, or a page past the last, is 404;
 - setlists: 20 per page, newest first, ``p`` 1-based; a page past the last (or an artist without
   setlists) is 404; sets are nested as ``"sets": {"set": [...]}`` and may be empty;
+- ``search/setlists``: the same pages, over the whole catalog (``setlist_search.py`` says which
+  parameters it serves and in what order it answers);
 - 429 comes from API Gateway: ``{"message": "Too Many Requests"}`` with ``x-amzn-ErrorType``, no
   ``Retry-After``; an exhausted daily quota is API Gateway's ``{"message": "Limit Exceeded"}``.
 """
@@ -33,7 +35,8 @@ from theset_daemon.sim.gate import ProviderError
 from theset_daemon.sim.limits import Provider
 from theset_daemon.sim.names import normalize, slug
 from theset_daemon.sim.people import ArtistProfile, Guest
-from theset_daemon.sim.shows import SetSong, setlist_url
+from theset_daemon.sim.setlist_search import SetlistQuery
+from theset_daemon.sim.setlists import Setlist, SetSong, setlist_url
 from theset_daemon.sim.state import SIM_STATE, SimState
 
 Json = dict[str, Any]
@@ -204,64 +207,69 @@ def _song_json(song: SetSong) -> Json:
     return body
 
 
+def setlist_json(profile: ArtistProfile, setlist: Setlist) -> Json:
+    city = setlist.venue.city
+    city_json: Json = {"id": city.geo_id, "name": city.name}
+    if city.state is not None:
+        city_json |= {"state": city.state, "stateCode": city.state_code}
+    city_json |= {
+        "coords": {"lat": city.latitude, "long": city.longitude},
+        "country": {"code": city.country_code, "name": city.country_fm},
+    }
+    venue = setlist.venue
+    venue_json = {
+        "id": venue.id,
+        "name": venue.name,
+        "city": city_json,
+        "url": (
+            f"https://www.setlist.fm/venue/{slug(venue.name)}-{slug(city.name)}-"
+            f"{city.country_code.lower()}-{venue.id}.html"
+        ),
+    }
+    item: Json = {
+        "id": setlist.id,
+        "versionId": setlist.version_id,
+        "eventDate": f"{setlist.date:%d-%m-%Y}",
+        "lastUpdated": setlist.last_updated.strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{setlist.last_updated.microsecond // 1000:03d}+0000",
+        "artist": artist_json(profile),
+        "venue": venue_json,
+    }
+    if setlist.tour is not None:
+        item["tour"] = {"name": setlist.tour}
+    sets = []
+    for part in setlist.sets:
+        set_json: Json = {}
+        if part.name is not None:
+            set_json["name"] = part.name
+        if part.encore is not None:
+            set_json["encore"] = part.encore
+        set_json["song"] = [_song_json(song) for song in part.songs]
+        sets.append(set_json)
+    item["sets"] = {"set": sets}
+    if setlist.info is not None:
+        item["info"] = setlist.info
+    item["url"] = setlist_url(profile, setlist)
+    return item
+
+
+def _setlists_body(page: int, total: int, items: list[Json]) -> Json:
+    return {
+        "type": "setlists",
+        "itemsPerPage": SETLISTS_PER_PAGE,
+        "page": page,
+        "total": total,
+        "setlist": items,
+    }
+
+
 def setlists_page(state: SimState, profile: ArtistProfile, page: int) -> Json | None:
     setlists = state.catalog.setlists(profile.index)
     chosen = setlists[(page - 1) * SETLISTS_PER_PAGE : page * SETLISTS_PER_PAGE]
     if not chosen:
         return None
-    artist = artist_json(profile)
-    items = []
-    for setlist in chosen:
-        city = setlist.venue.city
-        city_json: Json = {"id": city.geo_id, "name": city.name}
-        if city.state is not None:
-            city_json |= {"state": city.state, "stateCode": city.state_code}
-        city_json |= {
-            "coords": {"lat": city.latitude, "long": city.longitude},
-            "country": {"code": city.country_code, "name": city.country_fm},
-        }
-        venue = setlist.venue
-        venue_json = {
-            "id": venue.id,
-            "name": venue.name,
-            "city": city_json,
-            "url": (
-                f"https://www.setlist.fm/venue/{slug(venue.name)}-{slug(city.name)}-"
-                f"{city.country_code.lower()}-{venue.id}.html"
-            ),
-        }
-        item: Json = {
-            "id": setlist.id,
-            "versionId": setlist.version_id,
-            "eventDate": f"{setlist.date:%d-%m-%Y}",
-            "lastUpdated": setlist.last_updated.strftime("%Y-%m-%dT%H:%M:%S.")
-            + f"{setlist.last_updated.microsecond // 1000:03d}+0000",
-            "artist": artist,
-            "venue": venue_json,
-        }
-        if setlist.tour is not None:
-            item["tour"] = {"name": setlist.tour}
-        sets = []
-        for part in setlist.sets:
-            set_json: Json = {}
-            if part.name is not None:
-                set_json["name"] = part.name
-            if part.encore is not None:
-                set_json["encore"] = part.encore
-            set_json["song"] = [_song_json(song) for song in part.songs]
-            sets.append(set_json)
-        item["sets"] = {"set": sets}
-        if setlist.info is not None:
-            item["info"] = setlist.info
-        item["url"] = setlist_url(profile, setlist)
-        items.append(item)
-    return {
-        "type": "setlists",
-        "itemsPerPage": SETLISTS_PER_PAGE,
-        "page": page,
-        "total": len(setlists),
-        "setlist": items,
-    }
+    items = [setlist_json(profile, setlist) for setlist in chosen]
+    return _setlists_body(page, len(setlists), items)
 
 
 # --- handlers ----------------------------------------------------------------------------------
@@ -339,7 +347,27 @@ async def artist_setlists(request: web.Request) -> web.Response:
     return respond(request, "setlists", body)
 
 
+async def search_setlists(request: web.Request) -> web.Response:
+    state = request.app[SIM_STATE]
+    page = _page(request)
+    try:
+        query = SetlistQuery.parse(request.query)
+    except ValueError as exc:
+        raise _fail(request, 400, str(exc)) from None
+    found = state.setlist_finder.find(state.catalog, query)
+    chosen = found[(page - 1) * SETLISTS_PER_PAGE : page * SETLISTS_PER_PAGE]
+    if not chosen:
+        raise _fail(request, 404, "not found")
+    catalog = state.catalog
+    items = [
+        setlist_json(catalog.profile(ref.artist), catalog.setlists(ref.artist)[ref.position])
+        for ref in chosen
+    ]
+    return respond(request, "setlists", _setlists_body(page, len(found), items))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/search/artists", search_artists)
+    app.router.add_get(f"{PREFIX}/search/setlists", search_setlists)
     app.router.add_get(PREFIX + "/artist/{mbid}", artist)
     app.router.add_get(PREFIX + "/artist/{mbid}/setlists", artist_setlists)

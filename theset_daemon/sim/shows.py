@@ -1,34 +1,37 @@
-"""Live music: Ticketmaster venues and upcoming events, setlist.fm past setlists.
+"""Live music on Ticketmaster: venues, upcoming events, and the played shows the control API adds.
 
 Dates are relative to the catalog's ``today`` (UTC, fixed when the catalog is built), so upcoming
-shows are always ahead and setlists always behind, whatever day the simulator runs.
+shows are always ahead, whatever day the simulator runs. setlist.fm's setlists are in
+``setlists.py``.
 
 Events: the artist is always the first attraction of its own events; some events carry support
 acts after it (guests, never catalog artists, so an artist's shows are exactly the events listed
 under its attraction id). Some are cancelled, postponed (no date yet) or rescheduled.
-``upcoming_shows`` counts all of them, whatever their status.
+``upcoming_shows`` counts all of them, whatever their status, except the played shows below.
+
+Played shows (``POST /_sim/catalog`` ``newSetlists``) are one fact, two records: a setlist.fm
+setlist and a past Ticketmaster event of the artist, at the same venue on the same day, one to
+three days before they were added, so a sync sees "a show was played" on both providers;
+:func:`plan_played` decides where and when, for both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal, TypeAlias
 
 from theset_daemon.sim import words
 from theset_daemon.sim.ids import IdCodec, Kind
-from theset_daemon.sim.names import SongBook, slug
-from theset_daemon.sim.people import (
-    GUESTS_PER_ARTIST,
-    ArtistProfile,
-    Guest,
-    make_guest,
-    seeded,
-)
+from theset_daemon.sim.people import GUESTS_PER_ARTIST, ArtistProfile, Guest, make_guest, seeded
 
 VENUE_POOL = 400  # venues every artist's shows are drawn from
+# Ticketmaster's spelling (README B and the Discovery spec's enum): one "l".
 EventStatus = Literal["onsale", "offsale", "canceled", "postponed", "rescheduled"]
+PLAYED_DAYS_AGO = (1, 3)  # a played show added through the control API: days before it was added
+SHOW_TIMES = ((19, 0), (19, 30), (20, 0), (21, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +70,57 @@ class Event:
         return utc(self.start, self.venue) if self.start else dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class PlayedShow:
+    """The fact behind a played show (``newSetlists``): the artist's ``number``-th, added at
+    ``added_at`` (UTC). Everything else about it is derived (:func:`plan_played`)."""
+
+    number: int
+    added_at: dt.datetime
+
+
+#: What the control API added to an artist's events, in order: an upcoming show (the day it was
+#: added) or a played show. One list, so an event's position (its id) never moves.
+AddedEvent: TypeAlias = dt.date | PlayedShow
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    show: PlayedShow
+    start: dt.datetime  # local wall time at the venue
+    venue: Venue
+
+
 def utc(local: dt.datetime, venue: Venue) -> dt.datetime:
     return local.replace(tzinfo=zoneinfo.ZoneInfo(venue.city.timezone)).astimezone(dt.UTC)
+
+
+def plan_played(
+    seed: int, profile: ArtistProfile, ids: IdCodec, show: PlayedShow, venues: Sequence[Venue]
+) -> Played:
+    """Where and when a played show was: an evening one to three days before the day it was
+    added, that day being the earlier of its UTC and its local date at the venue (so the show is
+    over when added, and its date is past for UTC and local readers alike); at one of the
+    artist's venues (``venues``: those of its generated events), then at venues of the pool.
+    Shows take the days in turn and each day's venues in turn, so two played shows of an artist
+    share a venue on one day only past ``3 * VENUE_POOL`` of them: a sync that keys a show on
+    its venue and date sees every one."""
+    span = PLAYED_DAYS_AGO[1] - PLAYED_DAYS_AGO[0] + 1
+    slot = show.number // span
+    own = list(dict.fromkeys(venue.index for venue in venues))
+    if slot < len(own):
+        venue_index = own[slot]
+    else:
+        taken = set(own)
+        others = [i for i in range(VENUE_POOL) if i not in taken]
+        seeded(seed, "played-venues", profile.index).shuffle(others)
+        venue_index = others[(slot - len(own)) % len(others)]
+    venue = make_venue(seed, venue_index, ids)
+    local_now = show.added_at.astimezone(zoneinfo.ZoneInfo(venue.city.timezone))
+    day = min(show.added_at.date(), local_now.date())
+    day -= dt.timedelta(days=PLAYED_DAYS_AGO[0] + show.number % span)
+    hour, minute = seeded(seed, "played", profile.index, show.number).choice(SHOW_TIMES)
+    return Played(show, dt.datetime.combine(day, dt.time(hour, minute)), venue)
 
 
 def make_venue(seed: int, index: int, ids: IdCodec) -> Venue:
@@ -89,27 +141,41 @@ def make_venue(seed: int, index: int, ids: IdCodec) -> Venue:
     )
 
 
-def make_events(
-    seed: int,
-    profile: ArtistProfile,
-    ids: IdCodec,
-    today: dt.date,
-    *,
-    added: tuple[dt.date, ...] = (),
-) -> list[Event]:
-    """The artist's upcoming events: generated ones, then any added through the control API
-    (``added`` holds the day each was added)."""
+def event_count_and_tour(seed: int, profile: ArtistProfile, today: dt.date) -> tuple[int, str]:
+    """How many events the artist has (before additions), and the name of its coming tour."""
     rng = seeded(seed, "ticketmaster", profile.index)
     if profile.index % 9 == 8:
         count = 0
     else:
         low, high = {"big": (25, 40), "normal": (1, 12), "small": (0, 3)}[profile.tier]
         count = rng.randint(low, high)
-    tour = f"{rng.choice(words.TOUR_WORDS)} Tour {today.year + 1}"
+    return count, f"{rng.choice(words.TOUR_WORDS)} Tour {today.year + 1}"
+
+
+def make_events(
+    seed: int,
+    profile: ArtistProfile,
+    ids: IdCodec,
+    today: dt.date,
+    *,
+    added: Sequence[AddedEvent] = (),
+    cancelled: frozenset[int] = frozenset(),
+) -> list[Event]:
+    """The artist's events: generated ones, then those added through the control API (in the
+    order added), with the ``cancelled`` ones (by position) turned ``canceled``."""
+    count, tour = event_count_and_tour(seed, profile, today)
     events = [_event(seed, profile, ids, today, local, tour) for local in range(count)]
-    for number, day in enumerate(added):
-        events.append(_event(seed, profile, ids, day, count + number, tour, fresh=True))
-    return events
+    venues = [event.venue for event in events]
+    for local, item in enumerate(added, start=count):
+        if isinstance(item, PlayedShow):
+            played = plan_played(seed, profile, ids, item, venues)
+            # Built like any added show (name, supports, prices), then moved to where it was
+            # played; "offsale": nothing is sold for a show that is over.
+            fresh = _event(seed, profile, ids, played.start.date(), local, tour, fresh=True)
+            events.append(replace(fresh, status="offsale", start=played.start, venue=played.venue))
+        else:
+            events.append(_event(seed, profile, ids, item, local, tour, fresh=True))
+    return [replace(e, status="canceled") if e.local in cancelled else e for e in events]
 
 
 def _event(
@@ -125,7 +191,7 @@ def _event(
     rng = seeded(seed, "event", profile.index, local, fresh)
     venue = make_venue(seed, rng.randrange(VENUE_POOL), ids)
     day = today + dt.timedelta(days=rng.randint(3, 420))
-    hour, minute = rng.choice(((19, 0), (19, 30), (20, 0), (21, 0)))
+    hour, minute = rng.choice(SHOW_TIMES)
     start: dt.datetime | None = dt.datetime.combine(day, dt.time(hour, minute))
     roll = rng.random()
     status: EventStatus = "onsale"
@@ -168,137 +234,4 @@ def _event(
         price_range=price,
         promoter=rng.choice(words.PROMOTERS),
         url_key=ids.hex_id("event-url", profile.index, local, fresh, length=16).upper(),
-    )
-
-
-# --- setlist.fm -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SetSong:
-    name: str
-    tape: bool = False
-    info: str | None = None
-    cover: Guest | None = None
-    with_: Guest | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SetPart:
-    name: str | None
-    encore: int | None
-    songs: tuple[SetSong, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SetlistVenue:
-    id: str
-    name: str
-    city: words.City
-
-
-@dataclass(frozen=True, slots=True)
-class Setlist:
-    id: str
-    version_id: str
-    date: dt.date
-    last_updated: dt.datetime
-    venue: SetlistVenue
-    tour: str | None
-    info: str | None
-    sets: tuple[SetPart, ...]
-
-
-_INFOS = (
-    "Show started 40 minutes late due to a storm.",
-    "Last show of the tour.",
-    "Hometown show.",
-    "Festival set.",
-)
-
-
-def make_setlists(seed: int, profile: ArtistProfile, ids: IdCodec, today: dt.date) -> list[Setlist]:
-    """Past setlists, newest first (setlist.fm's order)."""
-    rng = seeded(seed, "setlistfm", profile.index)
-    if profile.index % 11 == 10:
-        return []
-    low, high = {"big": (45, 70), "normal": (0, 30), "small": (0, 5)}[profile.tier]
-    count = rng.randint(low, high)
-    book = SongBook(seeded(seed, "songs", profile.index))  # the artist's own songs, in order
-    repertoire = [book.next() for _ in range(30)]
-    tour = f"{rng.choice(words.TOUR_WORDS)} Tour"
-    setlists = []
-    day = today - dt.timedelta(days=rng.randint(1, 5))
-    for number in range(count):
-        day -= dt.timedelta(days=rng.randint(2, 40))
-        setlists.append(_setlist(seed, profile, ids, number, day, today, tour, repertoire))
-    return setlists
-
-
-def _setlist(
-    seed: int,
-    profile: ArtistProfile,
-    ids: IdCodec,
-    number: int,
-    day: dt.date,
-    today: dt.date,
-    tour: str,
-    repertoire: list[str],
-) -> Setlist:
-    r = seeded(seed, "setlist", profile.index, number)
-    city = words.CITIES[r.randrange(len(words.CITIES))]
-    venue_name = f"{r.choice(words.VENUE_WORDS)} {r.choice(words.VENUE_TYPES)}"
-    venue = SetlistVenue(ids.hex_id("fm-venue", city.name, venue_name), venue_name, city)
-
-    def song(name: str) -> SetSong:
-        roll = r.random()
-        if roll < 0.05:
-            guest = make_guest(seed, profile.index, r.randrange(GUESTS_PER_ARTIST), ids)
-            return SetSong(name, with_=guest, info=f"with {guest.name}")
-        if roll < 0.1:
-            return SetSong(name, info=r.choice(("acoustic", "extended outro", "first time live")))
-        return SetSong(name)
-
-    shape = r.random()
-    sets: tuple[SetPart, ...]
-    if shape < 0.08:
-        sets = ()  # "sets": {"set": []}: nobody has entered the songs yet
-    elif shape < 0.16:
-        songs = tuple(song(name) for name in r.sample(repertoire, 5))
-        sets = (SetPart("Acoustic set", None, songs),)
-    else:
-        picks = r.sample(repertoire, r.randint(10, 20))
-        main_count = max(6, len(picks) - r.randint(1, 3))
-        main = [song(name) for name in picks[:main_count]]
-        if r.random() < 0.3:
-            main.insert(0, SetSong("Intro", tape=True))
-        if r.random() < 0.2:
-            cover = make_guest(seed, profile.index, r.randrange(GUESTS_PER_ARTIST), ids)
-            main.insert(r.randrange(1, len(main)), SetSong(SongBook(r).next(), cover=cover))
-        parts = [SetPart(None, None, tuple(main))]
-        encore = tuple(song(name) for name in picks[main_count:])
-        if encore:
-            parts.append(SetPart(None, 1, encore))
-            if r.random() < 0.25:
-                parts.append(SetPart(None, 2, (SetSong(f"{picks[0]} (Reprise)"),)))
-        sets = tuple(parts)
-    updated = dt.datetime.combine(min(today, day + dt.timedelta(days=r.randint(1, 12))), dt.time())
-    updated += dt.timedelta(seconds=r.randrange(86_400), milliseconds=r.randrange(1000))
-    return Setlist(
-        id=ids.hex_id("setlist", profile.index, number),
-        version_id=ids.hex_id("setlist-version", profile.index, number),
-        date=day,
-        last_updated=updated.replace(tzinfo=dt.UTC),
-        venue=venue,
-        tour=tour if r.random() < 0.75 else None,
-        info=r.choice(_INFOS) if r.random() < 0.15 else None,
-        sets=sets,
-    )
-
-
-def setlist_url(profile: ArtistProfile, setlist: Setlist) -> str:
-    venue = setlist.venue
-    place = f"{slug(venue.name)}-{slug(venue.city.name)}-{venue.city.country_code.lower()}"
-    return (
-        f"https://www.setlist.fm/setlist/{profile.slug}/{setlist.date:%Y}/{place}-{setlist.id}.html"
     )

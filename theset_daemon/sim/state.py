@@ -28,6 +28,7 @@ from theset_daemon.sim.limits import (
     SpotifyMode,
     rate_windows_enforced,
 )
+from theset_daemon.sim.setlist_search import SetlistFinder
 
 
 def _utc_now() -> dt.datetime:
@@ -47,6 +48,7 @@ class SimState:
     )
     faults: FaultBook = field(default_factory=FaultBook)
     tokens: TokenStore = field(default_factory=TokenStore)
+    setlist_finder: SetlistFinder = field(default_factory=SetlistFinder)
     monotonic: Callable[[], float] = time.monotonic
     utc_now: Callable[[], dt.datetime] = _utc_now
 

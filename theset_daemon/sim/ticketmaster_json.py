@@ -45,7 +45,7 @@ def _classification(genre: tuple[str, str]) -> Json:
 def attraction_json(state: SimState, who: ArtistProfile | Guest) -> Json:
     ids = state.catalog.ids
     if isinstance(who, ArtistProfile):
-        total = len(state.catalog.events(who.index))
+        total = state.catalog.upcoming_shows(who.index)
         genre = who.tm_genre
         links: Json = {
             "homepage": [{"url": f"https://{slug(who.name).replace('-', '')}.example.com/"}],

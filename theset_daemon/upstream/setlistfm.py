@@ -1,4 +1,6 @@
-"""setlist.fm 1.0 client: artist search and an artist's past setlists.
+"""setlist.fm 1.0 client: artist search, an artist's past setlists, and the setlists of every
+artist updated since a moment (``search/setlists`` by ``lastUpdated``: what changed since a
+refresh last looked, a page at a time, the caller deciding how far to page).
 
 setlist.fm answers "no results" with HTTP 404 (a search that matches nothing, a page past the
 end), so here a 404 is an empty result, never an error. Sets are nested as ``sets.set[]`` (the
@@ -8,7 +10,7 @@ live API; the docs' example shows a flat ``set``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -63,6 +65,9 @@ class SetlistVenue(WireModel):
 class Setlist(WireModel):
     id: str
     event_date: date = Field(alias="eventDate")
+    # "yyyy-MM-dd'T'HH:mm:ss.SSSZZZZZ" ("2013-10-20T05:18:08.000+0000"): pydantic reads the
+    # offset without a colon as it is.
+    last_updated: datetime | None = Field(None, alias="lastUpdated")
     artist: SetlistArtist
     venue: SetlistVenue | None = None
     tour: _Named | None = None
@@ -86,11 +91,17 @@ class _ArtistSearch(WireModel):
     artist: tuple[SetlistArtist, ...] = ()
 
 
-class _SetlistPage(WireModel):
+class SetlistPage(WireModel):
+    """One page of setlists: ``page`` from 1, ``items_per_page`` of ``total``."""
+
     setlist: tuple[Setlist, ...] = ()
     total: int = 0
     page: int = 1
     items_per_page: int = Field(20, alias="itemsPerPage")
+
+    @property
+    def is_last(self) -> bool:
+        return not self.setlist or self.page * self.items_per_page >= self.total
 
 
 def error_detail(body: Any) -> str:
@@ -138,8 +149,25 @@ class SetlistfmClient:
             body = await self._get(f"/artist/{mbid}/setlists", endpoint, {"p": page_number})
             if body is None:
                 break
-            page = _parse(_SetlistPage, body, endpoint)
+            page = _parse(SetlistPage, body, endpoint)
             setlists.extend(page.setlist)
-            if not page.setlist or page.page * page.items_per_page >= page.total:
+            if page.is_last:
                 break
         return setlists
+
+    async def setlists_updated_since(self, since: datetime, page: int = 1) -> SetlistPage:
+        """Page ``page`` (from 1) of every artist's setlists updated at or after ``since``
+        (timezone-aware; setlist.fm takes UTC to the second, so it is rounded down and nothing
+        updated at or after it is missed). No match, or a page past the last, is an empty page
+        with ``total`` 0 (setlist.fm's 404)."""
+        if since.tzinfo is None:
+            raise ValueError("since must be timezone-aware: setlist.fm's lastUpdated is UTC")
+        endpoint = "/search/setlists"
+        params: dict[str, str | int] = {
+            "lastUpdated": since.astimezone(UTC).strftime("%Y%m%d%H%M%S"),
+            "p": page,
+        }
+        body = await self._get(endpoint, endpoint, params)
+        if body is None:
+            return SetlistPage(page=page)
+        return _parse(SetlistPage, body, endpoint)
