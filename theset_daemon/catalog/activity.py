@@ -17,21 +17,24 @@ Activity is what *our* fans do, in recent windows, plus what they will soon be a
   artist on tour stays fresh even before the votes come; capped so a long tour cannot buy the top.
 - An artist with activity 0 is not active and is never selected.
 
-**What is due.** An artist's refresh has two kinds, each with its own fetched-at: its releases and
+**What is due** (to a scheduled ``update-active-artists`` run; a triggered one takes its ``limit``
+due or not). An artist's refresh has two kinds, each with its own fetched-at: its releases and
 profile (Spotify: ``last_synced_at``) and its shows (Ticketmaster: ``shows_synced_at``). It was
 refreshed when the older of the two was fetched (:func:`refreshed_at`; either never: never), and
-it is due once that is :data:`STALE_AFTER` (6 h) old, less :data:`DUE_TOLERANCE` (1 h): so at
-least 5 h (:func:`is_due`).
+it is due once that is :data:`STALE_AFTER` (6 h) old less :data:`DUE_TOLERANCE` (1 h), so at
+least 5 h old at the run's start (:func:`is_due`).
 
 Why the tolerance: the stale window is the job's own period (``0 */6 * * *``), and a run stamps
-its artists while it runs, seconds to minutes after its fire time. Six hours later the next fire
-finds those stamps a little under 6 h old; with the bare window every artist the previous run
-synced would look fresh, be skipped, and be synced by the run after that: 50, 0, 50, 0. With the
-tolerance, what the previous scheduled run synced is due on the next one as long as that run's
-lateness plus its length stays under an hour, whatever its jitter; an artist refreshed less than
-5 h ago (by a triggered run, an import, the weekly catalog sync) waits for the following fire. A
-previous run later or longer than that leaves its last artists to the fire after: they are then
-12 h old and first in line.
+its artists as it goes, seconds to minutes after its fire time. Six hours later the next fire
+finds those stamps a little under 6 h old: with the bare window every artist the previous run
+synced would look fresh and be skipped, and synced by the run after that (50, 0, 50, 0). With the
+tolerance, what the previous scheduled run synced is due on the next one as long as it stamped
+them within an hour of its fire time (a fire starts moments after its time, and ``limit``
+artists take minutes). An artist refreshed less than 5 h before (by a triggered run, an
+import, the weekly catalog sync) waits for the following fire. The rule reads the artist's own
+stamps only, never the run history, so a catch-up, a changed schedule or a triggered run in
+between cannot shift it; its one cost is that what a run stamps more than an hour after its fire
+waits one period more.
 """
 
 from __future__ import annotations
