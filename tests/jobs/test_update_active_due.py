@@ -64,10 +64,10 @@ async def one_period_on(env: SyncEnv, run: dict[str, Any]) -> None:
     its work is then, when the next run starts, 6 h - d old: what a scheduler firing every 6 h
     shows the next fire (plus the moment between this and that start)."""
     await env.database.pool.execute(
-        """WITH shift AS (SELECT interval '6 hours' - (now() - started_at) AS by
+        """WITH shift AS (SELECT interval '6 hours' - (now() - started_at) AS back
                           FROM cron_logs WHERE id = $1)
-           UPDATE artists SET last_synced_at = last_synced_at - shift.by,
-                              shows_synced_at = shows_synced_at - shift.by
+           UPDATE artists SET last_synced_at = last_synced_at - shift.back,
+                              shows_synced_at = shows_synced_at - shift.back
            FROM shift""",
         UUID(run["runId"]),
     )

@@ -49,6 +49,15 @@ def _listed(cursor: Cursor) -> Sequence[Any] | None:
     return cursor if isinstance(cursor, list) else None
 
 
+def _overdue(cursor: Cursor) -> Sequence[Any] | None:
+    """An overdue cursor, ``[refreshed_at or None, id]``. One of another shape (a run resumed
+    from a checkpoint of another version) starts from the top again, which costs nothing: what
+    the run already refreshed is left out by its ``as_of``."""
+    if isinstance(cursor, list) and len(cursor) == 2 and isinstance(cursor[0], str | None):
+        return cursor
+    return None
+
+
 def _everyone(artist: SyncArtist) -> bool:
     return True
 
@@ -62,7 +71,7 @@ async def select_artists(ctx: JobContext, params: UpdateActiveArtistsParams) -> 
 
         async def most_overdue(cursor: Cursor, n: int) -> Sequence[SyncArtist]:
             return await sync_db.most_overdue_active_artists(
-                pool, _listed(cursor), n, top=params.limit, as_of=started_at
+                pool, _overdue(cursor), n, top=params.limit, as_of=started_at
             )
 
         total = min(params.limit, await sync_db.count_active_artists(pool))
