@@ -170,8 +170,9 @@ async def mark_unsynced(pool: asyncpg.Pool, artist_id: UUID, phases: Sequence[st
     ``last_synced_at`` goes to NULL too: update-active-artists refreshes both kinds but reads
     only it and ``shows_synced_at``, and phase 1 has just set it, so a failed song phase would
     leave the artist alone for hours (for the kind that did get stored that refresh is cheap: an
-    unchanged artist costs two requests). The stored rows stay; NULL says only that they are not known to be current. A
-    sync that finished meanwhile loses its mark and runs once more: nothing worse.
+    unchanged artist costs two requests). The stored rows stay; NULL says only that they are not
+    known to be current. A sync that finished meanwhile loses its mark and runs once more:
+    nothing worse.
     """
     assignments = ", ".join(f"{_SYNCED_COLUMNS[p]} = NULL" for p in phases)
     await pool.execute(
