@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -184,21 +185,35 @@ class SyncEnv:
         async with self.control.delete(self.sim_url + "/_sim/stats") as response:
             assert response.status < 300
 
-    async def run_job(self, job: JobName, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """One run through the real job runner (lease, cron_logs row, status); the ended Run."""
+    async def run_job(
+        self, job: JobName, body: Mapping[str, Any] | None = None, *, scheduled: bool = False
+    ) -> dict[str, Any]:
+        """One run through the real job runner (lease, cron_logs row, status); the ended Run.
+        Triggered from the CLI, or with ``scheduled`` as the scheduler fires it (keyed by its
+        fire time, here now; the scheduler sends no body, its parameters come from ``set_job``)."""
         runner = JobRunner(self.database, self.upstreams, self.cache, self.holder)
         await runner.start()
         try:
-            return await runner.run(job, body, trigger="cli")
+            if not scheduled:
+                return await runner.run(job, body, trigger="cli")
+            fired_at = dt.datetime.now(dt.UTC)
+            return await runner.wait(
+                await runner.trigger(job, body, trigger="schedule", scheduled_for=fired_at)
+            )
         finally:
             await runner.close()
 
     async def run_succeeding(
-        self, job: JobName, body: Mapping[str, Any], summary_keys: set[str]
+        self,
+        job: JobName,
+        body: Mapping[str, Any],
+        summary_keys: set[str],
+        *,
+        scheduled: bool = False,
     ) -> dict[str, Any]:
         """:meth:`run_job`, which must succeed without errors, with a summary of exactly
         ``summary_keys`` and one progress step per selected artist; the summary."""
-        run = await self.run_job(job, body)
+        run = await self.run_job(job, body, scheduled=scheduled)
         assert run["status"] == "succeeded", run
         assert run["errors"] == []
         summary: dict[str, Any] = run["summary"]

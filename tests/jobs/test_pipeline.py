@@ -99,7 +99,9 @@ async def test_every_artist_once_in_pages_with_failures_isolated(env: SyncEnv) -
     assert recorder.progress[-1][1] == ARTISTS
     assert len(recorder.checkpoints) == 3
     last = recorder.checkpoints[-1]["pipeline"]
-    assert last["pipeline"] == {"cursor": str(max(all_ids)), "done": 23, "failed": len(failing)}
+    assert last["pipeline"] == {
+        "cursor": str(max(all_ids)), "done": 23, "failed": len(failing), "taken": 23,
+    }  # fmt: skip
 
 
 async def test_a_resumed_run_skips_durably_completed_pages(env: SyncEnv) -> None:
@@ -150,6 +152,41 @@ async def test_limit_caps_the_items_taken(env: SyncEnv) -> None:
 
     result = await run_over_artists(env, ctx, process, total=7, limit=7, page_size=5)
     assert result.done == 7 and len(seen) == 7
+
+
+async def test_items_that_do_not_count_are_walked_past_the_limit(env: SyncEnv) -> None:
+    ctx, recorder = env.context(JOB, UpdateActiveArtistsParams())
+    all_ids = sorted(r["id"] for r in await env.database.pool.fetch("SELECT id FROM artists"))
+    counted = set(all_ids[::3])  # every third counts: the 5th of them is the 13th artist
+    seen: list[UUID] = []
+    pages: list[int] = []
+
+    async def process(artist: SyncArtist) -> None:
+        seen.append(artist.id)
+
+    result = await run_over_artists(
+        env, ctx, process, pages=pages, total=13, limit=5, page_size=10,
+        counts=lambda artist: artist.id in counted,
+    )  # fmt: skip
+    assert result.done == 13 and sorted(seen) == all_ids[:13]
+    assert pages == [10, 10]  # whole pages: what counts is known once a page is read
+    saved = recorder.checkpoints[-1]["pipeline"]["pipeline"]
+    assert saved == {"cursor": str(all_ids[12]), "done": 13, "failed": 0, "taken": 5}
+
+    # A resumed run goes on with the count it had: 5 of 5 counted, nothing more to take.
+    partway = {"pipeline": {"pipeline": {**recorder.checkpoints[0]["pipeline"]["pipeline"]}}}
+    assert partway["pipeline"]["pipeline"]["taken"] == 4  # artists 0, 3, 6, 9 of the first page
+    resumed, _ = env.context(JOB, UpdateActiveArtistsParams(), checkpoint=partway)
+    more: list[UUID] = []
+
+    async def process_more(artist: SyncArtist) -> None:
+        more.append(artist.id)
+
+    again = await run_over_artists(
+        env, resumed, process_more, total=13, limit=5, page_size=10,
+        counts=lambda artist: artist.id in counted,
+    )  # fmt: skip
+    assert again.done == 13 and sorted(more) == all_ids[10:13]
 
 
 async def test_delay_between_batches_and_batch_size_reread(env: SyncEnv) -> None:

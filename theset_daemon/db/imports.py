@@ -167,11 +167,12 @@ async def mark_unsynced(pool: asyncpg.Pool, artist_id: UUID, phases: Sequence[st
     Each kind's own column goes to NULL ("never synced"), which puts the artist first in the
     selection that reads it: ``shows_synced_at`` for complete-catalog-sync's show sync,
     ``song_catalog_synced_at`` for trending-artist-sync (which skips the recently synced).
-    ``last_synced_at`` goes to NULL too: update-active-artists refreshes both kinds but decides
-    by that one column, which phase 1 has just set, and would leave the artist alone for hours
-    (for the kind that did get stored that refresh is cheap: an unchanged artist costs two
-    requests). The stored rows stay; NULL says only that they are not known to be current. A
-    sync that finished meanwhile loses its mark and runs once more: nothing worse.
+    ``last_synced_at`` goes to NULL too: update-active-artists refreshes both kinds but reads
+    only it and ``shows_synced_at``, and phase 1 has just set it, so a failed song phase would
+    leave the artist alone for hours (for the kind that did get stored that refresh is cheap: an
+    unchanged artist costs two requests). The stored rows stay; NULL says only that they are not
+    known to be current. A sync that finished meanwhile loses its mark and runs once more:
+    nothing worse.
     """
     assignments = ", ".join(f"{_SYNCED_COLUMNS[p]} = NULL" for p in phases)
     await pool.execute(

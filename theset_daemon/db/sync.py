@@ -25,6 +25,7 @@ from theset_daemon.catalog.activity import (
     W_VOTES,
     W_VOTES_RECENT,
     WINDOW,
+    refreshed_at,
 )
 
 
@@ -43,6 +44,12 @@ class SyncArtist:
     song_catalog_synced_at: dt.datetime | None
     shows_ahead: int = 0  # stored shows dated today or later (sizes batched event queries)
     rank: float = 0.0  # the score the selection ordered by (activity, trending), when any
+    shows_synced_at: dt.datetime | None = None
+
+    @property
+    def refreshed_at(self) -> dt.datetime | None:
+        """The older of its releases' and its shows' fetched-at (``catalog.activity``)."""
+        return refreshed_at(self.last_synced_at, self.shows_synced_at)
 
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> SyncArtist:
@@ -58,14 +65,19 @@ class SyncArtist:
             song_catalog_synced_at=row["song_catalog_synced_at"],
             shows_ahead=int(row["shows_ahead"]),
             rank=float(row["rank"]),
+            shows_synced_at=row["shows_synced_at"],
         )
 
     def rank_cursor(self) -> list[Any]:
         return [self.rank, str(self.id)]
 
+    def overdue_cursor(self) -> list[Any]:
+        refreshed = self.refreshed_at
+        return [refreshed.isoformat() if refreshed else None, str(self.id)]
+
 
 _COLUMNS = """a.id, a.name, a.spotify_id, a.ticketmaster_id, a.popularity, a.followers,
-              a.total_albums, a.last_synced_at, a.song_catalog_synced_at,
+              a.total_albums, a.last_synced_at, a.song_catalog_synced_at, a.shows_synced_at,
               (SELECT count(*) FROM shows sh WHERE sh.headliner_artist_id = a.id
                  AND sh.date >= current_date) AS shows_ahead"""
 
@@ -158,6 +170,78 @@ async def count_active_artists(pool: asyncpg.Pool) -> int:
         WINDOW,
     )
     return int(value)
+
+
+# ``catalog.activity.refreshed_at`` in SQL; NULL (never) sorts first as '-infinity'.
+_REFRESHED = """coalesce(CASE WHEN a.last_synced_at IS NULL OR a.shows_synced_at IS NULL THEN NULL
+                          ELSE least(a.last_synced_at, a.shows_synced_at) END,
+                     '-infinity'::timestamptz)"""
+
+
+async def count_walk_to_due(pool: asyncpg.Pool, due: int, due_before: dt.datetime) -> int:
+    """How many artists a walk down the activity ranking (``most_active_artists``' order) passes
+    to meet ``due`` artists refreshed at or before ``due_before``: every active artist when
+    fewer are due."""
+    value = await pool.fetchval(
+        _activity_sql("$1", "$2")
+        + f""", walk AS (
+                SELECT row_number() OVER w AS walked,
+                       count(*) FILTER (WHERE {_REFRESHED} <= $4) OVER w AS due
+                FROM scored s JOIN artists a ON a.id = s.id
+                WHERE s.rank > 0
+                WINDOW w AS (ORDER BY s.rank DESC, a.id DESC)
+            )
+            SELECT coalesce((SELECT min(walked) FROM walk WHERE due >= $3),
+                            (SELECT count(*) FROM walk))""",
+        RECENT_WINDOW,
+        WINDOW,
+        due,
+        due_before,
+    )
+    return int(value)
+
+
+async def most_overdue_active_artists(
+    pool: asyncpg.Pool,
+    cursor: Sequence[Any] | None,
+    limit: int,
+    *,
+    top: int,
+    as_of: dt.datetime,
+) -> list[SyncArtist]:
+    """Of the ``top`` most active artists, the next ``limit`` not refreshed (either kind) since
+    ``as_of``, the longest unrefreshed first (never refreshed: first), then by id. The cursor is
+    ``[refreshed_at as ISO text or None, id]`` (:meth:`SyncArtist.overdue_cursor`).
+
+    A run passes its own start as ``as_of``: an artist it has refreshed (even in part) drops
+    out, so a resumed run does not take it again, while its keyset stays put."""
+    after_refreshed: dt.datetime | None = None
+    after: UUID | None = None
+    if cursor:
+        after_refreshed = dt.datetime.fromisoformat(cursor[0]) if cursor[0] else None
+        after = UUID(str(cursor[1]))
+    rows = await pool.fetch(
+        _activity_sql("$1", "$2")
+        + f""", top AS (
+                SELECT id, rank FROM scored WHERE rank > 0 ORDER BY rank DESC, id DESC LIMIT $3
+            )
+            SELECT {_COLUMNS}, t.rank::float8 AS rank
+            FROM top t JOIN artists a ON a.id = t.id
+            WHERE coalesce(a.last_synced_at, '-infinity') < $4
+              AND coalesce(a.shows_synced_at, '-infinity') < $4
+              AND ($6::uuid IS NULL
+                   OR ({_REFRESHED}, a.id)
+                      > (coalesce($5::timestamptz, '-infinity'::timestamptz), $6::uuid))
+            ORDER BY {_REFRESHED}, a.id LIMIT $7""",
+        RECENT_WINDOW,
+        WINDOW,
+        top,
+        as_of,
+        after_refreshed,
+        after,
+        limit,
+    )
+    return [SyncArtist.from_record(r) for r in rows]
 
 
 async def top_trending_artists(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
@@ -123,6 +124,11 @@ class JobContext:
     reporter: RunReporter
     stopping: asyncio.Event
     checkpoint: dict[str, Any] = field(default_factory=dict)  # {} unless this run is resumed
+    #: What started the run. A scheduled run lets the job choose its work; one triggered over
+    #: HTTP or the CLI does what its body asks (CONTRACT.md section 9).
+    trigger: Trigger = "http"
+    #: When the run started, on the database's clock (a resumed run keeps its first start).
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: The providers whose share of the day this run has used up (``jobs.quota_stops``).
     quota: QuotaStops = field(default_factory=QuotaStops)
 

@@ -6,7 +6,9 @@ to take and what to do with one:
 - **Pages, never the table.** Items come from ``fetch_page(cursor, page_size)``, a keyset query
   (``WHERE (key) > cursor ORDER BY key LIMIT page_size``; see ``db/sync.py``), so memory is bounded
   by one page whatever the table's size. ``cursor_of(item)`` is the item's key as JSON (a string
-  or a list), ``None`` asks for the first page. ``limit`` caps the items taken over the whole run.
+  or a list), ``None`` asks for the first page. ``limit`` caps the items taken over the whole run;
+  with ``counts``, only the items it is true of use it up: the others are walked past (processed,
+  counted ``done``) while the walk goes on until ``limit`` counted items or the end.
 - **Bounded work in flight.** Within a page, at most ``batch_size`` items run at once (the
   per-provider limiters pace their upstream calls). ``batch_size`` and ``delay_s`` are re-read
   from ``ctx.pacing()`` before each item or batch, so a SIGHUP applies mid-run. With
@@ -24,7 +26,7 @@ to take and what to do with one:
 - **Progress** is reported after each item: ``(done, total, snapshot())``.
 - **Checkpoints.** When every item of a page has finished (succeeded or failed: a failure is
   recorded, retrying it is the next run's business), the pipeline saves
-  ``{"pipeline": {"cursor", "done", "failed"}, "summary": snapshot()}`` as
+  ``{"pipeline": {"cursor", "done", "failed", "taken"}, "summary": snapshot()}`` as
   ``ctx.checkpoint[state_key]`` and hands the whole ``ctx.checkpoint`` to the reporter (a job with
   several phases gives each its own ``state_key``). A resumed run (``ctx.checkpoint`` set)
   starts after the saved cursor with the saved counts; the job restores its own counters from
@@ -163,6 +165,7 @@ async def run_pipeline(
     limit: int | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     state_key: str = "pipeline",
+    counts: Callable[[T], bool] | None = None,
 ) -> PipelineResult[T]:
     """Run ``process`` over every item ``fetch_page`` yields (at most ``limit``); see the module
     docstring for the guarantees."""
@@ -171,6 +174,7 @@ async def run_pipeline(
     cursor: Cursor = state.get("cursor")
     done = int(state.get("done", 0))
     failed = int(state.get("failed", 0))
+    taken = int(state.get("taken", done))  # items that used up ``limit``
     if cursor is not None:
         log.info("pipeline_resumed", job=ctx.job, run_id=str(ctx.run_id), done=done)
 
@@ -217,16 +221,19 @@ async def run_pipeline(
     stopped = False
     first_batch = True
     while not stopped:
-        room = page_size if limit is None else min(page_size, limit - done)
+        room = page_size if limit is None else limit - taken
         if room <= 0:
             break
         if ctx.stopping.is_set():
             stopped = True
             break
-        fetched = list(await fetch_page(cursor, room))
+        # With ``counts`` a whole page is read: how many of it count is known once it is here.
+        asked = page_size if counts is not None else min(page_size, room)
+        fetched = list(await fetch_page(cursor, asked))
         if not fetched:
             break
-        page = fetched
+        walked = page = _up_to(fetched, room, counts)
+        taken += len(walked) if counts is None else sum(1 for item in walked if counts(item))
         if prepare is not None:
             try:
                 await prepare(page)
@@ -269,17 +276,29 @@ async def run_pipeline(
                     group.create_task(windowed(item))
         if started < len(page):
             break  # stopped mid-page: this page is not durably complete, resume redoes it
-        cursor = cursor_of(fetched[-1])
+        cursor = cursor_of(walked[-1])
         # Kept in ctx.checkpoint too, so a job running several pipelines (one state_key each)
         # saves every phase's position, not just the latest one's.
         ctx.checkpoint[state_key] = {
-            "pipeline": {"cursor": cursor, "done": done, "failed": failed},
+            "pipeline": {"cursor": cursor, "done": done, "failed": failed, "taken": taken},
             "summary": dict(snapshot()),
         }
         await ctx.reporter.checkpoint(dict(ctx.checkpoint))
-        if len(fetched) < room:
+        if len(fetched) < asked:
             break  # a short page is the last one
     return PipelineResult(done=done, failed=failed, stopped=stopped, cursor=cursor)
+
+
+def _up_to(items: list[T], room: int, counts: Callable[[T], bool] | None) -> list[T]:
+    """``items`` up to and including the ``room``-th one that counts (all of them if fewer do)."""
+    if counts is None:
+        return items[:room]
+    counted = 0
+    for index, item in enumerate(items):
+        counted += counts(item)
+        if counted >= room:
+            return items[: index + 1]
+    return items
 
 
 async def _pause(stopping: asyncio.Event, seconds: float) -> None:

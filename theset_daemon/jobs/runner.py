@@ -318,7 +318,7 @@ class JobRunner:
             run_id=run.run_id, job=spec.name, params=params, database=self.database,
             upstreams=self.upstreams, cache=self.cache, holder=self.settings, reporter=reporter,
             stopping=run.claim.stopping, checkpoint=dict(reporter.checkpoint_value),
-            quota=reporter.quota,
+            quota=reporter.quota, trigger=row["trigger"], started_at=row["started_at"],
         )  # fmt: skip
         helpers = [
             asyncio.create_task(reporter.flush_forever(self.progress_interval_s)),

@@ -1,10 +1,21 @@
 """`update-active-artists` (CONTRACT.md section 4): keep the artists fans are busy with fresh.
 
-**Selection.** The top ``limit`` artists by activity (``catalog/activity.py``: votes, follows and
-page views of the last 24 h / 7 days plus upcoming shows; an artist with none is not selected),
-streamed through the bounded pipeline a page at a time. An artist synced within the stale window
-(:data:`~theset_daemon.catalog.activity.STALE_AFTER`, 6 h) is counted ``skipped`` unless
-``forceSync``.
+**Selection** (``jobs/active_selection.py``). Artists by activity (``catalog/activity.py``: votes,
+follows and page views of the last 24 h / 7 days plus upcoming shows; an artist with none is not
+selected), streamed through the bounded pipeline a page at a time.
+
+- A *scheduled* run syncs the ``limit`` most active artists that are **due**, walking the ranking
+  past the fresh ones (counted ``skipped``; they do not use up ``limit``) until ``limit`` due
+  artists were taken or the ranking ends. Due: refreshed (the older of ``last_synced_at`` and
+  ``shows_synced_at``) at least 5 h before the run started, the 6 h stale window
+  (:data:`~theset_daemon.catalog.activity.STALE_AFTER`) less a 1 h tolerance
+  (:data:`~theset_daemon.catalog.activity.DUE_TOLERANCE`). The window is the schedule's own
+  period and a run stamps its artists over its length, so with the bare window what the previous
+  fire synced would look a little too fresh six hours later and be skipped every other run; the
+  tolerance makes it due again, and a stable top 50 is synced whole by every run. ``forceSync``
+  makes everyone in the top ``limit`` due.
+- A run *triggered* over HTTP or the CLI does what it is asked (CONTRACT.md section 9): the top
+  ``limit`` artists by activity, due or not, the most overdue first.
 
 **Per artist, cheaply.** An unchanged artist costs two upstream requests of its own:
 
@@ -33,15 +44,19 @@ Spotify album page, plus shares of batched queries that are one request at most.
 The page's batched lookups start before its artists do and run beside them, so the per-artist
 album pages never wait for them.
 
-Afterwards ``last_synced_at`` and ``shows_synced_at`` are set, and every artist whose row, songs
-or shows changed has its cached pages invalidated (``cache.reads.artists_changed``).
+**Each provider's part stands alone.** A failure at one provider never discards what the other
+returned: the releases and profile read from Spotify are stored and stamp ``last_synced_at``, the
+Ticketmaster shows are stored and stamp ``shows_synced_at``, each only when read. The artist then
+counts ``failed`` (its error is reported) and, its older stamp being old, is due again on the next
+scheduled run, which redoes the part that worked at the price of an unchanged artist. Every artist
+whose row, songs or shows changed has its cached pages invalidated
+(``cache.reads.artists_changed``).
 
 **Quota.** Once the run's share of a provider's day is used (``jobs.quota_stops``) its part of
-each artist is skipped and the other part still done: without Spotify the shows are stored and
-``shows_synced_at`` set; without Ticketmaster the releases and profile are stored. Either way
-``last_synced_at``, which decides what is due, is left as it was, so the next run takes the
-artist again (the part that was done costs it two requests at most). Such an artist counts as
-neither ``synced`` nor ``failed``; the summary's ``quotaStopped`` names the providers.
+each artist is skipped and the other part still done and stamped, as above: the skipped part's
+stamp is left as it was, so the next run takes the artist again (the part that was done costs it
+two requests at most). Such an artist counts as neither ``synced`` nor ``failed``; the summary's
+``quotaStopped`` names the providers.
 
 Summary: ``{"selected", "synced", "skipped", "failed", "newReleases", "showsUpserted",
 "songsUpserted", "apiCalls": {"spotify", "ticketmaster", "setlistfm"}}``; ``newReleases`` counts
@@ -54,18 +69,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
 from theset_daemon.catalog import release_date
-from theset_daemon.catalog.activity import is_stale
-from theset_daemon.db import sync as sync_db
 from theset_daemon.db.sync import SyncArtist
+from theset_daemon.jobs.active_selection import select_artists
 from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtistsParams
-from theset_daemon.jobs.pipeline import resumed_summary, run_ranked_pipeline
+from theset_daemon.jobs.pipeline import resumed_summary, run_pipeline
 from theset_daemon.jobs.summaries import PROVIDERS, UpdateActiveArtistsSummary
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
@@ -196,29 +210,24 @@ def _by_first_act(events: Sequence[Event], attraction_ids: Sequence[str]) -> dic
 async def run(ctx: JobContext) -> JobResult:
     params = ctx.params
     assert isinstance(params, UpdateActiveArtistsParams)
-    pool = ctx.database.pool
     tally = UpdateActiveArtistsSummary.from_json(resumed_summary(ctx))
     calls = ApiCalls(ctx.upstreams, tally.api_calls)
-    total = min(params.limit, await sync_db.count_active_artists(pool))
-    now = dt.datetime.now(dt.UTC)
+    selection = await select_artists(ctx, params)
     lookups: PageLookups | None = None
 
     def snapshot() -> dict[str, Any]:
         tally.api_calls = calls.now()
         return tally.as_json()
 
-    def due(artist: SyncArtist) -> bool:
-        return params.force_sync or is_stale(artist.last_synced_at, now)
-
     async def prepare(page: Sequence[SyncArtist]) -> None:
         nonlocal lookups
         if lookups is not None:
             await lookups.close()
-        lookups = PageLookups(ctx, [a for a in page if due(a)])
+        lookups = PageLookups(ctx, [a for a in page if selection.due(a)])
 
     async def process(artist: SyncArtist) -> None:
         tally.selected += 1
-        if not due(artist):
+        if not selection.due(artist):
             tally.skipped += 1
             return
         assert lookups is not None
@@ -229,24 +238,30 @@ async def run(ctx: JobContext) -> JobResult:
         except Exception:
             tally.failed += 1
             raise
-        if outcome.complete:
-            tally.synced += 1
         tally.new_releases += outcome.new_releases
         tally.shows_upserted += outcome.shows_written
         tally.songs_upserted += outcome.songs_written
         if outcome.changed:
             await artists_changed(ctx.cache, [artist.id])
+        if outcome.error is not None:
+            tally.failed += 1
+            raise outcome.error  # reported by the pipeline; what the other provider gave stays
+        if outcome.complete:
+            tally.synced += 1
 
     try:
-        result = await run_ranked_pipeline(
+        result = await run_pipeline(
             ctx,
-            sync_db.most_active_artists,
+            fetch_page=selection.fetch_page,
             process=process,
-            total=total,
+            cursor_of=selection.cursor_of,
+            id_of=lambda artist: artist.id,
+            total=selection.total,
             snapshot=snapshot,
             prepare=prepare,
             limit=params.limit,
             page_size=PAGE_SIZE,
+            counts=selection.counts,
         )
     finally:
         if lookups is not None:
@@ -262,7 +277,8 @@ class Outcome:
     songs_written: int = 0
     shows_written: int = 0
     changed: bool = False
-    complete: bool = True  # False when a spent quota left a part for the next run
+    complete: bool = True  # False when a part was left for the next run (quota or failure)
+    error: Exception | None = None  # a provider's failure, raised once the other part is stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,8 +290,9 @@ class Releases:
 
 
 async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups) -> Outcome:
-    """Refresh one artist (see the module docstring); raises on an upstream failure. A provider
-    whose quota share is spent is skipped, its part left unstamped for the next run."""
+    """Refresh one artist (see the module docstring). A provider whose quota share is spent is
+    skipped and one that fails is set aside (``Outcome.error``): either way its part is left
+    unstamped for the next run, and the other provider's part is stored and stamped."""
     assert artist.spotify_id is not None
     spotify_id = artist.spotify_id
     up = ctx.upstreams
@@ -290,12 +307,13 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
         news = await refresh.new_release_songs(up, new_albums) if new_albums else None
         return Releases(first.total, news)
 
-    read = await ctx.unless_spent("spotify", releases)
-    events = await ctx.unless_spent("ticketmaster", lambda: lookups.events(artist))
-    profile = await lookups.profile(artist)
+    read, read_error = await _part(ctx, "spotify", releases)
+    events, events_error = await _part(ctx, "ticketmaster", lambda: lookups.events(artist))
+    outcome.error = read_error or events_error
     outcome.complete = read is not None and events is not None
     if read is None and events is None:
-        return outcome  # every provider it needs is spent for this run
+        return outcome  # nothing read: every provider it needs is spent or failed
+    profile = await lookups.profile(artist)
     news = read.news if read is not None else None
     outcome.new_releases = news.releases_read if news else 0
     profile_row = refresh.artist_row(profile) if profile else None
@@ -333,7 +351,7 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
             profile_row.image_url if profile_row else None,
             list(profile_row.genres) if profile_row else None,
             read.total if read is not None else None,
-            outcome.complete,
+            read is not None,
             events is not None,
         )
     await refresh.predict_setlists(pool, artist.id)
@@ -341,6 +359,17 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
         outcome.songs_written or outcome.shows_written or (row is not None and row["changed"])
     )
     return outcome
+
+
+async def _part(
+    ctx: JobContext, provider: str, call: Callable[[], Awaitable[T]]
+) -> tuple[T | None, Exception | None]:
+    """``ctx.unless_spent(provider, call)`` with its failure handed back instead of raised, so
+    the artist's other part is still stored (a cancellation goes through)."""
+    try:
+        return await ctx.unless_spent(provider, call), None
+    except Exception as exc:
+        return None, exc
 
 
 async def _new_releases(
