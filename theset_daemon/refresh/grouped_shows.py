@@ -141,7 +141,7 @@ async def _read_into(tm: TicketmasterClient, ids: list[str], answer: GroupAnswer
         await _side_by_side(_read_into(tm, [tm_id], answer) for tm_id in ids)
         return
     if not complete and not alone:
-        log.info("events_group_split", attractions=len(ids), over=DEEP_PAGING_LIMIT)
+        log.info("events_group_split", attractions=len(ids))
         half = len(ids) // 2
         await _side_by_side(
             [_read_into(tm, ids[:half], answer), _read_into(tm, ids[half:], answer)]
