@@ -98,6 +98,7 @@ async def refresh_page(env: SyncEnv, ids: list[UUID]) -> dict[UUID, refresh.Foun
 
 
 async def test_grouped_queries_store_what_per_artist_queries_store(env: SyncEnv) -> None:
+    env.set_job("complete-catalog-sync", delay_s=0, batch_size=25)  # not the seed's 5 s pauses
     catalog = await env.sim_catalog()
     ids = await seed(env, catalog)
     pool = env.database.pool
