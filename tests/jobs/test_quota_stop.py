@@ -52,13 +52,15 @@ async def ledger(env: SyncEnv, provider: str) -> dict[str, int]:
 
 async def imported(env: SyncEnv, count: int) -> list[tuple[dict[str, Any], UUID]]:
     """``count`` simulator artists with upcoming shows (so they are active), imported, then made
-    due (synced 7 hours ago) and without a Ticketmaster id (one events query each by name)."""
+    due (synced 7 hours ago) and without a Ticketmaster id, never searched by name (so one events
+    query each by name: ``refresh/grouped_shows.py``)."""
     chosen = [a for a in await env.sim_catalog() if a["counts"]["upcoming_shows"] > 0][:count]
     assert len(chosen) == count
     out = [(artist, await env.import_artist(artist["spotifyId"])) for artist in chosen]
     await env.database.pool.execute(
         """UPDATE artists SET last_synced_at = now() - interval '7 hours',
-               shows_synced_at = now() - interval '7 hours', ticketmaster_id = NULL"""
+               shows_synced_at = now() - interval '7 hours', ticketmaster_id = NULL,
+               shows_keyword_searched_at = NULL"""
     )
     return out
 

@@ -1,5 +1,9 @@
 """``[jobs.*]``: each cron job's switch, schedule (5-field cron, UTC), pacing and run options.
 
+``[jobs]`` itself holds what several jobs share: ``keyword_show_lookup_days``, the days at
+least between two keyword searches for the shows of an artist without a Ticketmaster attraction
+id (``refresh/grouped_shows.py``).
+
 A job's run options (``limit``, ``force_sync`` ...) are declared once, with their bounds and
 defaults, in its ``*Options`` model. Its settings section inherits them (snake_case in the file,
 the defaults of every run) and so does its request body (``jobs.context``: camelCase on the
@@ -100,6 +104,11 @@ class CalculateTrendingSettings(JobSettings, CalculateTrendingOptions):
 
 
 class JobsSettings(Section):
+    """``[jobs]``: what the jobs share, then one section per job."""
+
+    # An artist without a Ticketmaster attraction id can only be found by name, one request each
+    # (refresh/grouped_shows.py); its shows change slowly enough to ask weekly.
+    keyword_show_lookup_days: int = Field(7, ge=1, le=365)
     update_active_artists: UpdateActiveArtistsSettings = Field(
         UpdateActiveArtistsSettings(), alias="update-active-artists"
     )

@@ -9,10 +9,12 @@ Four phases, in order, each recorded as ``{"name", "status", "durationMs"}`` in 
    rows of the items in flight are written together, one ``UPDATE`` per batch
    (``jobs.pipeline.BulkWriter``).
 2. **show-sync**: up to ``maxArtists`` artists, stalest ``shows_synced_at`` first: upcoming shows
-   and venues from Ticketmaster (the importer's phase 2, ``refresh.refresh_shows``), then the
-   newest page of the artist's setlist.fm setlists, stored as ``actual`` setlists of the shows
-   that have happened (``refresh.refresh_past_setlists``). The artist's MusicBrainz id, which
-   setlist.fm keys on, is looked up once by name and kept.
+   and venues from Ticketmaster (``refresh.PageShows``: each page's artists with an attraction id
+   share grouped queries, up to 25 a request; one without is searched by name at most once per
+   ``[jobs] keyword_show_lookup_days``, and costs nothing in between), then the newest page of
+   the artist's setlist.fm setlists, stored as ``actual`` setlists of the shows that have
+   happened (``refresh.refresh_past_setlists``). The artist's MusicBrainz id, which setlist.fm
+   keys on, is looked up once by name and kept.
 3. **data-cleanup** (``includeDataCleanup``): duplicate songs merged into the catalog's canonical
    row with every vote kept (``db/maintenance.py``), orphans removed (venues without shows, bare
    support acts nothing refers to; songs never), artist totals recounted, and retention
@@ -293,14 +295,30 @@ async def _show_sync(
 ) -> str:
     pool = ctx.database.pool
     up = ctx.upstreams
+    page_shows: refresh.PageShows | None = None
+
+    async def prepare(page: Sequence[store.CatalogArtist]) -> None:
+        nonlocal page_shows
+        if page_shows is not None:
+            await page_shows.close()
+        page_shows = refresh.PageShows(
+            up,
+            pool,
+            [a.id for a in page],
+            keyword_every=dt.timedelta(days=ctx.holder.current.jobs.keyword_show_lookup_days),
+            skip=lambda: ctx.spent("ticketmaster"),
+        )
+
+    async def shows_of(artist: store.CatalogArtist) -> refresh.FoundEvents:
+        assert page_shows is not None
+        found = await page_shows.events(artist.id)
+        await refresh.store_found(pool, artist.id, artist.name, found)
+        return found
 
     async def process(artist: store.CatalogArtist) -> None:
         # Ticketmaster first; the shows are marked synced (the artist past the cut-off) once the
         # setlists were read too, or failed otherwise: a spent quota leaves them unmarked.
-        shows = await ctx.unless_spent(
-            "ticketmaster",
-            lambda: refresh.refresh_shows(up, pool, artist.id, artist.name, mark_synced=False),
-        )
+        shows = await ctx.unless_spent("ticketmaster", lambda: shows_of(artist))
         for warning in shows.warnings if shows is not None else ():
             log.warning("catalog_sync_show_warning", artist_id=str(artist.id), warning=warning)
         try:
@@ -316,7 +334,13 @@ async def _show_sync(
                 await refresh.mark_shows_synced(pool, artist.id)
         await artists_changed(ctx.cache, [artist.id])
 
-    result = await _over_stale_artists(ctx, params, state, total, "show-sync", process)
+    try:
+        result = await _over_stale_artists(
+            ctx, params, state, total, "show-sync", process, prepare=prepare
+        )
+    finally:
+        if page_shows is not None:
+            await page_shows.close()
     return _phase_outcome(ctx, state, result, ["ticketmaster", "setlistfm"])
 
 

@@ -26,15 +26,14 @@ selected), streamed through the bounded pipeline a page at a time.
    the new ones are not all found; their songs go through the catalog refresh's rules
    (``refresh.new_release_songs``), and a song we already hold (same dedup key) is left to the
    full discography sync to re-decide. Nothing is deleted: a partial read never retires a song.
-2. Ticketmaster: its upcoming events, upserted in bulk (an unchanged show is not rewritten); new
-   upcoming shows get a predicted setlist. Artists with an attraction id share event queries:
-   ``attractionId`` takes a list, so a page's artists go in groups of up to
-   :data:`ATTRACTIONS_PER_QUERY` whose stored upcoming shows add up to at most
-   :data:`EVENTS_PER_QUERY` (deep paging stops at 1,000 events a query); a group that still
-   matched more than can be read, or whose query failed, falls back to one query per artist.
-   Ticketmaster allows 5 requests a second against Spotify's 10-20, so this is what keeps the
-   job at Spotify's pace. An event goes to the first act of its bill that is in the group.
-   Artists without an attraction id are looked up by name, one query each.
+2. Ticketmaster: its upcoming events, upserted in bulk (an unchanged show is not rewritten, a
+   show now reported cancelled is marked so); new upcoming shows get a predicted setlist. The
+   page's artists with an attraction id share event queries (``refresh.PageShows``: up to 25
+   artists a query, a group that matches more than 1,000 events split in halves), about 0.05
+   requests an artist. Ticketmaster allows 5 requests a second against Spotify's 10-20, so this
+   is what keeps the job at Spotify's pace. An artist without an attraction id is searched by
+   name, one query, at most once per ``[jobs] keyword_show_lookup_days`` (and linked to the
+   attraction its events name); between two searches it costs Ticketmaster nothing.
 
 Plus, in Spotify's extended mode, its share of one batched ``/artists?ids=`` per page of 50
 (popularity, followers, image, genres); development mode has neither the endpoint nor the
@@ -85,14 +84,11 @@ from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
 from theset_daemon.upstream.errors import QuotaExhausted, UpstreamError
 from theset_daemon.upstream.spotify import AlbumSummary, Artist
-from theset_daemon.upstream.ticketmaster import Event
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
 PAGE_SIZE = 50  # one /artists?ids= batch per page
-ATTRACTIONS_PER_QUERY = 25  # keeps the URL short
-EVENTS_PER_QUERY = 600  # expected events per grouped query: room for new ones under 1,000
 
 
 class ApiCalls:
@@ -113,36 +109,27 @@ class ApiCalls:
 
 class PageLookups:
     """The batched upstream calls of one page, started at once and awaited by each artist:
-    Spotify profiles (extended mode) and grouped Ticketmaster event queries. Owns its tasks:
-    :meth:`close` cancels whatever is left."""
+    Spotify profiles (extended mode) and the Ticketmaster events (``refresh.PageShows``). Owns
+    its tasks: :meth:`close` cancels whatever is left."""
 
     def __init__(self, ctx: JobContext, due: Sequence[SyncArtist]) -> None:
         self._ctx = ctx
-        self._up = up = ctx.upstreams
+        up = ctx.upstreams
         self._tasks: list[asyncio.Task[Any]] = []
         spotify_ids = [] if ctx.spent("spotify") else [a.spotify_id for a in due if a.spotify_id]
         self._profiles = self._start(up.spotify.several_artists(spotify_ids))
-        self._groups: dict[str, asyncio.Task[dict[str, list[Event]]]] = {}
-        with_attraction = [] if ctx.spent("ticketmaster") else [a for a in due if a.ticketmaster_id]
-        for group in _event_groups(with_attraction):
-            task = self._start(self._group_events(group))
-            for artist in group:
-                assert artist.ticketmaster_id is not None
-                self._groups[artist.ticketmaster_id] = task
+        self._shows = refresh.PageShows(
+            up,
+            ctx.database.pool,
+            [a.id for a in due],
+            keyword_every=dt.timedelta(days=ctx.holder.current.jobs.keyword_show_lookup_days),
+            skip=lambda: ctx.spent("ticketmaster"),
+        )
 
     def _start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
         self._tasks.append(task)
         return task
-
-    async def _group_events(self, group: Sequence[SyncArtist]) -> dict[str, list[Event]]:
-        ids = [a.ticketmaster_id for a in group if a.ticketmaster_id]
-        if len(ids) > 1:
-            events, complete = await self._up.ticketmaster.events_for_attractions(ids)
-            if complete:
-                return _by_first_act(events, ids)
-            log.info("events_group_split", attractions=len(ids), events=len(events))
-        return {tm_id: await self._up.ticketmaster.events_for_attraction(tm_id) for tm_id in ids}
 
     async def profile(self, artist: SyncArtist) -> Artist | None:
         try:
@@ -155,56 +142,14 @@ class PageLookups:
             return None  # popularity waits for the next run; releases and shows go on
         return profiles.get(artist.spotify_id or "")
 
-    async def events(self, artist: SyncArtist) -> list[Event]:
-        group = self._groups.get(artist.ticketmaster_id or "")
-        if group is None:
-            if artist.ticketmaster_id:
-                return await self._up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
-            return await self._up.ticketmaster.events_by_keyword(artist.name)
-        try:
-            return (await asyncio.shield(group)).get(artist.ticketmaster_id or "", [])
-        except QuotaExhausted:
-            raise  # the day's share is used: no query of one's own either
-        except UpstreamError:
-            assert artist.ticketmaster_id is not None
-            return await self._up.ticketmaster.events_for_attraction(artist.ticketmaster_id)
+    async def events(self, artist: SyncArtist) -> refresh.FoundEvents:
+        return await self._shows.events(artist.id)
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-def _event_groups(artists: Sequence[SyncArtist]) -> list[list[SyncArtist]]:
-    """Artists in groups for one events query each: at most ATTRACTIONS_PER_QUERY, their stored
-    upcoming shows (at least one counted each) adding up to at most EVENTS_PER_QUERY."""
-    groups: list[list[SyncArtist]] = []
-    current: list[SyncArtist] = []
-    expected = 0
-    for artist in artists:
-        weight = max(1, artist.shows_ahead)
-        if current and (
-            len(current) >= ATTRACTIONS_PER_QUERY or expected + weight > EVENTS_PER_QUERY
-        ):
-            groups.append(current)
-            current, expected = [], 0
-        current.append(artist)
-        expected += weight
-    if current:
-        groups.append(current)
-    return groups
-
-
-def _by_first_act(events: Sequence[Event], attraction_ids: Sequence[str]) -> dict[str, list[Event]]:
-    """Each event under the first act of its bill that is one of ``attraction_ids`` (a show has
-    one headliner row, so an event two of them play goes to the one billed first)."""
-    wanted = set(attraction_ids)
-    found: dict[str, list[Event]] = {tm_id: [] for tm_id in attraction_ids}
-    for event in events:
-        owner = next((a.id for a in event.attractions if a.id in wanted), None)
-        if owner is not None:
-            found[owner].append(event)
-    return found
+        await self._shows.close()
 
 
 async def run(ctx: JobContext) -> JobResult:
@@ -322,8 +267,8 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
         if news:
             outcome.songs_written = await refresh.store_new_songs(conn, artist.id, news.songs)
         if events is not None:
-            outcome.shows_written = await refresh.store_shows(
-                conn, artist.id, artist.ticketmaster_id, artist.name, events
+            outcome.shows_written = await refresh.store_found_shows(
+                conn, artist.id, artist.name, events
             )
         row = await conn.fetchrow(
             """UPDATE artists a SET

@@ -25,13 +25,17 @@ The rules:
 
 Who calls what:
 
-- the importer: phase 1 :func:`artist_row`, phase 2 :func:`refresh_shows`, phase 3
-  :func:`refresh_discography`;
-- trending-artist-sync: :func:`refresh_discography`;
+- the importer: phase 1 :func:`artist_row`, phase 2 :func:`refresh_shows` (by keyword and by
+  attraction: two requests for one artist), phase 3 :func:`refresh_discography`;
+- trending-artist-sync: :func:`refresh_discography` (songs only: it asks Ticketmaster nothing);
 - update-active-artists: :func:`new_release_songs`, :func:`store_new_songs`,
-  :func:`store_shows`, :func:`predict_setlists`, :func:`artist_row`;
-- complete-catalog-sync: :func:`artist_row`, :func:`refresh_shows`,
+  :class:`PageShows` and :func:`store_found_shows`, :func:`predict_setlists`, :func:`artist_row`;
+- complete-catalog-sync: :func:`artist_row`, :class:`PageShows` and :func:`store_found`,
   :func:`refresh_past_setlists`.
+
+The jobs' shows come from :class:`PageShows` (``refresh/grouped_shows.py``): attraction queries
+shared by up to 25 artists, keyword searches only for artists without an attraction id and at most
+once per ``[jobs] keyword_show_lookup_days``.
 
 Cache invalidation stays with the callers, which know when a batch of artists is done.
 """
@@ -48,6 +52,14 @@ from theset_daemon.refresh.discography import (
     track_popularity,
 )
 from theset_daemon.refresh.gather import UpstreamErrorGroup
+from theset_daemon.refresh.grouped_shows import (
+    ATTRACTIONS_PER_QUERY,
+    EVENTS_PER_QUERY,
+    FoundEvents,
+    PageShows,
+    store_found,
+    store_found_shows,
+)
 from theset_daemon.refresh.setlists import (
     PREDICTED_SETLIST_SIZE,
     predict_setlists,
@@ -62,9 +74,13 @@ from theset_daemon.refresh.shows import (
 )
 
 __all__ = [
+    "ATTRACTIONS_PER_QUERY",
+    "EVENTS_PER_QUERY",
     "PREDICTED_SETLIST_SIZE",
     "DiscographyRefresh",
+    "FoundEvents",
     "NewReleases",
+    "PageShows",
     "ShowsRefresh",
     "UpstreamErrorGroup",
     "artist_row",
@@ -77,6 +93,8 @@ __all__ = [
     "refresh_past_setlists",
     "refresh_shows",
     "show_rows",
+    "store_found",
+    "store_found_shows",
     "store_new_songs",
     "store_shows",
     "track_popularity",

@@ -3,11 +3,14 @@
 One mapping (:func:`show_rows`) and one write (:func:`store_shows`) for every caller; how the
 events are found is the caller's:
 
-- :func:`refresh_shows` (the import's phase 2, and complete-catalog-sync's show sync) asks by
-  keyword and by attraction id (looked up by name, and kept, when the artist has none) and merges
-  the answers; one failed query is a warning, all failed is an error.
-- update-active-artists brings the events of a page of artists from grouped queries and calls
-  :func:`store_shows` in its own transaction.
+- :func:`refresh_shows` (the import's phase 2) asks by keyword and by attraction id (looked up by
+  name, and kept, when the artist has none) and merges the answers; one failed query is a
+  warning, all failed is an error. Two requests for one artist: a first import is worth them (the
+  keyword search finds events not listed under the attraction). Its keyword search, when it
+  answered, is stamped (``shows_keyword_searched_at``) as the artist's latest.
+- the jobs (update-active-artists, complete-catalog-sync's show sync) share grouped attraction
+  queries among a page of artists and search by keyword only for artists without an attraction
+  id, at most once per ``[jobs] keyword_show_lookup_days`` (``refresh/grouped_shows.py``).
 
 Every show an event describes is upserted (an unchanged one is not rewritten); shows are never
 deleted here. Then each new upcoming show gets its predicted setlist (``refresh/setlists.py``).
@@ -45,13 +48,9 @@ async def refresh_shows(
     pool: asyncpg.Pool,
     artist_id: UUID,
     artist_name: str,
-    *,
-    mark_synced: bool = True,
 ) -> ShowsRefresh:
-    """Find the artist's events, store its shows and venues, mark its shows synced (unless
-    ``mark_synced`` is False: the caller then does it with :func:`mark_shows_synced` once the
-    rest of its show sync is done). A quota refusal raises :class:`QuotaExhausted`, nothing
-    stored."""
+    """Find the artist's events, store its shows and venues, mark its shows synced. A quota
+    refusal raises :class:`QuotaExhausted`, nothing stored."""
     result = ShowsRefresh()
     tm_id = await pool.fetchval("SELECT ticketmaster_id FROM artists WHERE id = $1", artist_id)
     if tm_id is None:
@@ -66,7 +65,8 @@ async def refresh_shows(
     if tm_id is not None:
         queries.append(up.ticketmaster.events_for_attraction(tm_id))
     failed = 0  # queries, not warnings: a failed attraction search is a warning too
-    for label, answer in zip(labels, await gather_upstream(queries), strict=True):
+    answers = await gather_upstream(queries)
+    for label, answer in zip(labels, answers, strict=True):
         if isinstance(answer, UpstreamError):
             failed += 1
             result.warnings.append(f"shows by {label}: {answer}")
@@ -77,21 +77,29 @@ async def refresh_shows(
         raise UpstreamErrorGroup("every Ticketmaster query failed", result.warnings)
     async with pool.acquire() as conn, conn.transaction():
         written = await store_shows(conn, artist_id, tm_id, artist_name, events.values())
-        if mark_synced:
-            await _mark_synced(conn, artist_id)
+        if not isinstance(answers[0], UpstreamError):
+            await mark_keyword_searched(conn, artist_id)
+        await _mark_synced(conn, artist_id)
     result.shows_written = written
     await predict_setlists(pool, artist_id)
     return result
 
 
 async def mark_shows_synced(pool: asyncpg.Pool, artist_id: UUID) -> None:
-    """Stamp the artist's shows synced (after ``refresh_shows(..., mark_synced=False)``)."""
+    """Stamp the artist's shows synced (complete-catalog-sync, once its setlists are read)."""
     async with pool.acquire() as conn:
         await _mark_synced(conn, artist_id)
 
 
 async def _mark_synced(conn: Connection, artist_id: UUID) -> None:
     await conn.execute("UPDATE artists SET shows_synced_at = now() WHERE id = $1", artist_id)
+
+
+async def mark_keyword_searched(conn: Connection, artist_id: UUID) -> None:
+    """Stamp the artist's shows searched by keyword now (the jobs' keyword cycle starts over)."""
+    await conn.execute(
+        "UPDATE artists SET shows_keyword_searched_at = now() WHERE id = $1", artist_id
+    )
 
 
 async def _find_attraction(up: Upstreams, name: str, result: ShowsRefresh) -> str | None:

@@ -222,21 +222,28 @@ class TicketmasterClient:
         return [e for e in events if e.attractions and name_key(e.attractions[0].name) == wanted]
 
     async def events_for_attractions(
-        self, attraction_ids: Sequence[str]
+        self, attraction_ids: Sequence[str], *, read_partial: bool = False
     ) -> tuple[list[Event], bool]:
         """Every reachable event of any of the attractions, in one paged query (``attractionId``
         takes a comma-separated list), and whether that was all of them: False when more events
         matched than deep paging lets anyone read (``size * page < 1000``); ask for fewer
-        attractions at a time then."""
-        events, matched = await self._events_counted({"attractionId": ",".join(attraction_ids)})
+        attractions at a time then. Such a query stops after its first page, which says how many
+        matched (reading on would fetch events the caller asks for again), unless
+        ``read_partial``: then the first 1,000 are read, for an attraction that has more alone."""
+        events, matched = await self._events_counted(
+            {"attractionId": ",".join(attraction_ids)}, stop_past_limit=not read_partial
+        )
         return events, len(events) >= matched
 
     async def _events(self, query: dict[str, str | int]) -> list[Event]:
         events, _matched = await self._events_counted(query)
         return events
 
-    async def _events_counted(self, query: dict[str, str | int]) -> tuple[list[Event], int]:
-        """The events of the query as far as deep paging reaches, and how many matched."""
+    async def _events_counted(
+        self, query: dict[str, str | int], *, stop_past_limit: bool = False
+    ) -> tuple[list[Event], int]:
+        """The events of the query as far as deep paging reaches, and how many matched; with
+        ``stop_past_limit``, only the first page when more matched than deep paging reaches."""
         endpoint = "/events.json"
         events: list[Event] = []
         page = 0
@@ -255,6 +262,8 @@ class TicketmasterClient:
             answer = _parse(_EventsAnswer, body, endpoint)
             events.extend(answer.embedded.events)
             matched = max(matched, answer.page.total_elements)
+            if stop_past_limit and matched > DEEP_PAGING_LIMIT:
+                return events, matched
             page += 1
             if page >= answer.page.total_pages or not answer.embedded.events:
                 return events, max(matched, len(events))
