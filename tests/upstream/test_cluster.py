@@ -155,45 +155,54 @@ async def test_redis_lost_mid_run_falls_back_to_shares_and_returns_without_overf
         await d.close()
 
 
-async def test_a_person_goes_before_another_daemons_background_work(
-    redis_url: str, server: ScriptedServer, session: aiohttp.ClientSession
-) -> None:
+@contextlib.asynccontextmanager
+async def busy_beside_quiet(
+    redis_url: str, server: ScriptedServer, session: aiohttp.ClientSession, *, backlog: int
+) -> AsyncIterator[Daemon]:
+    """Two daemons on Redis: a busy one sending ``backlog`` background requests (about a tenth
+    of a second each), and the quiet one, yielded. On leaving, the backlog is waited for and
+    no second may have held more than the rate."""
     busy, quiet = (Daemon(session, redis_url=redis_url, live=lambda: 2) for _ in range(2))
     await asyncio.gather(busy.send(server.url, 1), quiet.send(server.url, 1))
     await asyncio.sleep(REDIS_HOLD_S)
-    backlog = asyncio.ensure_future(busy.send(server.url, 40))  # 4 s of background work
-    await asyncio.sleep(1.0)
-    started = time.monotonic()
-    with interactive():
-        (answered,) = await quiet.send(server.url, 1)
+    sending = asyncio.ensure_future(busy.send(server.url, backlog))
+    try:
+        yield quiet
+        await sending
+        assert peak_in_any_second(server.arrivals) <= RATE_PER_S
+    finally:
+        sending.cancel()  # done already, unless the test failed
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        await busy.close()
+        await quiet.close()
+
+
+async def test_a_person_goes_before_another_daemons_background_work(
+    redis_url: str, server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    async with busy_beside_quiet(redis_url, server, session, backlog=40) as quiet:
+        await asyncio.sleep(1.0)
+        started = time.monotonic()
+        with interactive():
+            (answered,) = await quiet.send(server.url, 1)
     # Without priority it would queue behind ~30 background sends: about 3 s.
     assert answered - started < 0.6, answered - started
-    await backlog
-    assert peak_in_any_second(server.arrivals) <= RATE_PER_S
-    await busy.close()
-    await quiet.close()
 
 
 async def test_an_answer_keeps_a_place_free_on_every_daemon(
     redis_url: str, server: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:
-    busy, quiet = (Daemon(session, redis_url=redis_url, live=lambda: 2) for _ in range(2))
-    await asyncio.gather(busy.send(server.url, 1), quiet.send(server.url, 1))
-    await asyncio.sleep(REDIS_HOLD_S)
-    backlog = asyncio.ensure_future(busy.send(server.url, 50))  # 5 s of background work
-    await asyncio.sleep(1.5)  # the window is full of the busy daemon's sends
-    with answering():
-        await quiet.send(server.url, 1)  # the first answer: the busy daemon leaves a place
-    await asyncio.sleep(1.5)
-    started = time.monotonic()
-    with answering():
-        (answered,) = await quiet.send(server.url, 1)
+    async with busy_beside_quiet(redis_url, server, session, backlog=50) as quiet:
+        await asyncio.sleep(1.5)  # the window is full of the busy daemon's sends
+        with answering():
+            await quiet.send(server.url, 1)  # the first answer: the busy daemon leaves a place
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        with answering():
+            (answered,) = await quiet.send(server.url, 1)
     # A place was kept free on the other daemon: no wait for a send to leave the window.
     assert answered - started < 0.05, answered - started
-    await backlog
-    assert peak_in_any_second(server.arrivals) <= RATE_PER_S
-    await busy.close()
-    await quiet.close()
 
 
 @pytest.fixture
