@@ -74,14 +74,15 @@ def serve_simulator(port: int, artists: int) -> int:
     )
 
 
-def _simulator(artists: int) -> contextlib.AbstractAsyncContextManager[str]:
-    """The simulator with raised limits (:func:`serve_simulator`) in its own process."""
+def raised_simulator(artists: int) -> contextlib.AbstractAsyncContextManager[str]:
+    """The simulator with raised limits (:func:`serve_simulator`) in its own process (the shows
+    bench uses it too)."""
     return simulator_process(
         lambda port: ["bench.catalog_sync", "--simulator", str(port), str(artists)], timeout_s=60
     )
 
 
-def _settings(sim_url: str, dsn: str) -> SettingsHolder:
+def raised_settings(sim_url: str, dsn: str) -> SettingsHolder:
     extra = f"""
 [database]
 pool_max_size = 10
@@ -114,9 +115,9 @@ async def _sim_stats(session: aiohttp.ClientSession, sim_url: str) -> dict[str, 
 
 async def run() -> list[Row]:
     with throwaway_postgres() as dsn:  # a fresh server: its own database is empty
-        async with _simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
+        async with raised_simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
             catalog = await _sim_catalog(session, sim_url)
-            holder = _settings(sim_url, dsn)
+            holder = raised_settings(sim_url, dsn)
             registry = CollectorRegistry()
             async with (
                 open_database(holder.current.database) as database,

@@ -20,7 +20,6 @@ measures requests, not the limiters.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from typing import Any
@@ -29,47 +28,23 @@ import aiohttp
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from bench.catalog_sync import DAILY_QUOTA, RATES
+from bench.catalog_sync import raised_settings, raised_simulator
 from bench.common import (
     Row,
-    pointed_at_simulator,
     seed_artists,
-    simulator_process,
     throwaway_postgres,
 )
 from theset_daemon import refresh
 from theset_daemon.cache import open_cache
-from theset_daemon.config import SettingsHolder
 from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import Upstreams, open_clients
 
 ARTISTS = 2_000
 PER_ARTIST_SAMPLE = 200
-BATCH_SIZE = 50
 BENCH = "shows"
 TARGET_PER_ARTIST = "<= 0.1 (1,000 for 10,000 artists)"
 SHOW_SYNC = {"maxArtists": ARTISTS, "includeDataCleanup": False, "performIntegrityChecks": False}
-
-
-def _simulator(artists: int) -> contextlib.AbstractAsyncContextManager[str]:
-    """The catalog-sync bench's simulator (raised limits) in its own process."""
-    return simulator_process(
-        lambda port: ["bench.catalog_sync", "--simulator", str(port), str(artists)], timeout_s=60
-    )
-
-
-def _settings(sim_url: str, dsn: str) -> SettingsHolder:
-    extra = f"""
-[database]
-pool_max_size = 10
-[jobs.complete-catalog-sync]
-delay_s = 0
-batch_size = {BATCH_SIZE}
-"""
-    return pointed_at_simulator(
-        sim_url, RATES, daily_quota=DAILY_QUOTA, extra=extra, env={"DATABASE_URL": dsn}
-    )
 
 
 async def _sim_get(session: aiohttp.ClientSession, url: str) -> Any:
@@ -96,9 +71,9 @@ async def _ticketmaster_requests(session: aiohttp.ClientSession, sim_url: str) -
 
 async def run() -> list[Row]:
     with throwaway_postgres() as dsn:
-        async with _simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
+        async with raised_simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
             catalog = await _sim_catalog(session, sim_url)
-            holder = _settings(sim_url, dsn)
+            holder = raised_settings(sim_url, dsn)
             registry = CollectorRegistry()
             async with (
                 open_database(holder.current.database) as database,
