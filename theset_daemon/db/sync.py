@@ -42,7 +42,6 @@ class SyncArtist:
     total_albums: int
     last_synced_at: dt.datetime | None
     song_catalog_synced_at: dt.datetime | None
-    shows_ahead: int = 0  # stored shows dated today or later (sizes batched event queries)
     rank: float = 0.0  # the score the selection ordered by (activity, trending), when any
     shows_synced_at: dt.datetime | None = None
 
@@ -63,7 +62,6 @@ class SyncArtist:
             total_albums=row["total_albums"],
             last_synced_at=row["last_synced_at"],
             song_catalog_synced_at=row["song_catalog_synced_at"],
-            shows_ahead=int(row["shows_ahead"]),
             rank=float(row["rank"]),
             shows_synced_at=row["shows_synced_at"],
         )
@@ -77,9 +75,7 @@ class SyncArtist:
 
 
 _COLUMNS = """a.id, a.name, a.spotify_id, a.ticketmaster_id, a.popularity, a.followers,
-              a.total_albums, a.last_synced_at, a.song_catalog_synced_at, a.shows_synced_at,
-              (SELECT count(*) FROM shows sh WHERE sh.headliner_artist_id = a.id
-                 AND sh.date >= current_date) AS shows_ahead"""
+              a.total_albums, a.last_synced_at, a.song_catalog_synced_at, a.shows_synced_at"""
 
 
 async def artists_by_id(
