@@ -31,6 +31,15 @@ def start(config: Path, *flags: str) -> subprocess.Popen[str]:
     )
 
 
+def reap(process: subprocess.Popen[str]) -> None:
+    """Whatever the test did: no simulator left running, no pipe left open."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    if process.stderr is not None:
+        process.stderr.close()
+
+
 def started_line(process: subprocess.Popen[str]) -> dict[str, object]:
     assert process.stderr is not None
     deadline = time.monotonic() + 30
@@ -63,11 +72,7 @@ def test_simulate_serves_and_stops_cleanly(tmp_path: Path, stop: signal.Signals)
         rest = [json.loads(line)["event"] for line in process.stderr.read().splitlines()]
         assert rest[-1] == "simulator_stopped"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+        reap(process)
 
 
 def test_simulate_refuses_bad_flags(tmp_path: Path) -> None:
@@ -120,11 +125,7 @@ def test_simulate_takes_the_daily_quota_flags(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+        reap(process)
 
 
 @pytest.mark.parametrize("flag", ["--ticketmaster-daily-quota", "--setlistfm-daily-quota"])
