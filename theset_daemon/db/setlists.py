@@ -5,6 +5,14 @@ shows that happened.
   keeps the one it has (fans vote on it).
 - **Actual** (setlist.fm): venues, shows, ``actual`` setlists and their songs, a few set-based
   statements per artist.
+- **Who played** (``refresh/played_setlists.py``): the artists whose setlists are due, their
+  ``setlists_synced_at`` stamps, and the catalog's artists by MusicBrainz id.
+
+A show dated ``D`` counts as played at the end of that day, ``D + 1`` at 00:00 UTC (``D`` is the
+venue's local date, so a show is over by then wherever it was; a fetch during the day of the show
+does not count as after it). ``last_played_at`` is that moment for the artist's newest show dated
+before today (UTC), cancelled and postponed ones left out: ``refresh/plan.py``'s
+``ArtistState.last_played_at``.
 """
 
 from __future__ import annotations
@@ -202,6 +210,73 @@ async def store_past_setlists(
         [p[2] for p in played],
     )
     return SetlistCounts(_rows(matched), _rows(created), _rows(new_setlists), _rows(songs))
+
+
+@dataclass(frozen=True, slots=True)
+class DueArtist:
+    """An artist that played a show after its setlists were last fetched (or never fetched)."""
+
+    id: UUID
+    name: str
+    mbid: str | None
+    setlists_synced_at: dt.datetime | None
+    last_played_at: dt.datetime
+
+
+async def due_setlist_artists(conn: Connection) -> list[DueArtist]:
+    """Every artist (with a Spotify id) whose last played show is after its
+    ``setlists_synced_at``, or never fetched and has played; longest waiting first."""
+    rows = await conn.fetch(
+        """
+        WITH played AS (
+            SELECT headliner_artist_id AS artist_id,
+                   ((max(date) + 1)::timestamp AT TIME ZONE 'UTC') AS last_played_at
+            FROM shows
+            WHERE date < (now() AT TIME ZONE 'UTC')::date
+              AND status NOT IN ('cancelled', 'postponed')
+            GROUP BY headliner_artist_id
+        )
+        SELECT a.id, a.name, a.mbid, a.setlists_synced_at, p.last_played_at
+        FROM artists AS a JOIN played AS p ON p.artist_id = a.id
+        WHERE a.spotify_id IS NOT NULL
+          AND (a.setlists_synced_at IS NULL OR a.setlists_synced_at < p.last_played_at)
+        ORDER BY p.last_played_at, a.id
+        """
+    )
+    return [
+        DueArtist(r["id"], r["name"], r["mbid"], r["setlists_synced_at"], r["last_played_at"])
+        for r in rows
+    ]
+
+
+async def artists_by_mbid(conn: Connection, mbids: Sequence[str]) -> dict[str, tuple[UUID, str]]:
+    """The catalog's artists of these MusicBrainz ids: mbid -> (artist id, name)."""
+    rows = await conn.fetch(
+        "SELECT mbid, id, name FROM artists WHERE mbid = ANY($1::text[])", list(set(mbids))
+    )
+    return {r["mbid"]: (r["id"], r["name"]) for r in rows}
+
+
+async def mark_setlists_synced(conn: Connection, artist_id: UUID, at: dt.datetime) -> None:
+    """The artist's setlists read as of ``at`` (a stamp never goes back)."""
+    await conn.execute(
+        """UPDATE artists SET setlists_synced_at = greatest(setlists_synced_at, $2)
+           WHERE id = $1""",
+        artist_id,
+        at,
+    )
+
+
+async def mark_feed_read(conn: Connection, since: dt.datetime, at: dt.datetime) -> int:
+    """After a complete walk of the setlists updated since ``since``, started at ``at``: every
+    artist with a MusicBrainz id read at or after ``since`` is current as of ``at``; how many."""
+    status = await conn.execute(
+        """UPDATE artists SET setlists_synced_at = $2
+           WHERE mbid IS NOT NULL AND setlists_synced_at >= $1 AND setlists_synced_at < $2""",
+        since,
+        at,
+    )
+    return _rows(status)
 
 
 def _rows(status: str) -> int:

@@ -11,10 +11,13 @@ Four phases, in order, each recorded as ``{"name", "status", "durationMs"}`` in 
 2. **show-sync**: up to ``maxArtists`` artists, stalest ``shows_synced_at`` first: upcoming shows
    and venues from Ticketmaster (``refresh.PageShows``: each page's artists with an attraction id
    share grouped queries, up to 25 a request; one without is searched by name at most once per
-   ``[jobs] keyword_show_lookup_days``, and costs nothing in between), then the newest page of
-   the artist's setlist.fm setlists, stored as ``actual`` setlists of the shows that have
-   happened (``refresh.refresh_past_setlists``). The artist's MusicBrainz id, which setlist.fm
-   keys on, is looked up once by name and kept.
+   ``[jobs] keyword_show_lookup_days``, and costs nothing in between), each artist's
+   ``shows_synced_at`` stamped once Ticketmaster answered. Then its own step, the setlists
+   (``refresh.refresh_played_setlists``): those of every artist that played a show (the past
+   events just stored tell who) after its ``setlists_synced_at``, stored as ``actual`` setlists
+   and stamped once setlist.fm answered; by setlist.fm's ``lastUpdated`` feed when that takes
+   fewer requests than asking each artist (up to ``maxArtists``) for its newest page. The
+   artist's MusicBrainz id, which setlist.fm keys on, is looked up once by name and kept.
 3. **data-cleanup** (``includeDataCleanup``): duplicate songs merged into the catalog's canonical
    row with every vote kept (``db/maintenance.py``), orphans removed (venues without shows, bare
    support acts nothing refers to; songs never), artist totals recounted, and retention
@@ -35,10 +38,11 @@ unless nothing at all succeeded.
 
 Quota: once the run's share of a provider's day is used (``jobs.quota_stops``) the rest of the
 run skips that provider's calls and does what the others allow. An artist whose Spotify data could
-not be read keeps its ``last_synced_at``; one whose Ticketmaster shows or setlist.fm setlists could
-not be read keeps its ``shows_synced_at`` (its shows are stamped only once both were read), so the
-next run takes it up first. The phase ends ``partial`` and the run's summary names the providers
-in ``quotaStopped``; no artist counts as failed for it.
+not be read keeps its ``last_synced_at``; one whose Ticketmaster shows could not be read keeps its
+``shows_synced_at``, one whose setlists could not be read its ``setlists_synced_at`` (each kind
+is stamped when its own provider answered, whatever the other did), so the next run takes it up.
+The phase ends ``partial`` and the run's summary names the providers in ``quotaStopped``; no
+artist counts as failed for it.
 
 Resume: the checkpoint holds the run's cut-off time, the finished phases with their results, and
 each pipeline's cursor, so an interrupted run continues in the phase and at the page where it
@@ -316,22 +320,12 @@ async def _show_sync(
         return found
 
     async def process(artist: store.CatalogArtist) -> None:
-        # Ticketmaster first; the shows are marked synced (the artist past the cut-off) once the
-        # setlists were read too, or failed otherwise: a spent quota leaves them unmarked.
         shows = await ctx.unless_spent("ticketmaster", lambda: shows_of(artist))
-        for warning in shows.warnings if shows is not None else ():
+        if shows is None:
+            return  # Ticketmaster's share is used: not stamped, the next run takes it first
+        for warning in shows.warnings:
             log.warning("catalog_sync_show_warning", artist_id=str(artist.id), warning=warning)
-        try:
-            await ctx.unless_spent(
-                "setlistfm",
-                lambda: refresh.refresh_past_setlists(
-                    up, pool, artist.id, artist.name, artist.mbid
-                ),
-            )
-        finally:
-            # A setlist.fm failure (not its quota) still leaves the shows synced, as it always did.
-            if shows is not None and not ctx.spent("setlistfm"):
-                await refresh.mark_shows_synced(pool, artist.id)
+        await refresh.mark_shows_synced(pool, artist.id)
         await artists_changed(ctx.cache, [artist.id])
 
     try:
@@ -341,7 +335,32 @@ async def _show_sync(
     finally:
         if page_shows is not None:
             await page_shows.close()
-    return _phase_outcome(ctx, state, result, ["ticketmaster", "setlistfm"])
+    failed = 0 if result.stopped else await _played_setlists(ctx, params, state)
+    status = _phase_outcome(ctx, state, result, ["ticketmaster", "setlistfm"])
+    return "partial" if failed and status == "succeeded" else status
+
+
+async def _played_setlists(
+    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState
+) -> int:
+    """The setlists of the artists who played since their last setlist fetch (the shows just
+    stored tell who), by setlist.fm's feed or one by one; its failed items."""
+    outcome = refresh.PlayedSetlists()
+    try:
+        await ctx.unless_spent(
+            "setlistfm",
+            lambda: refresh.refresh_played_setlists(
+                ctx.upstreams, ctx.database.pool, outcome, limit=params.max_artists,
+                stopping=ctx.stopping.is_set,
+            ),
+        )  # fmt: skip
+    finally:
+        for artist_id, message in outcome.failed:
+            ctx.reporter.item_failed(artist_id, message)
+        state.items_total += outcome.items
+        state.items_failed += len(outcome.failed)
+        await _invalidate(ctx, sorted(set(outcome.changed)))
+    return len(outcome.failed)
 
 
 def _phase_failed(ctx: JobContext, state: RunState, phase: str, exc: Exception) -> str:

@@ -30,8 +30,9 @@ Who calls what:
 - trending-artist-sync: :func:`refresh_discography` (songs only: it asks Ticketmaster nothing);
 - update-active-artists: :func:`new_release_songs`, :func:`store_new_songs`,
   :class:`PageShows` and :func:`store_found_shows`, :func:`predict_setlists`, :func:`artist_row`;
-- complete-catalog-sync: :func:`artist_row`, :class:`PageShows` and :func:`store_found`,
-  :func:`refresh_past_setlists`.
+- complete-catalog-sync: :func:`artist_row`, :class:`PageShows` and :func:`store_found`, then
+  :func:`refresh_played_setlists` (the setlists of the artists who played, by the feed or one by
+  one: ``refresh/played_setlists.py``).
 
 The jobs' shows come from :class:`PageShows` (``refresh/grouped_shows.py``): attraction queries
 shared by up to 25 artists, keyword searches only for artists without an attraction id and at most
@@ -60,6 +61,7 @@ from theset_daemon.refresh.grouped_shows import (
     store_found,
     store_found_shows,
 )
+from theset_daemon.refresh.played_setlists import PlayedSetlists, refresh_played_setlists
 from theset_daemon.refresh.setlists import (
     PREDICTED_SETLIST_SIZE,
     predict_setlists,
@@ -81,6 +83,7 @@ __all__ = [
     "FoundEvents",
     "NewReleases",
     "PageShows",
+    "PlayedSetlists",
     "ShowsRefresh",
     "UpstreamErrorGroup",
     "artist_row",
@@ -91,6 +94,7 @@ __all__ = [
     "predict_setlists",
     "refresh_discography",
     "refresh_past_setlists",
+    "refresh_played_setlists",
     "refresh_shows",
     "show_rows",
     "store_found",
