@@ -175,8 +175,8 @@ def test_broken_answers_storm_during_the_show_sync(
     with Retry-After 1 (each artist played a show, so its setlists are read). Holds: both
     breakers open; no request inside the window, no second over a rate; every fault is met and
     the run ends ``partial`` with the failed artists listed, its show-sync phase ``partial`` and
-    the integrity checks clean; a second run succeeds and then
-    every artist has all its upcoming shows (and the one it played)."""
+    the integrity checks clean; a second run succeeds and then every artist has all its upcoming
+    shows (and the one it played)."""
     daemon = start_storm_daemon(start_daemon, sim, database_url)
     catalog = sim.catalog(CATALOG_ARTISTS)
     seed_artists(database_url, catalog)
