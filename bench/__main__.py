@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from bench import budget, cache, catalog_sync, foundation, importer, jobs, report, shows, upstream
+from bench import (
+    budget,
+    cache,
+    catalog_sync,
+    foundation,
+    importer,
+    jobs,
+    report,
+    setlists,
+    shows,
+    upstream,
+)
 from bench import sse as sse_bench
 from bench.common import Row
 from theset_daemon import log
@@ -53,6 +64,8 @@ BENCHMARKS = {
     "catalog_sync": Benchmark(catalog_sync, max_runs=1),
     # Request counts, not timings: one run says it (two show syncs of 2,000 artists).
     "shows": Benchmark(shows, max_runs=1),
+    # Request counts too: one run (two show syncs of 2,000 artists and the setlist step).
+    "setlists": Benchmark(setlists, max_runs=1),
     "jobs": Benchmark(jobs),
 }
 
