@@ -1,6 +1,7 @@
 """complete-catalog-sync's setlist step (``refresh/played_setlists.py``) against the simulator and
 a real Postgres: only the artists who played are asked, the ``lastUpdated`` feed and the
-one-by-one path store the same setlists, and a failure at setlist.fm or at Ticketmaster keeps what
+one-by-one path store the same setlists, the feed is declined when its probe says it takes more
+requests, and a failure at setlist.fm or at Ticketmaster keeps what
 the other provider returned (each kind stamped by its own provider's answer).
 
 The steady state each test starts from: the shows stored by a show sync, every artist's newest
@@ -160,6 +161,30 @@ async def test_the_feed_and_one_by_one_store_the_same_setlists(env: SyncEnv) -> 
     assert (alone.way, alone.due, alone.asked, alone.feed_pages) == ("one-by-one", 5, 5, 0)
     assert setlistfm_requests(stats, ARTIST_SETLISTS) == 5 == stats["setlistfm"]["requests"]
     assert await stored_setlists(pool) == by_feed
+    assert await due_now(pool) == set()
+
+
+async def test_the_feed_is_probed_and_declined_when_it_takes_more_pages(env: SyncEnv) -> None:
+    catalog = await env.sim_catalog()
+    ids = await steady_state(env, catalog)
+    pool = env.database.pool
+    players = catalog[:3]
+    await play(env, players)
+    await refresh_page(env, list(ids.values()))
+    # One of them last read two months ago: the feed since then holds every artist's setlists
+    # of those months, more pages than the three artists it would save a request each.
+    await pool.execute(
+        "UPDATE artists SET setlists_synced_at = now() - interval '60 days' WHERE id = $1",
+        ids[players[0]["spotifyId"]],
+    )
+    await env.reset_stats()
+
+    outcome = await refresh.refresh_played_setlists(env.upstreams, pool, refresh.PlayedSetlists())
+
+    stats = await env.stats()
+    assert (outcome.way, outcome.due, outcome.asked, outcome.feed_pages) == ("one-by-one", 3, 3, 1)
+    assert setlistfm_requests(stats, FEED) == 1  # the probe
+    assert setlistfm_requests(stats, ARTIST_SETLISTS) == 3
     assert await due_now(pool) == set()
 
 
