@@ -1,8 +1,8 @@
 """complete-catalog-sync's setlist step (``refresh/played_setlists.py``) against the simulator and
 a real Postgres: only the artists who played are asked, the ``lastUpdated`` feed and the
 one-by-one path store the same setlists, the feed is declined when its probe says it takes more
-requests, and a failure at setlist.fm or at Ticketmaster keeps what
-the other provider returned (each kind stamped by its own provider's answer).
+requests, and a failure at setlist.fm or at Ticketmaster keeps what the other provider returned
+(each kind stamped by its own provider's answer).
 
 The steady state each test starts from: the shows stored by a show sync, every artist's newest
 setlists read and stamped five days ago, before the shows the test then adds were played (the
