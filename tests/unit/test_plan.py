@@ -1,4 +1,4 @@
-"""The refresh plan (``refresh/plan.py``) as pure functions, with a fixed clock."""
+"""The refresh plan (``catalog/plan.py``) as pure functions, with a fixed clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from theset_daemon.config import PlanSettings
-from theset_daemon.refresh.plan import (
+from theset_daemon.catalog.plan import (
     ATTRACTIONS_PER_QUERY,
     ArtistState,
     Kind,

@@ -1,4 +1,4 @@
-"""How old each kind of an artist's data may get, by tier (``refresh/plan.py``).
+"""How old each kind of an artist's data may get, by tier (``catalog/plan.py``).
 
 It becomes the ``[plan]`` table of ``config.toml`` when the jobs follow the plan (issue 16);
 until then the defaults are what the plan and its tests use.
