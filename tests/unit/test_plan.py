@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from theset_daemon.config import PlanSettings
 from theset_daemon.catalog.plan import (
     ATTRACTIONS_PER_QUERY,
     ArtistState,
     Kind,
     Tier,
     artists_per_run,
+    background_share_per_day,
     days_to_refresh_all,
     due_in_order,
     in_order,
@@ -24,6 +24,7 @@ from theset_daemon.catalog.plan import (
     requests_per_day,
     tier_of,
 )
+from theset_daemon.config import PlanSettings
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 SETTINGS = PlanSettings()
@@ -145,3 +146,9 @@ def test_a_scheduled_run_is_sized_to_its_share_of_the_day() -> None:
     assert artists_per_run(4_000, 4, 1 / 25) == 25_000
     assert artists_per_run(4_000, 24, 1.0) == 166
     assert artists_per_run(4_000, 0, 1.0) == 0
+
+
+def test_background_share_per_day() -> None:
+    assert background_share_per_day(5, 5000, 0.2) == 4000  # Ticketmaster's defaults
+    assert background_share_per_day(20, 0, 0.2) == 20 * 86_400 * 0.8  # no quota: the rate's day
+    assert background_share_per_day(2, 1440, 1.0) == 0

@@ -46,6 +46,7 @@ ATTRACTIONS_PER_QUERY = 25
 #: The horizon over which upcoming shows predict the shows played per day.
 SHOWS_HORIZON_DAYS = 30
 DAY = timedelta(days=1)
+SECONDS_PER_DAY = 86_400
 
 
 class Kind(StrEnum):
@@ -175,6 +176,16 @@ def one_refresh_of_all(
         if is_due(artist, Kind.SETLISTS, now, settings):
             total[PROVIDER_OF[Kind.SETLISTS]] += cost(artist, Kind.SETLISTS)
     return total
+
+
+def background_share_per_day(
+    max_rate_per_s: float, daily_quota: int, interactive_reserve: float
+) -> float:
+    """The requests a day the jobs may send a provider (CONTRACT.md section 9): the day's quota
+    less the interactive reserve, or, without a daily quota, the same share of what the rate
+    allows in a day (interactive requests go first, so the jobs cannot count on the rest)."""
+    day = daily_quota if daily_quota > 0 else max_rate_per_s * SECONDS_PER_DAY
+    return day * (1 - interactive_reserve)
 
 
 def days_to_refresh_all(requests: float, share_per_day: float) -> float:
