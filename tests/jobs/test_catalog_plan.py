@@ -9,8 +9,9 @@ import datetime as dt
 from typing import Any
 from uuid import UUID
 
-from tests.jobs.sync_support import SyncEnv, sync_env
-from tests.jobs.test_update_active_artists import add_views
+from tests.importer.support import stored_songs
+from tests.jobs.sync_support import SyncEnv, requests_of, sync_env
+from tests.jobs.test_update_active_artists import add_views, imported
 
 JOB = "complete-catalog-sync"
 NO_MAINTENANCE = {"include_data_cleanup": False, "perform_integrity_checks": False}
@@ -113,3 +114,31 @@ async def test_a_triggered_run_takes_the_most_overdue_due_or_not(database_url: s
         first_four = {ids[name] for name in PLAN_ORDER[:4]}  # other-fresh is not due, still taken
         assert await refreshed_by(env, run, "shows_synced_at") == first_four
         assert await refreshed_by(env, run, "last_synced_at") == first_four
+
+
+async def test_the_artist_sync_reads_new_releases_as_update_active_artists_does(
+    database_url: str,
+) -> None:
+    async with sync_env(database_url) as env:
+        artists = await imported(env, 2)
+        (released, released_id), (quiet, quiet_id) = artists
+        await env.sim_post("/_sim/catalog", {"artistName": released["name"], "newAlbums": 2})
+        before = await stored_songs(env.database.pool, released_id)
+        await env.reset_stats()
+        run = await env.run_job(
+            JOB, {"maxArtists": 2, "includeDataCleanup": False, "performIntegrityChecks": False}
+        )
+        assert run["status"] == "succeeded", run
+
+        truth = {a["spotifyId"]: a["counts"] for a in await env.sim_catalog()}
+        pool = env.database.pool
+        for artist, artist_id in artists:
+            counts = truth[artist["spotifyId"]]
+            songs, _, _ = await stored_songs(pool, artist_id)
+            row = await pool.fetchrow("SELECT * FROM artists WHERE id = $1", artist_id)
+            assert songs == counts["tracks"] - counts["duplicate_tracks"], artist["name"]
+            assert row["total_albums"] == counts["albums"] and row["total_songs"] == songs
+        assert (await stored_songs(pool, released_id))[0] > before[0]
+        # The unchanged artist cost one album page: the changed one that, plus its new albums.
+        album_pages = requests_of(await env.stats(), "spotify", "GET /v1/artists/{id}/albums")
+        assert album_pages == 2, await env.stats()

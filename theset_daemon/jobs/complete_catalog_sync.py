@@ -9,10 +9,12 @@ Four phases, in order, each recorded as ``{"name", "status", "durationMs"}`` in 
 
 1. **artist-sync**: the planned artists (kind: releases and profile, ``last_synced_at``) get
    their Spotify artist data again (name, image, genres; popularity and followers where the API mode
-   reports them). Items go through the bounded pipeline (``jobs/pipeline.py``); in extended mode
-   a page's artists are fetched 50 a request (``/artists?ids=``), else one by one; the fetched
-   rows of the items in flight are written together, one ``UPDATE`` per batch
-   (``jobs.pipeline.BulkWriter``).
+   reports them) and their new releases (``refresh.read_releases``: the newest page of releases,
+   whose total says whether anything changed; only the releases we hold no song from are read).
+   Items go through the bounded pipeline (``jobs/pipeline.py``); in extended mode a page's
+   artists are fetched 50 a request (``/artists?ids=``), else one by one; the fetched rows of the
+   items in flight are written together, one ``UPDATE`` per batch
+   (``jobs.pipeline.BulkWriter``). An artist's new songs are stored when read (rare).
 2. **show-sync**: the planned artists (kind: shows, ``shows_synced_at``): upcoming shows
    and venues from Ticketmaster (``refresh.PageShows``: each page's artists with an attraction id
    share grouped queries, up to 25 a request; one without is searched by name at most once per
@@ -284,7 +286,21 @@ async def _artist_sync(
             )
         if fetched is None:
             return  # Spotify's share is used: not stamped, the next run takes it first
-        await writer.submit(store.ArtistRefresh(artist.id, refresh.artist_row(fetched)))
+        releases = await ctx.unless_spent(
+            "spotify",
+            lambda: refresh.read_releases(
+                up, pool, artist.id, artist.spotify_id, artist.total_albums
+            ),
+        )
+        if releases is None:
+            return  # as above: the profile alone would stamp releases that were not read
+        if releases.news:
+            async with pool.acquire() as conn, conn.transaction():
+                await refresh.store_new_songs(conn, artist.id, releases.news.songs)
+            await refresh.predict_setlists(pool, artist.id)
+            await artists_changed(ctx.cache, [artist.id])
+        refreshed = store.ArtistRefresh(artist.id, refresh.artist_row(fetched), releases.total)
+        await writer.submit(refreshed)
 
     try:
         result = await _over_planned_artists(
