@@ -121,7 +121,7 @@ async def test_the_artist_sync_reads_new_releases_as_update_active_artists_does(
 ) -> None:
     async with sync_env(database_url) as env:
         artists = await imported(env, 2)
-        (released, released_id), (quiet, quiet_id) = artists
+        (released, released_id), _unchanged = artists
         await env.sim_post("/_sim/catalog", {"artistName": released["name"], "newAlbums": 2})
         before = await stored_songs(env.database.pool, released_id)
         await env.reset_stats()
