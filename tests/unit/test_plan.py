@@ -74,9 +74,11 @@ def test_setlists_are_due_once_a_show_was_played_after_the_last_fetch() -> None:
     fetched_after = ArtistState(
         uuid.uuid4(), {Kind.SETLISTS: played + timedelta(hours=1)}, last_played_at=played
     )
-    never_played = ArtistState(uuid.uuid4(), {})
-    assert overdue(never_fetched, Kind.SETLISTS, NOW, SETTINGS) == pytest.approx(0.25)
+    never_played = ArtistState(uuid.uuid4(), {Kind.SETLISTS: NOW - timedelta(days=30)})
+    new_artist = ArtistState(uuid.uuid4(), {})
+    assert overdue(fetched_before, Kind.SETLISTS, NOW, SETTINGS) == pytest.approx(0.25)
     assert is_due(never_fetched, Kind.SETLISTS, NOW, SETTINGS)
+    assert is_due(new_artist, Kind.SETLISTS, NOW, SETTINGS)  # its history, read once
     assert is_due(fetched_before, Kind.SETLISTS, NOW, SETTINGS)
     assert not is_due(fetched_after, Kind.SETLISTS, NOW, SETTINGS)
     assert not is_due(never_played, Kind.SETLISTS, NOW, SETTINGS)

@@ -16,7 +16,8 @@ releases (Spotify), setlists (setlist.fm).
 
 **Target ages**: shows and releases ``active_target_age_h`` (6 h), ``touring_target_age_h``
 (1 day), ``other_target_age_h`` (7 days). Setlists have no age: they are due once a show was
-played after the last setlist fetch, and should be read within ``setlist_after_show_h``.
+played after the last setlist fetch, and should be read within ``setlist_after_show_h``; never
+read, they are due (the first read brings the newest page of the artist's history).
 
 **Overdue** is age over target age (1.0: at its target age; a kind never fetched is infinitely
 overdue); shows and releases are due from :data:`DUE_AT_OVERDUE` (5/6).
@@ -114,15 +115,16 @@ def target_age(tier: Tier, settings: PlanSettings) -> timedelta:
 
 
 def overdue(artist: ArtistState, kind: Kind, now: datetime, settings: PlanSettings) -> float:
-    """Age over target age; ``inf`` when never fetched, 0 for setlists nobody played since."""
+    """Age over target age; ``inf`` when never fetched (setlists too: the first read brings
+    the artist's history), 0 for setlists with no show played since they were read."""
     fetched = artist.fetched_at.get(kind)
-    if kind is Kind.SETLISTS:
-        played = artist.last_played_at
-        if played is None or played > now or (fetched is not None and fetched >= played):
-            return 0.0
-        return (now - played) / timedelta(hours=settings.setlist_after_show_h)
     if fetched is None:
         return math.inf
+    if kind is Kind.SETLISTS:
+        played = artist.last_played_at
+        if played is None or played > now or fetched >= played:
+            return 0.0
+        return (now - played) / timedelta(hours=settings.setlist_after_show_h)
     return max(timedelta(0), now - fetched) / target_age(tier_of(artist), settings)
 
 
