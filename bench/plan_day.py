@@ -224,7 +224,7 @@ async def run() -> list[Row]:
                 used / share,
                 "ratio",
                 "<= 1",
-            ),  # fmt: skip
+            ),
         ]
     served_429 = sum(p["rate_limited"] for p in stats.values())
     rows += [
@@ -236,7 +236,7 @@ async def run() -> list[Row]:
             oldest_h,
             "h",
             f"<= {ACTIVE_TARGET_H}",
-        ),  # fmt: skip
+        ),
         Row(BENCH, "artists whose shows were refreshed in the day", refreshed, "artists"),
         Row(BENCH, f"new setlists stored (of {PLAYED} played)", new_setlists, "setlists"),
     ]
