@@ -204,6 +204,33 @@ async def test_the_forecast_is_the_refresh_plans(client: TestClient) -> None:
     assert set(snapshot["plan"]) == {"spotify", "ticketmaster", "setlistfm"}
 
 
+async def test_trigger_health_check_judges_each_providers_quota(client: TestClient) -> None:
+    # 100 artists viewed today, no attraction: 400 keyword searches a day, over 300 (400 less
+    # the reserve of a quarter).
+    pool = client.app[DATABASE].pool
+    await pool.execute(
+        """WITH made AS (
+               INSERT INTO artists (name, slug, spotify_id)
+               SELECT 'Artist ' || n, 'artist-' || n, lpad(n::text, 22, '0')
+               FROM generate_series(1, 100) AS n RETURNING id)
+           INSERT INTO page_views (artist_id) SELECT id FROM made"""
+    )
+    client.app[MONITOR].plan.forget()
+    response = await client.post(
+        "/api/monitoring/cron-health", json={"action": "triggerHealthCheck"}, headers=ADMIN
+    )
+    checked = await response.json()
+    assert response.status == 200, checked
+    (alert,) = checked["alerts"]
+    assert (alert["job"], alert["rule"]) == ("upstream:ticketmaster", "quota_insufficient")
+    assert checked["status"] == "degraded"  # a warning
+    health = await (await client.get("/api/monitoring/cron-health", headers=ADMIN)).json()
+    assert [a["id"] for a in health["activeAlerts"]] == [alert["id"]]
+    snapshot = await (await client.get("/status/snapshot", headers=ADMIN)).json()
+    assert snapshot["plan"]["ticketmaster"]["fits"] is False
+    assert [a["rule"] for a in snapshot["activeAlerts"]] == ["quota_insufficient"]
+
+
 async def test_the_status_snapshot_carries_the_same_budget(client: TestClient) -> None:
     with interactive():
         await client.app[UPSTREAMS].ticketmaster.search_attractions("a")
