@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from bench import budget, cache, catalog_sync, foundation, importer, jobs, report, shows, upstream
+from bench import (
+    budget,
+    cache,
+    catalog_sync,
+    forecast,
+    foundation,
+    importer,
+    jobs,
+    report,
+    shows,
+    upstream,
+)
 from bench import sse as sse_bench
 from bench.common import Row
 from theset_daemon import log
@@ -54,6 +65,8 @@ BENCHMARKS = {
     # Request counts, not timings: one run says it (two show syncs of 2,000 artists).
     "shows": Benchmark(shows, max_runs=1),
     "jobs": Benchmark(jobs),
+    # Figures of the plan over a seeded catalog, not timings: one run says it.
+    "forecast": Benchmark(forecast, max_runs=1),
 }
 
 

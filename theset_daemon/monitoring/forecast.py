@@ -26,15 +26,18 @@ Per provider:
   releases, and of the setlists of those who played since their last setlist fetch
   (:func:`~theset_daemon.catalog.plan.one_refresh_of_all`), over the share per day.
 
-Both are always numbers. 0 requests a day is a true 0 (no artist to keep). **0 days means
-unknown** only where there is no background share at all (``interactive_reserve = 1``): the jobs
-may send nothing, so no refresh ever ends; it never means "free".
+Both are always numbers. 0 requests a day, or 0 days within a share, is a true 0 (nothing to keep
+or to refresh: no artist). **0 days means unknown** only where there is no background share at all
+(``interactive_reserve = 1``): the jobs may send nothing, so no refresh ever ends; it never means
+"free".
 
-**Cached for** :data:`CACHE_TTL_S`. Reading 10,000 artists' states and summing the plan over them
-takes tens of milliseconds, and the status page asks every second per open page, the route on
-every call, the monitor every 30 s. The figures change with the catalog's activity over hours,
-so a minute old is as good as fresh. A change of ``[plan]`` recomputes at once (the figures were
-computed with the old target ages); the shares are never cached.
+**Cached for** :data:`CACHE_TTL_S`. Reading 10,000 artists' states takes a tenth of a second or
+more on 2 cores, and summing the plan over them about 50 ms of Python, done in a thread so the
+event loop keeps serving (``python -m bench forecast``); the status page asks every second per
+open page, the route on every call, the monitor every 30 s. The figures change with the
+catalog's activity over hours, so a minute old is as good as fresh. A change of ``[plan]``
+recomputes at once (the figures were computed with the old target ages); the shares are never
+cached.
 """
 
 from __future__ import annotations
@@ -155,7 +158,7 @@ class PlanForecast:
                 if fresh and computed_with == settings:
                     return figures
             states = await artist_states(self._database.pool)
-            figures = plan_figures(states, self._clock(), settings)
+            figures = await asyncio.to_thread(plan_figures, states, self._clock(), settings)
             self._cached = (self._monotonic_s(), settings, figures)
             return figures
 
