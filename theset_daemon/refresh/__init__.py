@@ -28,9 +28,10 @@ Who calls what:
 - the importer: phase 1 :func:`artist_row`, phase 2 :func:`refresh_shows` (by keyword and by
   attraction: two requests for one artist), phase 3 :func:`refresh_discography`;
 - trending-artist-sync: :func:`refresh_discography` (songs only: it asks Ticketmaster nothing);
-- update-active-artists: :func:`new_release_songs`, :func:`store_new_songs`,
+- update-active-artists: :func:`read_releases`, :func:`store_new_songs`,
   :class:`PageShows` and :func:`store_found_shows`, :func:`predict_setlists`, :func:`artist_row`;
-- complete-catalog-sync: :func:`artist_row`, :class:`PageShows` and :func:`store_found`,
+- complete-catalog-sync: :func:`artist_row`, :func:`read_releases`, :func:`store_new_songs`,
+  :class:`PageShows` and :func:`store_found`,
   :func:`refresh_past_setlists`.
 
 The jobs' shows come from :class:`PageShows` (``refresh/grouped_shows.py``): attraction queries
@@ -60,6 +61,7 @@ from theset_daemon.refresh.grouped_shows import (
     store_found,
     store_found_shows,
 )
+from theset_daemon.refresh.new_releases import Releases, read_releases
 from theset_daemon.refresh.setlists import (
     PREDICTED_SETLIST_SIZE,
     predict_setlists,
@@ -81,6 +83,7 @@ __all__ = [
     "FoundEvents",
     "NewReleases",
     "PageShows",
+    "Releases",
     "ShowsRefresh",
     "UpstreamErrorGroup",
     "artist_row",
@@ -89,6 +92,7 @@ __all__ = [
     "mark_shows_synced",
     "new_release_songs",
     "predict_setlists",
+    "read_releases",
     "refresh_discography",
     "refresh_past_setlists",
     "refresh_shows",
