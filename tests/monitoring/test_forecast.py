@@ -42,8 +42,8 @@ def settings(text: str = "") -> config.Settings:
 
 def test_the_forecast_is_the_plans_day_against_the_background_share() -> None:
     # 1 active artist with an attraction (4 refreshes a day), 2 touring without one (1 a day,
-    # 6 shows in the next 30 days between them), 7 others with an attraction (1 a week); one of
-    # the touring artists played yesterday and its setlists were never read.
+    # 6 shows in the next 30 days between them), 7 others with an attraction (1 a week); no
+    # setlists read yet.
     states = [
         artist("active", active=True, has_attraction=True),
         artist("touring", upcoming_shows=4, shows_soon=4, last_played_at=NOW - timedelta(days=1)),
@@ -79,7 +79,8 @@ def test_the_forecast_is_the_plans_day_against_the_background_share() -> None:
     assert spotify.days_to_refresh_all == pytest.approx(10 / share)
     setlistfm = found["setlistfm"]
     assert setlistfm.requests_per_day == pytest.approx(6 / 30)  # one a show played
-    assert setlistfm.days_to_refresh_all == pytest.approx(1 / 1152)  # the one who played
+    # setlists never read are all due (the first read brings the history): all 10
+    assert setlistfm.days_to_refresh_all == pytest.approx(10 / 1152)
 
 
 def test_no_share_at_all_is_unknown_never_free() -> None:

@@ -153,7 +153,7 @@ async def seed_known_tiers(pool: asyncpg.Pool) -> None:
         await pool.execute("INSERT INTO page_views (artist_id) VALUES ($1)", viewed)
     # touring: upcoming shows (4 within 30 days), or trending; one without an attraction
     touring = await artist(pool, "Touring", ticketmaster_id="KT0")
-    for days in (-2, 3, 10, 20):  # played 2 days ago, setlists never read: due
+    for days in (-2, 3, 10, 20):  # played 2 days ago, setlists never read
         await show(pool, touring, days)
     keyword = await artist(pool, "Keyword only", setlists_synced_at=datetime.now(UTC))
     for days in (-3, 5, 40):  # played 3 days ago, setlists read since: not due
@@ -187,11 +187,12 @@ async def test_the_forecast_is_the_refresh_plans(client: TestClient) -> None:
     spotify = providers["spotify"]["forecast"]
     assert spotify["requestsPerDay"] == pytest.approx(8 + 3 + 5 / 7, rel=1e-3)
     assert spotify["daysToRefreshAll"] == pytest.approx(10 / (RATE * 86_400 * 0.8), rel=1e-3)
-    # setlist.fm: the 4 shows of the next 30 days over 30 days; one refresh: the 2 artists who
-    # played since their last setlist read, within 1440 * 0.8 a day.
+    # setlist.fm: the 4 shows of the next 30 days over 30 days; one refresh: the 4 artists whose
+    # setlists were never read (Active 0 and 1, Touring, Trending) and Quiet 0, who played since
+    # its last read, within 1440 * 0.8 a day.
     setlistfm = providers["setlistfm"]["forecast"]
     assert setlistfm["requestsPerDay"] == pytest.approx(4 / 30, rel=1e-3)
-    assert setlistfm["daysToRefreshAll"] == pytest.approx(2 / 1152, rel=1e-3)
+    assert setlistfm["daysToRefreshAll"] == pytest.approx(5 / 1152, rel=1e-3)
 
     # The status page's plan against budget: the same figures, with the share and whether it fits.
     snapshot = await (await client.get("/status/snapshot", headers=ADMIN)).json()
