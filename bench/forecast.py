@@ -24,9 +24,13 @@ Spotify, Ticketmaster attraction and MusicBrainz ids), with:
 Target (issue 16): at most 1 day to refresh every artist's shows and setlists. Beside it, each
 provider's requests a day against the share (at most 1: the plan fits), the tiers, the time the
 first read and computation of the plan takes (a tenth of a second or more on 2 cores: why it is
-cached a minute, ``monitoring/forecast.py``), and, without a target, the
-same figures for a fresh catalog (nothing fetched yet: every artist who ever played is due its
-setlists), the first day after a bulk import.
+cached a minute, ``monitoring/forecast.py``), and, without a target, the same figures for a fresh
+catalog (nothing fetched yet: every artist's setlists are due, the first read brings its history),
+the first days after a bulk import: 10,000 setlist.fm requests, over 8 days of the share.
+
+The steady-state setlist.fm figure depends a little on the hour it runs (yesterday's shows are
+over at midnight UTC; setlists read since then are not due): about 0.1 day just after midnight,
+less later in the day.
 """
 
 from __future__ import annotations
