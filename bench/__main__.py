@@ -23,6 +23,7 @@ from bench import (
     budget,
     cache,
     catalog_sync,
+    forecast,
     foundation,
     importer,
     jobs,
@@ -65,6 +66,8 @@ BENCHMARKS = {
     # Request counts, not timings: one run says it (two show syncs of 2,000 artists).
     "shows": Benchmark(shows, max_runs=1),
     "jobs": Benchmark(jobs),
+    # Figures of the plan over a seeded catalog, not timings: one run says it.
+    "forecast": Benchmark(forecast, max_runs=1),
     # Request counts and ages over a compressed day: one run says it.
     "plan_day": Benchmark(plan_day, max_runs=1),
 }
