@@ -23,9 +23,11 @@ from bench import (
     budget,
     cache,
     catalog_sync,
+    forecast,
     foundation,
     importer,
     jobs,
+    plan_day,
     report,
     setlists,
     shows,
@@ -67,6 +69,10 @@ BENCHMARKS = {
     # Request counts too: one run (two show syncs of 2,000 artists and the setlist step).
     "setlists": Benchmark(setlists, max_runs=1),
     "jobs": Benchmark(jobs),
+    # Figures of the plan over a seeded catalog, not timings: one run says it.
+    "forecast": Benchmark(forecast, max_runs=1),
+    # Request counts and ages over a compressed day: one run says it.
+    "plan_day": Benchmark(plan_day, max_runs=1),
 }
 
 

@@ -142,15 +142,25 @@ def pointed_at_simulator(
     rates_per_s: dict[str, float],
     *,
     spotify_mode: str = "extended",
-    daily_quota: int | None = None,
+    daily_quota: int | dict[str, int] | None = None,
     extra: str = "",
     env: dict[str, str] | None = None,
 ) -> SettingsHolder:
     """Daemon settings in ``live`` mode aimed at a simulator, as an operator would write them;
-    ``daily_quota`` (Ticketmaster and setlist.fm) when the simulator's was raised too."""
+    ``daily_quota`` (Ticketmaster and setlist.fm, one figure for both or one each) when the
+    simulator's was changed too."""
     c = SIM_CREDENTIALS
     setlistfm_rate = rates_per_s.get("setlistfm", 2.0)
-    quota = "" if daily_quota is None else f"daily_quota = {daily_quota}"
+    quotas = (
+        daily_quota
+        if isinstance(daily_quota, dict)
+        else dict.fromkeys(("ticketmaster", "setlistfm"), daily_quota)
+    )
+
+    def quota_of(provider: str) -> str:
+        figure = quotas.get(provider)
+        return "" if figure is None else f"daily_quota = {figure}"
+
     text = f"""
 [log]
 level = "error"
@@ -167,12 +177,12 @@ max_rate_per_s = {rates_per_s["spotify"]}
 base_url = "{sim_url}/discovery/v2"
 api_key = "{c.ticketmaster_api_key}"
 max_rate_per_s = {rates_per_s["ticketmaster"]}
-{quota}
+{quota_of("ticketmaster")}
 [upstream.setlistfm]
 base_url = "{sim_url}/rest/1.0"
 api_key = "{c.setlistfm_api_key}"
 max_rate_per_s = {setlistfm_rate}
-{quota}
+{quota_of("setlistfm")}
 {extra}
 """
     return SettingsHolder(config.parse(text, env or {}), Path("-"))

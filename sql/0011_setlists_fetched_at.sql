@@ -1,6 +1,6 @@
 -- 0011: when an artist's setlist.fm setlists were last read, apart from its Ticketmaster shows.
 --
--- Each kind of an artist's data has its own "fetched at" (theset_daemon/refresh/plan.py):
+-- Each kind of an artist's data has its own "fetched at" (theset_daemon/catalog/plan.py):
 -- releases and profile `last_synced_at` (Spotify), shows `shows_synced_at` (Ticketmaster),
 -- setlists `setlists_synced_at` (setlist.fm). Until now the setlists were read with the shows and
 -- stamped by `shows_synced_at`, so a setlist.fm failure marked the shows unread or the setlists

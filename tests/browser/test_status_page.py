@@ -1,6 +1,6 @@
 """The status page in headless Chromium: it asks for the admin key (Basic), shows the jobs, and
 an import started elsewhere appears on it live, without a reload, its requests in the upstream
-budget panel; it fits a laptop and a phone."""
+budget panel with the refresh plan against the jobs' share; it fits a laptop and a phone."""
 
 from __future__ import annotations
 
@@ -88,6 +88,11 @@ async def test_the_status_page_shows_jobs_and_a_live_import(
         assert "of 5000" in await ticketmaster.locator("td:nth-child(2)").inner_text()
         assert await ticketmaster.locator(".quota .reserve").count() == 1
         assert await ticketmaster.locator("td:nth-child(7)").inner_text() == "closed"
+        # The refresh plan against the jobs' share of the day (5000 less the 20% reserve).
+        plan = await ticketmaster.locator("td:nth-child(8)").inner_text()
+        assert "of 4,000 req/day" in plan and "fits" in plan, plan
+        assert "every artist refreshed in" in plan, plan
+        assert await ticketmaster.locator("td:nth-child(8) .bar.plan.fits").count() == 1
         await page.screenshot(path=str(tmp_path / "status-1280.png"), full_page=True)
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
             "no sideways scrolling at 1280 px"

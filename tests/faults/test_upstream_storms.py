@@ -172,16 +172,13 @@ def test_broken_answers_storm_during_the_show_sync(
     """Breaks: complete-catalog-sync's show-sync phase meets, from Ticketmaster, a 500, a
     truncated body (a Content-Length promising more, then the connection closes), a timeout
     (latency past ``timeout_s``) and a 500; then from setlist.fm malformed JSON twice and a 500
-    with Retry-After 1 (each artist played a show, so its setlists are read). Holds: both
-    breakers open; no request inside the window, no second over a rate; every fault is met and
-    the run ends ``partial`` with the failed artists listed, its show-sync phase ``partial`` and
-    the integrity checks clean; a second run succeeds and then every artist has all its upcoming
-    shows (and the one it played)."""
+    with Retry-After 1. Holds: both breakers open; no request inside the window, no second over
+    a rate; every fault is met and the run ends ``partial`` with the failed artists listed, its
+    show-sync phase ``partial`` and the integrity checks clean; a second run succeeds and then
+    every artist has all its upcoming shows."""
     daemon = start_storm_daemon(start_daemon, sim, database_url)
     catalog = sim.catalog(CATALOG_ARTISTS)
     seed_artists(database_url, catalog)
-    for artist in catalog:  # each played a show: setlist.fm is asked for their setlists
-        sim.call("POST", "/_sim/catalog", {"artistName": artist["name"], "newSetlists": 1})
     # Queued before the run: its artist-sync phase asks neither provider, so its artists are the
     # successes that make the run partial, and the show-sync meets the faults from its first.
     for fault in [
@@ -217,8 +214,7 @@ def test_broken_answers_storm_during_the_show_sync(
 
     again = wait_for_run(daemon, trigger(daemon, "complete-catalog-sync", body), ended, 90)
     assert again["status"] == "succeeded" and again["errors"] == [], again
-    # Every upcoming show, and the show each played.
-    upcoming = {a["spotifyId"]: a["counts"]["upcoming_shows"] + 1 for a in catalog}
+    upcoming = {a["spotifyId"]: a["counts"]["upcoming_shows"] for a in catalog}
     assert {r["spotify_id"]: r["shows"] for r in seeded_rows(database_url)} == upcoming
     assert_upstream_discipline(sim)
     assert daemon.proc.poll() is None

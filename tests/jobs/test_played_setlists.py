@@ -5,9 +5,10 @@ requests, and a failure at setlist.fm or at Ticketmaster keeps what the other pr
 (each kind stamped by its own provider's answer).
 
 The steady state each test starts from: the shows stored by a show sync, every artist's newest
-setlists read and stamped five days ago, before the shows the test then adds were played (the
-simulator's ``newSetlists``: one to three days before now, each a setlist.fm setlist and a past
-Ticketmaster event). setlist.fm requests are read from ``/_sim/stats``.
+setlists read (never read, they are due) and stamped five days ago, before the shows the test
+then adds were played (the simulator's ``newSetlists``: one to three days before now, each a
+setlist.fm setlist and a past Ticketmaster event). setlist.fm requests are read from
+``/_sim/stats``.
 """
 
 from __future__ import annotations
@@ -54,13 +55,12 @@ async def steady_state(
     env.set_job("complete-catalog-sync", delay_s=0)
     ids = await seed(env, catalog)
     pool = env.database.pool
+    # Setlists never read are due: the first run reads every artist's newest page, one by one.
+    await env.reset_stats()
     run = await env.run_job("complete-catalog-sync", SHOW_SYNC)
     assert run["status"] == "succeeded", run
-    assert await pool.fetchval("SELECT count(*) FROM setlists WHERE type = 'actual'") == 0
-    for artist in catalog:
-        await refresh.refresh_past_setlists(
-            env.upstreams, pool, ids[artist["spotifyId"]], artist["name"], artist["mbid"]
-        )
+    assert setlistfm_requests(await env.stats(), ARTIST_SETLISTS) == len(catalog)
+    assert await due_now(pool) == set()
     await pool.execute(
         """UPDATE artists
            SET setlists_synced_at = now() - interval '5 days',

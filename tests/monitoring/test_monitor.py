@@ -1,6 +1,7 @@
 """The monitor against a real Postgres and real receivers: each rule fires once, notifies each of
 its channels once (also with two monitors on one database), and resolves when the condition goes.
-Runs are planted as ``cron_logs`` rows: the monitor judges rows, whoever wrote them."""
+Runs are planted as ``cron_logs`` rows: the monitor judges rows, whoever wrote them; artists as
+``artists`` rows for the providers' ``quota_insufficient``."""
 
 from __future__ import annotations
 
@@ -286,3 +287,52 @@ async def test_the_error_rate_fires_once_and_resolves_when_the_rate_falls(
     assert await monitor.check(JOB) == []
     await settle(monitor)
     assert len(channels.slack.bodies) == 2 and "RESOLVED" in channels.slack.bodies[1]["text"]
+
+
+async def test_quota_insufficient_fires_per_provider_and_resolves_when_the_quota_is_raised(
+    channels: Channels, database: Database, database_url: str
+) -> None:
+    # 30 artists viewed today without a Ticketmaster attraction: 4 keyword searches a day each,
+    # 120 a day, against the jobs' share of a 100-request day (80).
+    await database.pool.execute(
+        """WITH made AS (
+               INSERT INTO artists (name, slug, spotify_id)
+               SELECT 'Artist ' || n, 'artist-' || n, lpad(n::text, 22, '0')
+               FROM generate_series(1, 30) AS n RETURNING id)
+           INSERT INTO page_views (artist_id) SELECT id FROM made"""
+    )
+    routing = '[monitoring.routing]\npagerduty_rules = ["quota_insufficient"]\n'
+    env = {"DATABASE_URL": database_url}
+    tiny = "[upstream.ticketmaster]\ndaily_quota = 100\n"
+    holder = holder_for(channels, extra=tiny + routing, env=env)
+    async with aiohttp.ClientSession() as session:
+        monitor = Monitor(database, holder, Notifier(holder, session), "test:quota", Clock(START))
+        assert await monitor.check(JOB) == []  # one job's check: the plan is not judged
+        (alert,) = await monitor.check()
+        assert [a["id"] for a in await monitor.check()] == [alert["id"]]  # still active: once
+        await settle(monitor)
+        assert alert["job"] == "upstream:ticketmaster" and alert["rule"] == "quota_insufficient"
+        assert alert["severity"] == "warning"
+        assert alert["details"] == {
+            "provider": "ticketmaster",
+            "requestsPerDay": 120.0,
+            "sharePerDay": 80.0,
+            "daysToRefreshAll": 0.375,  # 30 keyword searches over 80 a day
+        }
+        # A warning goes to Slack; the message names the provider, the need and the share.
+        (slack,) = channels.slack.bodies
+        assert "FIRING" in slack["text"] and "upstream:ticketmaster" in slack["text"]
+        for words in ("ticketmaster", "120 requests a day", "share of 80 a day"):
+            assert words in slack["text"], words
+        (page,) = channels.pagerduty.bodies
+        assert page["dedup_key"] == "theset:upstream:ticketmaster:quota_insufficient"
+        assert page["payload"]["custom_details"]["details"]["sharePerDay"] == 80.0
+
+        # The quota raised (a reload): the plan fits the share again, at the next check.
+        holder.current = holder_for(channels, extra=routing, env=env).current  # 5000: 4000 a day
+        assert await monitor.check() == []
+        await settle(monitor)
+        await monitor.close()
+    assert "RESOLVED" in channels.slack.bodies[1]["text"] and len(channels.slack.bodies) == 2
+    assert [b["event_action"] for b in channels.pagerduty.bodies] == ["trigger", "resolve"]
+    assert channels.pagerduty.bodies[1]["dedup_key"] == page["dedup_key"]

@@ -1,20 +1,23 @@
 """``GET /api/monitoring/upstream`` through the real app on the simulator and a real Postgres: its
 shape and auth, today's figures by class read fresh from the shared ledger, no daily quota for
-Spotify, the forecast measured from real runs, the status snapshot, and a public ``/readyz`` that
-never names the quota (CONTRACT.md sections 5 and 9)."""
+Spotify, the forecast from the refresh plan over artists seeded in known tiers, the status
+snapshot with its plan against budget, and a public ``/readyz`` that never names the quota
+(CONTRACT.md sections 5 and 9)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.importer.support import app_client, sim_catalog, wait_done
+from tests.importer.support import app_client
 from tests.plugins.simulator import UNTHROTTLED_RATE_PER_S
-from theset_daemon.appkeys import DATABASE, UPSTREAMS
+from theset_daemon.appkeys import DATABASE, MONITOR, UPSTREAMS
 from theset_daemon.upstream.request_class import interactive
 
 ADMIN = {"Authorization": "Bearer admin-key"}
@@ -101,7 +104,7 @@ async def test_todays_figures_by_class_fresh_from_the_shared_ledger(client: Test
         "limiter": "split",  # no [redis] url
         "liveDaemons": 1,
         "breaker": "closed",
-        "forecast": {"requestsPerDay": 0.0, "daysToRefreshAll": 0.0},  # no run measured yet
+        "forecast": {"requestsPerDay": 0.0, "daysToRefreshAll": 0.0},  # no artist to keep
     }
     spotify = providers["spotify"]
     assert spotify["dailyQuota"] == 0
@@ -123,62 +126,110 @@ async def test_todays_figures_by_class_fresh_from_the_shared_ledger(client: Test
     assert ticketmaster["remainingToday"] == 387
 
 
-async def test_the_forecast_is_measured_from_the_jobs_runs(client: TestClient) -> None:
-    artist = (await sim_catalog(client))[0]
-    started = await client.post("/api/artists/import", json={"spotifyId": artist["spotifyId"]})
-    assert started.status == 202, await started.text()
-    assert (await wait_done(client, (await started.json())["jobId"]))["status"] == "completed"
-    for job, body in (
-        ("trending-artist-sync", {"limit": 5, "skipRecentlyUpdated": False}),
-        ("complete-catalog-sync", {"maxArtists": 5}),
-    ):
-        response = await client.post(f"/api/cron/{job}?wait=true", json=body, headers=CRON)
-        run = await response.json()
-        assert response.status == 200 and run["status"] == "succeeded", run
+async def artist(pool: asyncpg.Pool, name: str, **columns: object) -> UUID:
+    names = ", ".join(["name", "slug", "spotify_id", *columns])
+    places = ", ".join(f"${n}" for n in range(1, len(columns) + 4))
+    artist_id: UUID = await pool.fetchval(
+        f"INSERT INTO artists ({names}) VALUES ({places}) RETURNING id",
+        name, name.lower().replace(" ", "-"), f"{name.lower():0>22}", *columns.values(),
+    )  # fmt: skip
+    return artist_id
 
+
+async def show(pool: asyncpg.Pool, artist_id: UUID, days_from_today: int) -> None:
+    await pool.execute(
+        """INSERT INTO shows (headliner_artist_id, slug, name, date)
+           VALUES ($1, $2, 'Show', current_date + $3::int)""",
+        artist_id,
+        f"show-{artist_id}-{days_from_today}",
+        days_from_today,
+    )
+
+
+async def seed_known_tiers(pool: asyncpg.Pool) -> None:
+    """10 artists the jobs refresh, in known tiers, and a support act they do not."""
+    for n in range(2):  # active: viewed now; an attraction each
+        viewed = await artist(pool, f"Active {n}", ticketmaster_id=f"KA{n}")
+        await pool.execute("INSERT INTO page_views (artist_id) VALUES ($1)", viewed)
+    # touring: upcoming shows (4 within 30 days), or trending; one without an attraction
+    touring = await artist(pool, "Touring", ticketmaster_id="KT0")
+    for days in (-2, 3, 10, 20):  # played 2 days ago, setlists never read
+        await show(pool, touring, days)
+    keyword = await artist(pool, "Keyword only", setlists_synced_at=datetime.now(UTC))
+    for days in (-3, 5, 40):  # played 3 days ago, setlists read since: not due
+        await show(pool, keyword, days)
+    await artist(pool, "Trending", ticketmaster_id="KT2", trending_score=5.0)
+    for n in range(5):  # everyone else: an attraction each
+        quiet = await artist(
+            pool, f"Quiet {n}", ticketmaster_id=f"KQ{n}",
+            setlists_synced_at=datetime.now(UTC) - timedelta(days=20),
+        )  # fmt: skip
+        if n == 0:  # played 10 days ago, after its last setlist read: due
+            await show(pool, quiet, -10)
+    await pool.execute("INSERT INTO artists (name, slug) VALUES ('Support', 'support')")
+
+
+async def test_the_forecast_is_the_refresh_plans(client: TestClient) -> None:
     pool = client.app[DATABASE].pool
-    runs = {
-        row["job_name"]: row
-        for row in await pool.fetch(
-            """SELECT l.job_name, l.progress_done, m.api_calls
-               FROM cron_logs l JOIN cron_metrics m ON m.run_id = l.id"""
-        )
-    }
-    # The jobs refresh the artists with a Spotify id (not the support acts the import stored).
-    catalog = await pool.fetchval("SELECT count(*) FROM artists WHERE spotify_id IS NOT NULL")
-    # trending-artist-sync went once through each artist with a Spotify id; complete-catalog-sync
-    # twice through each stale artist (artist-sync, show-sync), plus two maintenance items.
-    walked = {
-        "trending-artist-sync": runs["trending-artist-sync"]["progress_done"],
-        "complete-catalog-sync": (runs["complete-catalog-sync"]["progress_done"] - 2) / 2,
-    }
-    assert all(n >= 1 for n in walked.values()), walked
-    per_artist = {
-        job: {p: n / walked[job] for p, n in runs[job]["api_calls"].items()} for job in walked
-    }
+    await seed_known_tiers(pool)
+    client.app[MONITOR].plan.forget()  # computed before the seed (cached a minute)
+
     providers = (await budget(client))["providers"]
-    for name, share in (
-        ("spotify", RATE * 86_400 * 0.8),
-        ("ticketmaster", 400 * 0.75),
-        ("setlistfm", 1440 * 0.8),
-    ):
-        # trending-artist-sync once a day (0 2 * * *) over up to 100 artists, complete-catalog-
-        # sync weekly over up to 500: at most the catalog, at the cost per artist measured
-        expected_per_day = (
-            per_artist["trending-artist-sync"].get(name, 0) * min(100, catalog)
-            + per_artist["complete-catalog-sync"].get(name, 0) * min(500, catalog) / 7
-        )
-        costliest = max(cost.get(name, 0) for cost in per_artist.values())
-        forecast = providers[name]["forecast"]
-        assert forecast["requestsPerDay"] == pytest.approx(expected_per_day, rel=1e-3), name
-        assert forecast["daysToRefreshAll"] == pytest.approx(
-            catalog * costliest / share, rel=1e-3
-        ), name
-    assert all(p["forecast"]["requestsPerDay"] > 0 for p in providers.values())
-    assert all(p["forecast"]["daysToRefreshAll"] > 0 for p in providers.values())
-    # the import was interactive, the runs background
-    assert providers["ticketmaster"]["usedToday"]["interactive"] >= 1
-    assert providers["ticketmaster"]["usedToday"]["background"] >= 1
+    # Worked by hand, at the default [plan] (6 h, 1 day, 7 days; setlists one a show played):
+    # Ticketmaster: 2 active * 4 a day / 25 (grouped by attraction) + 2 touring with an
+    # attraction * 1 / 25 + "Keyword only" * 1 (a keyword search) + 5 quiet / 7 / 25;
+    # one refresh: 9 attractions / 25 + 1 keyword search, within 400 * (1 - 0.25) = 300 a day.
+    ticketmaster = providers["ticketmaster"]["forecast"]
+    assert ticketmaster["requestsPerDay"] == pytest.approx(8 / 25 + 2 / 25 + 1 + 5 / 7 / 25, 1e-3)
+    assert ticketmaster["daysToRefreshAll"] == pytest.approx((9 / 25 + 1) / 300, rel=1e-3)
+    # Spotify: one request a refresh: 2 * 4 + 3 * 1 + 5 / 7; 10 for one refresh of all, within
+    # 80% of what the rate allows in a day (no daily quota).
+    spotify = providers["spotify"]["forecast"]
+    assert spotify["requestsPerDay"] == pytest.approx(8 + 3 + 5 / 7, rel=1e-3)
+    assert spotify["daysToRefreshAll"] == pytest.approx(10 / (RATE * 86_400 * 0.8), rel=1e-3)
+    # setlist.fm: the 4 shows of the next 30 days over 30 days; one refresh: the 4 artists whose
+    # setlists were never read (Active 0 and 1, Touring, Trending) and Quiet 0, who played since
+    # its last read, within 1440 * 0.8 a day.
+    setlistfm = providers["setlistfm"]["forecast"]
+    assert setlistfm["requestsPerDay"] == pytest.approx(4 / 30, rel=1e-3)
+    assert setlistfm["daysToRefreshAll"] == pytest.approx(5 / 1152, rel=1e-3)
+
+    # The status page's plan against budget: the same figures, with the share and whether it fits.
+    snapshot = await (await client.get("/status/snapshot", headers=ADMIN)).json()
+    assert snapshot["plan"]["ticketmaster"] == {
+        "requestsPerDay": pytest.approx(1.43, abs=0.05),
+        "backgroundSharePerDay": 300.0,
+        "daysToRefreshAll": pytest.approx((9 / 25 + 1) / 300, abs=1e-3),
+        "fits": True,
+    }
+    assert set(snapshot["plan"]) == {"spotify", "ticketmaster", "setlistfm"}
+
+
+async def test_trigger_health_check_judges_each_providers_quota(client: TestClient) -> None:
+    # 100 artists viewed today, no attraction: 400 keyword searches a day, over 300 (400 less
+    # the reserve of a quarter).
+    pool = client.app[DATABASE].pool
+    await pool.execute(
+        """WITH made AS (
+               INSERT INTO artists (name, slug, spotify_id)
+               SELECT 'Artist ' || n, 'artist-' || n, lpad(n::text, 22, '0')
+               FROM generate_series(1, 100) AS n RETURNING id)
+           INSERT INTO page_views (artist_id) SELECT id FROM made"""
+    )
+    client.app[MONITOR].plan.forget()
+    response = await client.post(
+        "/api/monitoring/cron-health", json={"action": "triggerHealthCheck"}, headers=ADMIN
+    )
+    checked = await response.json()
+    assert response.status == 200, checked
+    (alert,) = checked["alerts"]
+    assert (alert["job"], alert["rule"]) == ("upstream:ticketmaster", "quota_insufficient")
+    assert checked["status"] == "degraded"  # a warning
+    health = await (await client.get("/api/monitoring/cron-health", headers=ADMIN)).json()
+    assert [a["id"] for a in health["activeAlerts"]] == [alert["id"]]
+    snapshot = await (await client.get("/status/snapshot", headers=ADMIN)).json()
+    assert snapshot["plan"]["ticketmaster"]["fits"] is False
+    assert [a["rule"] for a in snapshot["activeAlerts"]] == ["quota_insufficient"]
 
 
 async def test_the_status_snapshot_carries_the_same_budget(client: TestClient) -> None:

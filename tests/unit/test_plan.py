@@ -1,4 +1,4 @@
-"""The refresh plan (``refresh/plan.py``) as pure functions, with a fixed clock."""
+"""The refresh plan (``catalog/plan.py``) as pure functions, with a fixed clock."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from theset_daemon.config import PlanSettings
-from theset_daemon.refresh.plan import (
+from theset_daemon.catalog.plan import (
     ATTRACTIONS_PER_QUERY,
     ArtistState,
     Kind,
     Tier,
-    artists_per_run,
+    background_share_per_day,
     days_to_refresh_all,
     due_in_order,
     in_order,
@@ -22,8 +21,11 @@ from theset_daemon.refresh.plan import (
     one_refresh_of_all,
     overdue,
     requests_per_day,
+    run_share,
     tier_of,
+    within_budget,
 )
+from theset_daemon.config import PlanSettings
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 SETTINGS = PlanSettings()
@@ -72,9 +74,11 @@ def test_setlists_are_due_once_a_show_was_played_after_the_last_fetch() -> None:
     fetched_after = ArtistState(
         uuid.uuid4(), {Kind.SETLISTS: played + timedelta(hours=1)}, last_played_at=played
     )
-    never_played = ArtistState(uuid.uuid4(), {})
-    assert overdue(never_fetched, Kind.SETLISTS, NOW, SETTINGS) == pytest.approx(0.25)
+    never_played = ArtistState(uuid.uuid4(), {Kind.SETLISTS: NOW - timedelta(days=30)})
+    new_artist = ArtistState(uuid.uuid4(), {})
+    assert overdue(fetched_before, Kind.SETLISTS, NOW, SETTINGS) == pytest.approx(0.25)
     assert is_due(never_fetched, Kind.SETLISTS, NOW, SETTINGS)
+    assert is_due(new_artist, Kind.SETLISTS, NOW, SETTINGS)  # its history, read once
     assert is_due(fetched_before, Kind.SETLISTS, NOW, SETTINGS)
     assert not is_due(fetched_after, Kind.SETLISTS, NOW, SETTINGS)
     assert not is_due(never_played, Kind.SETLISTS, NOW, SETTINGS)
@@ -141,7 +145,28 @@ def test_ten_thousand_artists_the_readmes_worked_example() -> None:
 
 
 def test_a_scheduled_run_is_sized_to_its_share_of_the_day() -> None:
-    # 4,000 background requests a day over 4 runs at 1/25 request an artist: 25,000 artists.
-    assert artists_per_run(4_000, 4, 1 / 25) == 25_000
-    assert artists_per_run(4_000, 24, 1.0) == 166
-    assert artists_per_run(4_000, 0, 1.0) == 0
+    # every 6 hours: a quarter of the day's share; weekly: a day's, never more
+    assert run_share(4_000, timedelta(hours=6)) == 1_000
+    assert run_share(4_000, timedelta(days=7)) == 4_000
+    assert run_share(4_000, timedelta(0)) == 0
+    grouped = [artist(f"g{n}", has_attraction=True) for n in range(60)]
+    by_name = [artist(f"k{n}") for n in range(3)]
+    # 1 request buys 25 artists with an attraction; a keyword search is a whole request
+    assert within_budget(grouped, Kind.SHOWS, 1.0) == grouped[:25]
+    assert within_budget(by_name + grouped, Kind.SHOWS, 2.0) == by_name[:2]
+    assert within_budget(grouped, Kind.SHOWS, 0) == []
+
+
+def test_background_share_per_day() -> None:
+    assert background_share_per_day(5, 5000, 0.2) == 4000  # Ticketmaster's defaults
+    assert background_share_per_day(20, 0, 0.2) == 20 * 86_400 * 0.8  # no quota: the rate's day
+    assert background_share_per_day(2, 1440, 1.0) == 0
+    assert background_share_per_day(2, 10, 0.8) == 2  # not 1: 10 * 0.19999999999999996
+
+
+def test_shows_and_releases_are_due_from_five_sixths_of_their_target_age() -> None:
+    # a run stamps its artists as it goes: the next run, one target age later, must find them due
+    assert is_due(artist("a", hours_ago=5, active=True), Kind.SHOWS, NOW, SETTINGS)
+    assert not is_due(artist("a", hours_ago=4.9, active=True), Kind.SHOWS, NOW, SETTINGS)
+    assert is_due(artist("o", hours_ago=7 * 24 - 20), Kind.RELEASES, NOW, SETTINGS)
+    assert not is_due(artist("o", hours_ago=7 * 24 - 30), Kind.RELEASES, NOW, SETTINGS)

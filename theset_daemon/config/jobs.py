@@ -30,12 +30,6 @@ class JobSettings(Section):
         cron_trigger(schedule)  # raises ValueError naming the field
         return schedule
 
-    @property
-    def artists_per_run(self) -> int:
-        """The most artists a scheduled run refreshes (0: the job calls no upstream per artist);
-        the budget's forecast multiplies it by the measured requests per artist."""
-        return 0
-
 
 class BatchedJobSettings(JobSettings):
     """A job that walks artists through the pipeline: how many at once, and the pause between
@@ -74,29 +68,17 @@ class CalculateTrendingOptions(BaseModel):
 class UpdateActiveArtistsSettings(BatchedJobSettings, UpdateActiveArtistsOptions):
     schedule: str = "0 */6 * * *"
 
-    @property
-    def artists_per_run(self) -> int:
-        return self.limit
-
 
 class TrendingArtistSyncSettings(BatchedJobSettings, TrendingArtistSyncOptions):
     schedule: str = "0 2 * * *"
     batch_size: int = Field(5, ge=1, le=1000)
     delay_s: float = Field(1, ge=0, le=600)
 
-    @property
-    def artists_per_run(self) -> int:
-        return self.limit
-
 
 class CompleteCatalogSyncSettings(BatchedJobSettings, CompleteCatalogSyncOptions):
     schedule: str = "0 3 * * 0"
     # The seed's conservative pause between batches, kept on purpose: this job walks everything.
     delay_s: float = Field(5, ge=0, le=600)
-
-    @property
-    def artists_per_run(self) -> int:
-        return self.max_artists
 
 
 class CalculateTrendingSettings(JobSettings, CalculateTrendingOptions):

@@ -39,7 +39,9 @@ class PagerDutySettings(Section):
 
 
 NotifyChannel = Literal["email", "slack", "pagerduty"]
-AlertRule = Literal["error_rate", "slow_run", "consecutive_failures", "missed_execution"]
+AlertRule = Literal[
+    "error_rate", "slow_run", "consecutive_failures", "missed_execution", "quota_insufficient"
+]
 
 
 class RoutingSettings(Section):

@@ -1,7 +1,7 @@
-"""How old each kind of an artist's data may get, by tier (``refresh/plan.py``).
+"""How old each kind of an artist's data may get, by tier (``catalog/plan.py``).
 
-It becomes the ``[plan]`` table of ``config.toml`` when the jobs follow the plan (issue 16);
-until then the defaults are what the plan and its tests use.
+The ``[plan]`` table of ``config.toml``; every key is live (a SIGHUP applies it to the next
+run and the next forecast).
 
 The defaults are issue 16's: the artists fans are busy with have their shows and releases at
 most 6 hours old, touring or trending artists a day, everyone else a week; setlists are read

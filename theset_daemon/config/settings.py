@@ -17,6 +17,7 @@ from theset_daemon.config.daemon import (
 )
 from theset_daemon.config.jobs import JobsSettings
 from theset_daemon.config.monitoring import MonitoringSettings
+from theset_daemon.config.plan import PlanSettings
 from theset_daemon.config.section import Section
 from theset_daemon.config.upstream import UpstreamSettings
 
@@ -34,3 +35,4 @@ class Settings(Section):
     cache: CacheSettings = CacheSettings()
     jobs: JobsSettings = JobsSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    plan: PlanSettings = PlanSettings()

@@ -93,3 +93,8 @@ class UpstreamSettings(Section):
     spotify: SpotifySettings = SpotifySettings()
     ticketmaster: TicketmasterSettings = TicketmasterSettings()
     setlistfm: SetlistfmSettings = SetlistfmSettings()
+
+    def of(self, provider: str) -> ProviderSettings:
+        """The section of ``provider`` (``spotify``, ``ticketmaster``, ``setlistfm``)."""
+        section: ProviderSettings = getattr(self, provider)
+        return section

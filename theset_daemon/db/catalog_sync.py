@@ -1,20 +1,16 @@
 """The reads and writes of ``complete-catalog-sync``'s artist selection and artist refresh
 (its past setlists are ``db/setlists.py``'s).
 
-- **Selection.** Each phase walks the artists (with a Spotify id: bare support-act rows are never
-  synced) whose phase timestamp (``last_synced_at`` for the artist sync, ``shows_synced_at`` for
-  the show sync) is older than the run's start, stalest first, as keyset pages ordered by
-  ``(coalesce(ts, '-infinity'), id)``. An artist synced by this run moves past the cut-off and
-  leaves the selection, so a resumed run never takes it twice, and the weekly run reaches every
-  artist in turn when ``maxArtists`` is smaller than the catalog.
+- **Selection.** The refresh plan chooses the artists and their order (``jobs/planned.py``);
+  each page of them is read here by id, in that order.
 - **Artist refresh**: many artists in one ``UPDATE ... FROM jsonb_to_recordset``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -23,8 +19,6 @@ import asyncpg
 from theset_daemon.db.catalog import ArtistRow
 from theset_daemon.db.conn import Connection
 
-Cursor = list[Any] | None
-
 
 @dataclass(frozen=True, slots=True)
 class CatalogArtist:
@@ -32,52 +26,28 @@ class CatalogArtist:
     name: str
     spotify_id: str
     mbid: str | None
-    #: The phase timestamp as the keyset cursor needs it (ISO text, or "-infinity").
-    sort_key: str
+    total_albums: int
+    #: Where the artist stands in the run's list (``jobs/planned.py``): the pipeline's cursor.
+    cursor: list[Any] = field(default_factory=list)
 
-    def cursor(self) -> list[Any]:
-        return [self.sort_key, str(self.id)]
-
-
-_PHASE_COLUMNS = {"artist-sync": "last_synced_at", "show-sync": "shows_synced_at"}
+    def at(self, cursor: list[Any]) -> CatalogArtist:
+        return dataclasses.replace(self, cursor=cursor)
 
 
-def _phase_column(phase: str) -> str:
-    return _PHASE_COLUMNS[phase]
-
-
-async def stale_artists(
-    pool: asyncpg.Pool, phase: str, cutoff: dt.datetime, cursor: Cursor, limit: int
-) -> list[CatalogArtist]:
-    """The next ``limit`` artists not yet synced by this phase since ``cutoff``, stalest first."""
-    column = _phase_column(phase)
-    key = f"coalesce(a.{column}, '-infinity'::timestamptz)"
+async def artists_by_ids(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[CatalogArtist]:
+    """The artists of ``ids`` that still exist, in the order of ``ids``."""
     rows = await pool.fetch(
-        f"""SELECT a.id, a.name, a.spotify_id, a.mbid, {key}::text AS sort_key
-            FROM artists AS a
+        """SELECT a.id, a.name, a.spotify_id, a.mbid, a.total_albums
+             FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, position)
+             JOIN artists AS a ON a.id = wanted.id
             WHERE a.spotify_id IS NOT NULL
-              AND (a.{column} IS NULL OR a.{column} < $1)
-              AND ($2::text IS NULL OR ({key}, a.id) > ($2::timestamptz, $3::uuid))
-            ORDER BY {key}, a.id
-            LIMIT $4""",
-        cutoff,
-        cursor[0] if cursor else None,
-        UUID(str(cursor[1])) if cursor else None,
-        limit,
+            ORDER BY wanted.position""",
+        list(ids),
     )
     return [
-        CatalogArtist(r["id"], r["name"], r["spotify_id"], r["mbid"], r["sort_key"]) for r in rows
+        CatalogArtist(r["id"], r["name"], r["spotify_id"], r["mbid"], r["total_albums"])
+        for r in rows
     ]
-
-
-async def count_stale_artists(pool: asyncpg.Pool, phase: str, cutoff: dt.datetime) -> int:
-    column = _phase_column(phase)
-    value = await pool.fetchval(
-        f"""SELECT count(*) FROM artists
-            WHERE spotify_id IS NOT NULL AND ({column} IS NULL OR {column} < $1)""",
-        cutoff,
-    )
-    return int(value)
 
 
 # --- artist refresh ----------------------------------------------------------------------------
@@ -89,6 +59,8 @@ class ArtistRefresh:
     #: What Spotify says now; its popularity and followers are None in Spotify's development
     #: mode, and then the stored values are kept.
     profile: ArtistRow
+    #: The artist's release count now (its new releases' songs are stored apart).
+    total_albums: int
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -98,11 +70,13 @@ class ArtistRefresh:
             "genres": list(self.profile.genres),
             "popularity": self.profile.popularity,
             "followers": self.profile.followers,
+            "total_albums": self.total_albums,
         }
 
 
 async def refresh_artists(conn: Connection, refreshed: Sequence[ArtistRefresh]) -> list[UUID]:
-    """Write the fetched artist data of many artists in one statement and mark them synced;
+    """Write the fetched artist data of many artists in one statement (their song counts
+    recounted, for the new releases stored before) and mark them synced;
     returns the artists whose stored data changed (their cached pages must go)."""
     if not refreshed:
         return []
@@ -114,15 +88,19 @@ async def refresh_artists(conn: Connection, refreshed: Sequence[ArtistRefresh]) 
             genres = x.genres,
             popularity = coalesce(x.popularity, o.popularity),
             followers = coalesce(x.followers, o.followers),
+            total_albums = x.total_albums,
+            total_songs = (SELECT count(*) FROM songs WHERE artist_id = a.id),
             last_synced_at = now()
         FROM jsonb_to_recordset($1::jsonb) AS x (
                  id uuid, name text, image_url text, genres text[], popularity int,
-                 followers int)
+                 followers int, total_albums int)
         JOIN artists AS o ON o.id = x.id  -- the row as it was, to tell what changed
         WHERE a.id = x.id
         RETURNING a.id,
-                  (o.name, o.image_url, o.genres, o.popularity, o.followers)
-                  IS DISTINCT FROM (a.name, a.image_url, a.genres, a.popularity, a.followers)
+                  (o.name, o.image_url, o.genres, o.popularity, o.followers, o.total_albums,
+                   o.total_songs)
+                  IS DISTINCT FROM (a.name, a.image_url, a.genres, a.popularity, a.followers,
+                                    a.total_albums, a.total_songs)
                   AS changed
         """,
         [r.as_json() for r in refreshed],

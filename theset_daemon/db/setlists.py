@@ -11,8 +11,8 @@ shows that happened.
 A show dated ``D`` counts as played at the end of that day, ``D + 1`` at 00:00 UTC (``D`` is the
 venue's local date, so a show is over by then wherever it was; a fetch during the day of the show
 does not count as after it). ``last_played_at`` is that moment for the artist's newest show dated
-before today (UTC), cancelled and postponed ones left out: ``refresh/plan.py``'s
-``ArtistState.last_played_at``.
+before today, as ``db/plan.py`` reads it for ``catalog/plan.py``: the same artists are due here
+and in the plan.
 """
 
 from __future__ import annotations
@@ -214,33 +214,30 @@ async def store_past_setlists(
 
 @dataclass(frozen=True, slots=True)
 class DueArtist:
-    """An artist that played a show after its setlists were last fetched (or never fetched)."""
+    """An artist that played a show after its setlists were last fetched, or never fetched."""
 
     id: UUID
     name: str
     mbid: str | None
     setlists_synced_at: dt.datetime | None
-    last_played_at: dt.datetime
+    last_played_at: dt.datetime | None
 
 
 async def due_setlist_artists(conn: Connection) -> list[DueArtist]:
-    """Every artist (with a Spotify id) whose last played show is after its
-    ``setlists_synced_at``, or never fetched and has played; longest waiting first."""
+    """Every artist (with a Spotify id) whose setlists were never fetched, or whose last played
+    show is after its ``setlists_synced_at``: never fetched first, then longest waiting."""
     rows = await conn.fetch(
         """
         WITH played AS (
             SELECT headliner_artist_id AS artist_id,
-                   ((max(date) + 1)::timestamp AT TIME ZONE 'UTC') AS last_played_at
-            FROM shows
-            WHERE date < (now() AT TIME ZONE 'UTC')::date
-              AND status NOT IN ('cancelled', 'postponed')
-            GROUP BY headliner_artist_id
+                   (max(date) + 1)::timestamp AT TIME ZONE 'UTC' AS last_played_at
+            FROM shows WHERE date < current_date GROUP BY headliner_artist_id
         )
         SELECT a.id, a.name, a.mbid, a.setlists_synced_at, p.last_played_at
-        FROM artists AS a JOIN played AS p ON p.artist_id = a.id
+        FROM artists AS a LEFT JOIN played AS p ON p.artist_id = a.id
         WHERE a.spotify_id IS NOT NULL
           AND (a.setlists_synced_at IS NULL OR a.setlists_synced_at < p.last_played_at)
-        ORDER BY p.last_played_at, a.id
+        ORDER BY a.setlists_synced_at IS NOT NULL, p.last_played_at NULLS FIRST, a.id
         """
     )
     return [

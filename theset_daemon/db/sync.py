@@ -101,7 +101,7 @@ def _after(cursor: Sequence[Any] | None) -> tuple[float | None, UUID | None]:
     return float(cursor[0]), UUID(str(cursor[1]))
 
 
-def _activity_sql(recent: str, window: str) -> str:
+def activity_sql(recent: str, window: str) -> str:
     """The activity score of catalog/activity.py in SQL, per artist with a Spotify id, as the CTE
     ``scored(id, rank)``; ``recent`` and ``window`` are the placeholders of the two intervals. The
     weights are the module's constants, so the two cannot drift (tests/jobs checks them)."""
@@ -144,7 +144,7 @@ async def most_active_artists(
     an artist with no activity at all is not active and never selected."""
     rank, after = _after(cursor)
     rows = await pool.fetch(
-        _activity_sql("$3", "$4")
+        activity_sql("$3", "$4")
         + f"""SELECT {_COLUMNS}, s.rank::float8 AS rank
               FROM scored s JOIN artists a ON a.id = s.id
               WHERE s.rank > 0
@@ -161,7 +161,7 @@ async def most_active_artists(
 
 async def count_active_artists(pool: asyncpg.Pool) -> int:
     value = await pool.fetchval(
-        _activity_sql("$1", "$2") + "SELECT count(*) FROM scored WHERE rank > 0",
+        activity_sql("$1", "$2") + "SELECT count(*) FROM scored WHERE rank > 0",
         RECENT_WINDOW,
         WINDOW,
     )
@@ -179,7 +179,7 @@ async def count_walk_to_due(pool: asyncpg.Pool, due: int, due_before: dt.datetim
     to meet ``due`` artists refreshed at or before ``due_before``: every active artist when
     fewer are due."""
     value = await pool.fetchval(
-        _activity_sql("$1", "$2")
+        activity_sql("$1", "$2")
         + f""", walk AS (
                 SELECT row_number() OVER w AS walked,
                        count(*) FILTER (WHERE {_REFRESHED} <= $4) OVER w AS due
@@ -217,7 +217,7 @@ async def most_overdue_active_artists(
         after_refreshed = dt.datetime.fromisoformat(cursor[0]) if cursor[0] else None
         after = UUID(str(cursor[1]))
     rows = await pool.fetch(
-        _activity_sql("$1", "$2")
+        activity_sql("$1", "$2")
         + f""", top AS (
                 SELECT id, rank FROM scored WHERE rank > 0 ORDER BY rank DESC, id DESC LIMIT $3
             )

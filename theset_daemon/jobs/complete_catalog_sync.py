@@ -1,23 +1,28 @@
 """``complete-catalog-sync`` (CONTRACT.md section 4): the weekly walk over the whole catalog.
 
+Which artists, in both artist phases: the refresh plan's (``jobs/planned.py``). A scheduled
+run takes the artists whose data of the phase's kind is due by their tier's target age, most
+overdue first, as many as its share of the provider's background budget pays for; a run
+triggered over HTTP or the CLI takes its ``maxArtists`` most overdue, due or not.
+
 Four phases, in order, each recorded as ``{"name", "status", "durationMs"}`` in the summary:
 
-1. **artist-sync**: up to ``maxArtists`` artists, stalest ``last_synced_at`` first, get their
-   Spotify artist data again (name, image, genres; popularity and followers where the API mode
-   reports them). Items go through the bounded pipeline (``jobs/pipeline.py``); in extended mode
-   a page's artists are fetched 50 a request (``/artists?ids=``), else one by one; the fetched
-   rows of the items in flight are written together, one ``UPDATE`` per batch
-   (``jobs.pipeline.BulkWriter``).
-2. **show-sync**: up to ``maxArtists`` artists, stalest ``shows_synced_at`` first: upcoming shows
+1. **artist-sync**: the planned artists (kind: releases and profile, ``last_synced_at``) get
+   their Spotify artist data again (name, image, genres; popularity and followers where the API mode
+   reports them) and their new releases (``refresh.read_releases``: the newest page of releases,
+   whose total says whether anything changed; only the releases we hold no song from are read).
+   Items go through the bounded pipeline (``jobs/pipeline.py``); in extended mode a page's
+   artists are fetched 50 a request (``/artists?ids=``), else one by one; the fetched rows of the
+   items in flight are written together, one ``UPDATE`` per batch
+   (``jobs.pipeline.BulkWriter``). An artist's new songs are stored when read (rare).
+2. **show-sync**: the planned artists (kind: shows, ``shows_synced_at``): upcoming shows
    and venues from Ticketmaster (``refresh.PageShows``: each page's artists with an attraction id
    share grouped queries, up to 25 a request; one without is searched by name at most once per
    ``[jobs] keyword_show_lookup_days``, and costs nothing in between), each artist's
-   ``shows_synced_at`` stamped once Ticketmaster answered. Then its own step, the setlists
-   (``refresh.refresh_played_setlists``): those of every artist that played a show (the past
-   events just stored tell who) after its ``setlists_synced_at``, stored as ``actual`` setlists
-   and stamped once setlist.fm answered; by setlist.fm's ``lastUpdated`` feed when that takes
-   fewer requests than asking each artist (up to ``maxArtists``) for its newest page. The
-   artist's MusicBrainz id, which setlist.fm keys on, is looked up once by name and kept.
+   ``shows_synced_at`` stamped once Ticketmaster answered. Then a step of its own, the setlists
+   of every artist that played a show since its ``setlists_synced_at`` (the past events just
+   stored tell who) or never had them read, stamped once setlist.fm answered: by its
+   ``lastUpdated`` feed or one by one, whichever costs less (``refresh/played_setlists.py``).
 3. **data-cleanup** (``includeDataCleanup``): duplicate songs merged into the catalog's canonical
    row with every vote kept (``db/maintenance.py``), orphans removed (venues without shows, bare
    support acts nothing refers to; songs never), artist totals recounted, and retention
@@ -45,8 +50,9 @@ The phase ends ``partial`` and the run's summary names the providers in ``quotaS
 artist counts as failed for it.
 
 Resume: the checkpoint holds the run's cut-off time, the finished phases with their results, and
-each pipeline's cursor, so an interrupted run continues in the phase and at the page where it
-stopped. Artists the run already synced are past the cut-off and are not taken again.
+each pipeline's counts, so an interrupted run continues in the phase where it stopped, with the
+plan taken again at the cut-off: artists the run already synced are past it and are not taken
+again.
 
 Cache: every artist whose stored data changed is invalidated (``artists_changed``) once its
 write has committed.
@@ -69,6 +75,7 @@ from theset_daemon.db import catalog_sync as store
 from theset_daemon.db import maintenance
 from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
 from theset_daemon.jobs.pipeline import BulkWriter, PipelineResult, run_pipeline
+from theset_daemon.jobs.planned import PlannedArtists, planned_artists
 from theset_daemon.jobs.summaries import (
     CompleteCatalogSyncSummary,
     Integrity,
@@ -159,15 +166,17 @@ async def run(ctx: JobContext) -> JobResult:
     params = ctx.params
     assert isinstance(params, CompleteCatalogSyncParams)
     state = RunState.from_checkpoint(ctx.checkpoint.get("run"))
-    pool = ctx.database.pool
     totals = {"data-cleanup": 1, "integrity-checks": 1}
+    planned: dict[str, PlannedArtists] = {}
     for name in ("artist-sync", "show-sync"):
-        stale = (
-            0 if state.finished(name) else await store.count_stale_artists(pool, name, state.cutoff)
-        )
         # A resumed phase's pipeline counts its earlier items again: add them to its total.
-        saved = ctx.checkpoint.get(name, {}).get("pipeline", {})
-        totals[name] = min(params.max_artists, stale + int(saved.get("done", 0)))
+        done = int(ctx.checkpoint.get(name, {}).get("pipeline", {}).get("taken", 0))
+        planned[name] = (
+            PlannedArtists([])
+            if state.finished(name)
+            else await planned_artists(ctx, name, state.cutoff, params.max_artists - done)
+        )
+        totals[name] = done + len(planned[name])
     reporter = _OverallProgress(ctx, state, totals)
     phase_ctx = dataclasses.replace(ctx, reporter=reporter)
     if "run" not in ctx.checkpoint:
@@ -178,8 +187,8 @@ async def run(ctx: JobContext) -> JobResult:
     await ctx.reporter.progress(0, reporter.total, state.summary.as_json())
 
     steps: dict[str, Callable[[], Awaitable[str]]] = {
-        "artist-sync": lambda: _artist_sync(phase_ctx, params, state, totals["artist-sync"]),
-        "show-sync": lambda: _show_sync(phase_ctx, params, state, totals["show-sync"]),
+        "artist-sync": lambda: _artist_sync(phase_ctx, state, planned["artist-sync"], totals),
+        "show-sync": lambda: _show_sync(phase_ctx, state, planned["show-sync"], totals),
         "data-cleanup": lambda: _data_cleanup(phase_ctx, params, state),
         "integrity-checks": lambda: _integrity_checks(phase_ctx, params, state),
     }
@@ -223,36 +232,32 @@ async def _invalidate(ctx: JobContext, artist_ids: list[UUID]) -> None:
         await artists_changed(ctx.cache, artist_ids[start : start + INVALIDATE_CHUNK])
 
 
-async def _over_stale_artists(
+async def _over_planned_artists(
     ctx: JobContext,
-    params: CompleteCatalogSyncParams,
-    state: RunState,
-    total: int,
+    planned: PlannedArtists,
+    totals: Mapping[str, int],
     phase: str,
     process: Callable[[store.CatalogArtist], Awaitable[None]],
     *,
     prepare: Callable[[Sequence[store.CatalogArtist]], Awaitable[None]] | None = None,
 ) -> PipelineResult[store.CatalogArtist]:
-    """Run ``process`` over the artists not synced for ``phase`` since the run's cut-off, a page
-    at a time; the phase's name is also its checkpoint key, so a resumed run goes on from there."""
-    pool = ctx.database.pool
+    """Run ``process`` over the artists the plan chose for ``phase``, a page at a time; the
+    phase's name is also its checkpoint key, so a resumed run goes on from there."""
     return await run_pipeline(
         ctx,
-        fetch_page=lambda cursor, n: store.stale_artists(
-            pool, phase, state.cutoff, cursor if isinstance(cursor, list) else None, n
-        ),
+        fetch_page=lambda cursor, n: planned.page(ctx, cursor, n),
         process=process,
         prepare=prepare,
-        cursor_of=lambda a: a.cursor(),
+        cursor_of=lambda a: a.cursor,
         id_of=lambda a: a.id,
-        total=total,
-        limit=params.max_artists,
+        total=totals[phase],
+        limit=totals[phase],
         state_key=phase,
     )
 
 
 async def _artist_sync(
-    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState, total: int
+    ctx: JobContext, state: RunState, planned: PlannedArtists, totals: Mapping[str, int]
 ) -> str:
     pool = ctx.database.pool
     up = ctx.upstreams
@@ -283,11 +288,25 @@ async def _artist_sync(
             )
         if fetched is None:
             return  # Spotify's share is used: not stamped, the next run takes it first
-        await writer.submit(store.ArtistRefresh(artist.id, refresh.artist_row(fetched)))
+        releases = await ctx.unless_spent(
+            "spotify",
+            lambda: refresh.read_releases(
+                up, pool, artist.id, artist.spotify_id, artist.total_albums
+            ),
+        )
+        if releases is None:
+            return  # as above: the profile alone would stamp releases that were not read
+        if releases.news:
+            async with pool.acquire() as conn, conn.transaction():
+                await refresh.store_new_songs(conn, artist.id, releases.news.songs)
+            await refresh.predict_setlists(pool, artist.id)
+            await artists_changed(ctx.cache, [artist.id])
+        refreshed = store.ArtistRefresh(artist.id, refresh.artist_row(fetched), releases.total)
+        await writer.submit(refreshed)
 
     try:
-        result = await _over_stale_artists(
-            ctx, params, state, total, "artist-sync", process, prepare=prepare
+        result = await _over_planned_artists(
+            ctx, planned, totals, "artist-sync", process, prepare=prepare
         )
     finally:
         await writer.aclose()
@@ -295,7 +314,7 @@ async def _artist_sync(
 
 
 async def _show_sync(
-    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState, total: int
+    ctx: JobContext, state: RunState, planned: PlannedArtists, totals: Mapping[str, int]
 ) -> str:
     pool = ctx.database.pool
     up = ctx.upstreams
@@ -329,31 +348,29 @@ async def _show_sync(
         await artists_changed(ctx.cache, [artist.id])
 
     try:
-        result = await _over_stale_artists(
-            ctx, params, state, total, "show-sync", process, prepare=prepare
+        result = await _over_planned_artists(
+            ctx, planned, totals, "show-sync", process, prepare=prepare
         )
     finally:
         if page_shows is not None:
             await page_shows.close()
-    failed = 0 if result.stopped else await _played_setlists(ctx, params, state)
+    failed = 0 if result.stopped else await _played_setlists(ctx, state)
     status = _phase_outcome(ctx, state, result, ["ticketmaster", "setlistfm"])
     return "partial" if failed and status == "succeeded" else status
 
 
-async def _played_setlists(
-    ctx: JobContext, params: CompleteCatalogSyncParams, state: RunState
-) -> int:
+async def _played_setlists(ctx: JobContext, state: RunState) -> int:
     """The setlists of the artists who played since their last setlist fetch (the shows just
     stored tell who), by setlist.fm's feed or one by one; its failed items."""
+    params = ctx.params
+    assert isinstance(params, CompleteCatalogSyncParams)
     outcome = refresh.PlayedSetlists()
+    up, pool, limit, stopping = ctx.upstreams, ctx.database.pool, params.max_artists, ctx.stopping
+    step = refresh.refresh_played_setlists
     try:
         await ctx.unless_spent(
-            "setlistfm",
-            lambda: refresh.refresh_played_setlists(
-                ctx.upstreams, ctx.database.pool, outcome, limit=params.max_artists,
-                stopping=ctx.stopping.is_set,
-            ),
-        )  # fmt: skip
+            "setlistfm", lambda: step(up, pool, outcome, limit=limit, stopping=stopping.is_set)
+        )
     finally:
         for artist_id, message in outcome.failed:
             ctx.reporter.item_failed(artist_id, message)

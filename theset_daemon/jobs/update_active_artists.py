@@ -19,13 +19,11 @@ selected), streamed through the bounded pipeline a page at a time.
 
 **Per artist, cheaply.** An unchanged artist costs two upstream requests of its own:
 
-1. Spotify: the newest page of its releases (``/artists/{id}/albums``, album+single+compilation,
-   newest first within each group), whose ``total`` says whether anything was released or
-   removed since we stored ``artists.total_albums``. When the total moved, only the releases we
-   have no song from are fetched (``/albums?ids=``), paging further down the list only while
-   the new ones are not all found; their songs go through the catalog refresh's rules
-   (``refresh.new_release_songs``), and a song we already hold (same dedup key) is left to the
-   full discography sync to re-decide. Nothing is deleted: a partial read never retires a song.
+1. Spotify: the newest page of its releases, whose ``total`` says whether anything was released
+   or removed since we stored ``artists.total_albums``; only when it moved are the releases we
+   have no song from read (``refresh.read_releases``, ``refresh/new_releases.py``). A song we
+   already hold (same dedup key) is left to the full discography sync to re-decide. Nothing is
+   deleted: a partial read never retires a song.
 2. Ticketmaster: its upcoming events, upserted in bulk (an unchanged show is not rewritten, a
    show now reported cancelled is marked so); new upcoming shows get a predicted setlist. The
    page's artists with an attraction id share event queries (``refresh.PageShows``: up to 25
@@ -74,7 +72,6 @@ from typing import Any, TypeVar
 
 from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
-from theset_daemon.catalog import release_date
 from theset_daemon.db.sync import SyncArtist
 from theset_daemon.jobs.active_selection import select_artists
 from theset_daemon.jobs.context import JobContext, JobResult, UpdateActiveArtistsParams
@@ -83,7 +80,7 @@ from theset_daemon.jobs.summaries import PROVIDERS, UpdateActiveArtistsSummary
 from theset_daemon.log import get_logger
 from theset_daemon.upstream.clients import Upstreams
 from theset_daemon.upstream.errors import QuotaExhausted, UpstreamError
-from theset_daemon.upstream.spotify import AlbumSummary, Artist
+from theset_daemon.upstream.spotify import Artist
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -226,14 +223,6 @@ class Outcome:
     error: Exception | None = None  # a provider's failure, raised once the other part is stored
 
 
-@dataclass(frozen=True, slots=True)
-class Releases:
-    """The Spotify part of an artist: its release count and the songs of its new releases."""
-
-    total: int
-    news: refresh.NewReleases | None
-
-
 async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups) -> Outcome:
     """Refresh one artist (see the module docstring). A provider whose quota share is spent is
     skipped and one that fails is set aside (``Outcome.error``): either way its part is left
@@ -244,15 +233,11 @@ async def sync_artist(ctx: JobContext, artist: SyncArtist, lookups: PageLookups)
     pool = ctx.database.pool
     outcome = Outcome()
 
-    async def releases() -> Releases:
-        first = await up.spotify.artist_albums_page(spotify_id)
-        new_albums: list[AlbumSummary] = []
-        if first.total != artist.total_albums:
-            new_albums = await _new_releases(up, pool, artist, first.items, first.total)
-        news = await refresh.new_release_songs(up, new_albums) if new_albums else None
-        return Releases(first.total, news)
-
-    read, read_error = await _part(ctx, "spotify", releases)
+    read, read_error = await _part(
+        ctx,
+        "spotify",
+        lambda: refresh.read_releases(up, pool, artist.id, spotify_id, artist.total_albums),
+    )
     events, events_error = await _part(ctx, "ticketmaster", lambda: lookups.events(artist))
     outcome.error = read_error or events_error
     outcome.complete = read is not None and events is not None
@@ -315,41 +300,3 @@ async def _part(
         return await ctx.unless_spent(provider, call), None
     except Exception as exc:
         return None, exc
-
-
-async def _new_releases(
-    up: Upstreams,
-    pool: Any,
-    artist: SyncArtist,
-    first_page: list[AlbumSummary],
-    total: int,
-) -> list[AlbumSummary]:
-    """The ``total - total_albums`` newest releases on the artist's list that we hold no song
-    from, looked for from the top of the list down, no further than needed (a removal reads
-    just the first page).
-
-    "No song from" is not "new" on its own: a compilation of songs we already have leaves no song
-    row of its own, so among the releases we hold nothing from, the newest (by release date) are
-    taken as the new ones. The daily discography sync re-reads everything, so a rare wrong guess
-    (an old release re-dated, say) lasts a day at most.
-    """
-    assert artist.spotify_id is not None
-    known = {
-        r["album_id"]
-        for r in await pool.fetch(
-            "SELECT DISTINCT album_id FROM songs WHERE artist_id = $1 AND album_id IS NOT NULL",
-            artist.id,
-        )
-    }
-    wanted = max(0, total - artist.total_albums)
-    found = [a for a in first_page if a.id not in known]
-    offset = len(first_page)
-    while len(found) < wanted and offset < total:
-        page = await up.spotify.artist_albums_page(artist.spotify_id, offset=offset)
-        if not page.items:
-            break
-        found.extend(a for a in page.items if a.id not in known)
-        offset += len(page.items)
-    # Newest first; a release of unknown date counts as the oldest.
-    found.sort(key=lambda a: release_date(a.release_date) or dt.date.min, reverse=True)
-    return found[:wanted]

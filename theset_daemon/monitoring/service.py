@@ -3,7 +3,9 @@ sends each alert's notifications once.
 
 When it judges. After every run (the job runner's monitor hook), every ``CHECK_INTERVAL_S`` (a
 missed run produces no event, so the dead man's switch needs a clock), and on demand
-(``triggerHealthCheck``).
+(``triggerHealthCheck``). The providers' ``quota_insufficient`` (``rules.py``) is judged with
+every job (the clock's check, ``triggerHealthCheck`` without ``jobName``), never after one job's
+run: a run does not change what the plan needs, and the forecast is cached for a minute anyway.
 
 How an alert lives. A rule that holds and has no active alert fires one (one INSERT wins across
 instances; the winner notifies). An active alert whose rule no longer holds is resolved (one
@@ -23,7 +25,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,9 +41,17 @@ from theset_daemon.db.pool import Database
 from theset_daemon.jobs.context import JOB_NAMES
 from theset_daemon.lifetime import started
 from theset_daemon.log import get_logger
+from theset_daemon.monitoring.forecast import PlanForecast
 from theset_daemon.monitoring.health import Gap, JobHealth, RunFacts, Thresholds, evaluate
 from theset_daemon.monitoring.notify import Notification, Notifier
-from theset_daemon.monitoring.rules import Condition, RuleThresholds, conditions
+from theset_daemon.monitoring.rules import (
+    UPSTREAM_JOB_PREFIX,
+    Condition,
+    Rule,
+    RuleThresholds,
+    conditions,
+    quota_conditions,
+)
 from theset_daemon.periodic import start_periodic
 
 log = get_logger(__name__)
@@ -94,6 +104,8 @@ class Monitor:
         self._tasks: list[asyncio.Task[Any]] = []
         self._lag_mark_s = time.monotonic()
         self._noting: set[asyncio.Task[None]] = set()
+        #: The plan's forecast, shared with ``/api/monitoring/upstream`` and the status page.
+        self.plan = PlanForecast(database, holder, clock)
 
     # --- judging --------------------------------------------------------------------------
 
@@ -145,17 +157,35 @@ class Monitor:
             pool = self._database.pool
             for report in await self.report(job):
                 holding = conditions(report.name, report.health, limits)
-                open_rules = {row["rule"]: row for row in report.active}
-                for rule, condition in holding.items():
-                    if rule not in open_rules:
-                        await self._fire(report.name, condition)
-                for rule, row in open_rules.items():
-                    if rule not in holding:
-                        await self._resolve(row["id"])
+                await self._judge(report.name, holding, report.active)
+            if job is None:  # a run's end says nothing of the plan: judged with every job
+                await self._judge_quotas()
             if monitoring.renotify_interval_s > 0:
                 for row in await store.claim_renotify(pool, monitoring.renotify_interval_s):
                     self._notify("fire", row)
             return [store.render_alert(row) for row in await store.active_alerts(pool, job)]
+
+    async def _judge(
+        self, job: str, holding: Mapping[Rule, Condition], active: Iterable[asyncpg.Record]
+    ) -> None:
+        """Fire what holds and has no active alert; resolve what is active and no longer holds."""
+        open_rules = {row["rule"]: row for row in active}
+        for rule, condition in holding.items():
+            if rule not in open_rules:
+                await self._fire(job, condition)
+        for rule, row in open_rules.items():
+            if rule not in holding:
+                await self._resolve(row["id"])
+
+    async def _judge_quotas(self) -> None:
+        """``quota_insufficient`` of every provider, from the plan's (cached) forecast."""
+        active = [
+            row
+            for row in await store.active_alerts(self._database.pool)
+            if row["job_name"].startswith(UPSTREAM_JOB_PREFIX)
+        ]
+        for key, holding in quota_conditions(await self.plan.forecasts()).items():
+            await self._judge(key, holding, [row for row in active if row["job_name"] == key])
 
     async def _fire(self, job: str, condition: Condition) -> None:
         row = await store.fire_alert(
@@ -188,6 +218,7 @@ class Monitor:
             message=row["message"],
             fired_at=row["fired_at"],
             resolved_at=row["resolved_at"],
+            details=dict(row["details"] or {}),
         )
         for channel, task in self._notifier.send(notification).items():
             task.add_done_callback(functools.partial(self._noted, row["id"], channel))

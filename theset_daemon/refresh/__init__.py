@@ -28,11 +28,11 @@ Who calls what:
 - the importer: phase 1 :func:`artist_row`, phase 2 :func:`refresh_shows` (by keyword and by
   attraction: two requests for one artist), phase 3 :func:`refresh_discography`;
 - trending-artist-sync: :func:`refresh_discography` (songs only: it asks Ticketmaster nothing);
-- update-active-artists: :func:`new_release_songs`, :func:`store_new_songs`,
+- update-active-artists: :func:`read_releases`, :func:`store_new_songs`,
   :class:`PageShows` and :func:`store_found_shows`, :func:`predict_setlists`, :func:`artist_row`;
-- complete-catalog-sync: :func:`artist_row`, :class:`PageShows` and :func:`store_found`, then
-  :func:`refresh_played_setlists` (the setlists of the artists who played, by the feed or one by
-  one: ``refresh/played_setlists.py``).
+- complete-catalog-sync: :func:`artist_row`, :func:`read_releases`, :func:`store_new_songs`,
+  :class:`PageShows` and :func:`store_found`, then :func:`refresh_played_setlists` (the setlists
+  of the artists who played, by the feed or one by one: ``refresh/played_setlists.py``).
 
 The jobs' shows come from :class:`PageShows` (``refresh/grouped_shows.py``): attraction queries
 shared by up to 25 artists, keyword searches only for artists without an attraction id and at most
@@ -61,6 +61,7 @@ from theset_daemon.refresh.grouped_shows import (
     store_found,
     store_found_shows,
 )
+from theset_daemon.refresh.new_releases import Releases, read_releases
 from theset_daemon.refresh.played_setlists import PlayedSetlists, refresh_played_setlists
 from theset_daemon.refresh.setlists import (
     PREDICTED_SETLIST_SIZE,
@@ -84,6 +85,7 @@ __all__ = [
     "NewReleases",
     "PageShows",
     "PlayedSetlists",
+    "Releases",
     "ShowsRefresh",
     "UpstreamErrorGroup",
     "artist_row",
@@ -92,6 +94,7 @@ __all__ = [
     "mark_shows_synced",
     "new_release_songs",
     "predict_setlists",
+    "read_releases",
     "refresh_discography",
     "refresh_past_setlists",
     "refresh_played_setlists",

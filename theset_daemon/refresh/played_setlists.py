@@ -1,11 +1,12 @@
 """The setlists of the artists who played: complete-catalog-sync's setlist step, after its shows.
 
-**Who.** Setlists have no age (``refresh/plan.py``): an artist's are due once it played a show
-after they were last fetched (``artists.setlists_synced_at``), or it has played and they were
-never fetched. Who played is read from the stored shows, the past Ticketmaster events the show
-sync just stored among them (``db/setlists.py``: a show dated ``D`` counts as played at ``D + 1``
-00:00 UTC). So the step costs what the shows played cost, not what the catalog's size costs: an
-artist that played nothing since its last fetch has nothing new on setlist.fm worth a request.
+**Who.** Setlists have no age (``catalog/plan.py``): an artist's are due once it played a show
+after they were last fetched (``artists.setlists_synced_at``), and when they were never fetched
+(the first read brings the newest page of its history). Who played is read from the stored
+shows, the past Ticketmaster events the show sync just stored among them (``db/setlists.py``: a
+show dated ``D`` counts as played at ``D + 1`` 00:00 UTC). So, once every artist has been read
+once, the step costs what the shows played cost, not what the catalog's size costs: an artist
+that played nothing since its last fetch has nothing new on setlist.fm worth a request.
 
 **Two ways**, chosen each run from the expected requests:
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import asyncpg
 
+from theset_daemon.catalog.plan import background_share_per_day
 from theset_daemon.config import ProviderSettings
 from theset_daemon.db import budget as store
 from theset_daemon.db.pool import Database
@@ -62,8 +63,12 @@ class Caps:
             return cls(None, None, None)
         return cls(
             total=quota,
-            interactive=math.floor(quota * settings.interactive_max),
-            background=math.floor(quota * (1 - settings.interactive_reserve)),
+            interactive=math.floor(quota * settings.interactive_max + 1e-9),  # 100 * 0.57: 56.99...
+            background=int(
+                background_share_per_day(
+                    settings.max_rate_per_s, quota, settings.interactive_reserve
+                )
+            ),
         )
 
     def of_class(self, request_class: RequestClass) -> int | None:

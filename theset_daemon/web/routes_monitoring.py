@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, RootModel
 
 from theset_daemon.appkeys import DATABASE, METRICS, MONITOR
+from theset_daemon.config import AlertRule
 from theset_daemon.db import monitoring as store
 from theset_daemon.jobs.context import JOB_NAMES, JobName
 from theset_daemon.monitoring.health import JobState
@@ -60,7 +61,7 @@ class JobHealthView(BaseModel):
 
 class Alert(BaseModel):
     id: str
-    rule: Literal["error_rate", "slow_run", "consecutive_failures", "missed_execution"]
+    rule: AlertRule
     job: str
     severity: Literal["warning", "critical"]
     message: str

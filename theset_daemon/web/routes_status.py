@@ -3,7 +3,9 @@
 The page is one static file (``status.html``: plain HTML, CSS and a little JS, no build step).
 It opens ``/status/events``, an SSE stream of *snapshots*: the jobs with their health state, last
 and next run, the active alerts, the imports running or just finished, the recent runs, and each
-upstream's budget (``routes_upstream.py``).
+upstream's budget (``routes_upstream.py``) with the refresh plan against it: the plan's requests
+a day against the jobs' share of the day (its figures are cached a minute,
+``monitoring/forecast.py``, so the stream's ticks do not read the whole catalog each second).
 ``/status/snapshot`` answers the same JSON once (the terminal's ``theset-daemon status`` reads it).
 
 All three take the admin key as a bearer token or as the HTTP Basic password, so a browser can
@@ -36,7 +38,7 @@ from theset_daemon.timestamps import iso_utc
 from theset_daemon.web.api import EventStream, RouteTable
 from theset_daemon.web.models import ErrorEnvelope
 from theset_daemon.web.routes_monitoring import Alert, JobHealthView, Status, job_view, overall
-from theset_daemon.web.routes_upstream import UpstreamProviders, upstream_providers
+from theset_daemon.web.routes_upstream import UpstreamProviders, forecasts, upstream_providers
 
 routes = RouteTable()
 
@@ -68,6 +70,16 @@ class StatusRun(BaseModel):
     error: str | None
 
 
+class PlanAgainstBudget(BaseModel):
+    """One provider's refresh plan against the jobs' share of its day (``monitoring/forecast.py``),
+    exact where ``upstream``'s forecast is rounded: the page shows whether the plan fits."""
+
+    requestsPerDay: float
+    backgroundSharePerDay: float
+    daysToRefreshAll: float
+    fits: bool
+
+
 class Snapshot(BaseModel):
     status: Status
     checkedAt: str
@@ -79,6 +91,8 @@ class Snapshot(BaseModel):
     recentRuns: list[StatusRun]
     #: Each provider's budget, as ``GET /api/monitoring/upstream`` answers it.
     upstream: UpstreamProviders
+    #: Each provider's plan against its budget (what ``quota_insufficient`` judges).
+    plan: dict[str, PlanAgainstBudget]
 
 
 async def snapshot(app: web.Application) -> Snapshot:
@@ -94,7 +108,8 @@ async def snapshot(app: web.Application) -> Snapshot:
         RECENT_IMPORTS_MINUTES,
     )
     recent = [runs_db.render(row) for row in await runs_db.recent(pool, None, RECENT_RUNS)]
-    upstream = await upstream_providers(app, datetime.now(UTC))
+    expected = await forecasts(app)
+    upstream = await upstream_providers(app, datetime.now(UTC), expected)
     return Snapshot(
         status=overall(jobs, alerts),
         checkedAt=iso_utc(datetime.now(UTC)) or "",
@@ -129,6 +144,15 @@ async def snapshot(app: web.Application) -> Snapshot:
             for run in recent
         ],
         upstream=upstream,
+        plan={
+            name: PlanAgainstBudget(
+                requestsPerDay=round(figures.requests_per_day, 1),
+                backgroundSharePerDay=round(figures.share_per_day, 1),
+                daysToRefreshAll=round(figures.days_to_refresh_all, 3),
+                fits=figures.fits,
+            )
+            for name, figures in expected.items()
+        },
     )
 
 

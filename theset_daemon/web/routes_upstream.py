@@ -4,7 +4,8 @@ Per provider: its rate and daily quota as configured, today's use by class read 
 shared ledger (another daemon may have counted since this one last did), what is left and when
 the day resets (null without a daily quota), how the rate is shared now (``redis`` or ``split``
 among the live daemons), the breaker, and the forecast (``monitoring/forecast.py``: what the
-schedules will spend per day, and the days one refresh of every artist takes).
+refresh plan needs per day to keep every artist at its target age, and the days one refresh of
+every artist takes within the background share; cached a minute, shared with the monitor).
 
 The status page shows the same figures: :func:`upstream_providers` feeds its snapshot too.
 """
@@ -17,9 +18,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from theset_daemon.appkeys import DATABASE, SETTINGS, UPSTREAMS
-from theset_daemon.db import forecast as forecast_db
-from theset_daemon.jobs.context import JOB_NAMES
+from theset_daemon.appkeys import MONITOR, UPSTREAMS
 from theset_daemon.monitoring import forecast
 from theset_daemon.timestamps import iso_utc
 from theset_daemon.upstream.http import Provider
@@ -29,7 +28,7 @@ from theset_daemon.web.models import ErrorEnvelope
 
 routes = RouteTable()
 
-PROVIDERS = ("spotify", "ticketmaster", "setlistfm")
+PROVIDERS = forecast.PROVIDERS
 
 
 class UsedToday(BaseModel):
@@ -38,7 +37,8 @@ class UsedToday(BaseModel):
 
 
 class ForecastView(BaseModel):
-    """0 means unknown (no measured cost, no artist, or no background share), never free."""
+    """From the refresh plan. ``daysToRefreshAll`` 0 means unknown (no background share at all),
+    never free; 0 requests a day means nothing to keep (no artist)."""
 
     requestsPerDay: float
     daysToRefreshAll: float
@@ -70,26 +70,9 @@ class UpstreamBudget(BaseModel):
     providers: UpstreamProviders
 
 
-async def forecasts(app: web.Application, now: datetime) -> dict[str, forecast.Forecast]:
-    """The forecast of every provider, from the jobs as configured now and their recent runs."""
-    settings = app[SETTINGS].current
-    pool = app[DATABASE].pool
-    plans = []
-    for job in JOB_NAMES:
-        section = settings.jobs.of(job)
-        if section.enabled and section.artists_per_run and job in forecast.SHAPES:
-            runs_per_day = forecast.runs_per_day(section.schedule, now)
-            plans.append(forecast.JobPlan(job, runs_per_day, section.artists_per_run))
-    runs = await forecast_db.recent_runs(pool, list(forecast.SHAPES), forecast.RECENT_RUNS)
-    costs = forecast.cost_per_artist(
-        forecast.RunCost(row["job_name"], row["progress_done"], row["api_calls"]) for row in runs
-    )
-    budgets = {
-        name: forecast.Budget(p.settings.max_rate_per_s, p.settings.daily_quota,
-                              p.settings.interactive_reserve)
-        for name, p in app[UPSTREAMS].providers.items()
-    }  # fmt: skip
-    return forecast.forecast(plans, costs, await forecast_db.refreshable_artists(pool), budgets)
+async def forecasts(app: web.Application) -> dict[str, forecast.Forecast]:
+    """Every provider's forecast, from the refresh plan (cached: ``monitoring/forecast.py``)."""
+    return await app[MONITOR].plan.forecasts()
 
 
 async def _budget(provider: Provider, expected: forecast.Forecast, now: datetime) -> ProviderBudget:
@@ -117,8 +100,8 @@ async def _budget(provider: Provider, expected: forecast.Forecast, now: datetime
         liveDaemons=1 if cluster is None else cluster.live(),
         breaker=provider.breaker.state.value,
         forecast=ForecastView(
-            requestsPerDay=expected.requests_per_day,
-            daysToRefreshAll=expected.days_to_refresh_all,
+            requestsPerDay=forecast.significant(expected.requests_per_day),
+            daysToRefreshAll=forecast.significant(expected.days_to_refresh_all),
         ),
     )
 
@@ -129,8 +112,11 @@ def _to_the_second(moment: datetime) -> datetime:
     return (moment + timedelta(microseconds=500_000)).replace(microsecond=0)
 
 
-async def upstream_providers(app: web.Application, now: datetime) -> UpstreamProviders:
-    expected = await forecasts(app, now)
+async def upstream_providers(
+    app: web.Application, now: datetime, expected: dict[str, forecast.Forecast] | None = None
+) -> UpstreamProviders:
+    """Every provider's budget; ``expected``: the forecasts when the caller has them already."""
+    expected = expected if expected is not None else await forecasts(app)
     providers = app[UPSTREAMS].providers
     budgets = {name: await _budget(providers[name], expected[name], now) for name in PROVIDERS}
     return UpstreamProviders(**budgets)

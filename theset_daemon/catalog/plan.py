@@ -16,9 +16,11 @@ releases (Spotify), setlists (setlist.fm).
 
 **Target ages**: shows and releases ``active_target_age_h`` (6 h), ``touring_target_age_h``
 (1 day), ``other_target_age_h`` (7 days). Setlists have no age: they are due once a show was
-played after the last setlist fetch, and should be read within ``setlist_after_show_h``.
+played after the last setlist fetch, and should be read within ``setlist_after_show_h``; never
+read, they are due (the first read brings the newest page of the artist's history).
 
-**Overdue** is age over target age (1.0: due now; a kind never fetched is infinitely overdue).
+**Overdue** is age over target age (1.0: at its target age; a kind never fetched is infinitely
+overdue); shows and releases are due from :data:`DUE_AT_OVERDUE` (5/6).
 Work goes most overdue first, weighted by activity: ``overdue * (1 + ln(1 + activity))``, so of
 two artists equally late the one fans are busier with goes first, and activity counts by its
 order of magnitude (20 makes an artist count four times as late, 500 seven times). Only due
@@ -46,6 +48,14 @@ ATTRACTIONS_PER_QUERY = 25
 #: The horizon over which upcoming shows predict the shows played per day.
 SHOWS_HORIZON_DAYS = 30
 DAY = timedelta(days=1)
+#: Shows and releases are due from five sixths of their target age. A run stamps its artists as
+#: it goes, minutes to an hour after it started; when the target age is the job's period (6 h,
+#: a day, a week), the next run would find what the last one stamped a little short of it and
+#: skip it, refreshing it a period late. A sixth (1 h of 6, 4 h of a day, 28 h of a week) is
+#: room for a run's length; ``catalog/activity.py`` draws the same line for
+#: update-active-artists (due from 5 h of its 6).
+DUE_AT_OVERDUE = 5 / 6
+SECONDS_PER_DAY = 86_400
 
 
 class Kind(StrEnum):
@@ -105,21 +115,24 @@ def target_age(tier: Tier, settings: PlanSettings) -> timedelta:
 
 
 def overdue(artist: ArtistState, kind: Kind, now: datetime, settings: PlanSettings) -> float:
-    """Age over target age; ``inf`` when never fetched, 0 for setlists nobody played since."""
+    """Age over target age; ``inf`` when never fetched (setlists too: the first read brings
+    the artist's history), 0 for setlists with no show played since they were read."""
     fetched = artist.fetched_at.get(kind)
-    if kind is Kind.SETLISTS:
-        played = artist.last_played_at
-        if played is None or played > now or (fetched is not None and fetched >= played):
-            return 0.0
-        return (now - played) / timedelta(hours=settings.setlist_after_show_h)
     if fetched is None:
         return math.inf
+    if kind is Kind.SETLISTS:
+        played = artist.last_played_at
+        if played is None or played > now or fetched >= played:
+            return 0.0
+        return (now - played) / timedelta(hours=settings.setlist_after_show_h)
     return max(timedelta(0), now - fetched) / target_age(tier_of(artist), settings)
 
 
 def is_due(artist: ArtistState, kind: Kind, now: datetime, settings: PlanSettings) -> bool:
+    """Setlists once a show was played since they were read; shows and releases from
+    :data:`DUE_AT_OVERDUE` of their target age."""
     played_since_fetch = kind is Kind.SETLISTS and overdue(artist, kind, now, settings) > 0
-    return played_since_fetch or overdue(artist, kind, now, settings) >= 1.0
+    return played_since_fetch or overdue(artist, kind, now, settings) >= DUE_AT_OVERDUE
 
 
 def priority(artist: ArtistState, kind: Kind, now: datetime, settings: PlanSettings) -> float:
@@ -177,15 +190,42 @@ def one_refresh_of_all(
     return total
 
 
+def background_share_per_day(
+    max_rate_per_s: float, daily_quota: int, interactive_reserve: float
+) -> float:
+    """The requests a day the jobs may send a provider (CONTRACT.md section 9): the day's quota
+    less the interactive reserve, or, without a daily quota, the same share of what the rate
+    allows in a day (interactive requests go first, so the jobs cannot count on the rest).
+
+    A daily quota's share is whole requests, the cap the ledger enforces (``upstream/quota.py``
+    takes it from here); the nudge keeps 10 * (1 - 0.8), a hair under 2 in floating point, at 2."""
+    if daily_quota > 0:
+        return float(math.floor(daily_quota * (1 - interactive_reserve) + 1e-9))
+    return max_rate_per_s * SECONDS_PER_DAY * (1 - interactive_reserve)
+
+
 def days_to_refresh_all(requests: float, share_per_day: float) -> float:
     """Days that ``requests`` take within a provider's background share; 0 when unknown (no
     share at all), never "free"."""
     return requests / share_per_day if share_per_day > 0 else 0.0
 
 
-def artists_per_run(share_per_day: float, runs_per_day: float, cost_per_artist: float) -> int:
-    """The artists one scheduled run may refresh: the day's background share, spread evenly
-    over the day's runs, over the requests one artist costs."""
-    if runs_per_day <= 0 or cost_per_artist <= 0:
-        return 0
-    return math.floor(share_per_day / runs_per_day / cost_per_artist)
+def within_budget(ordered: Iterable[ArtistState], kind: Kind, requests: float) -> list[ArtistState]:
+    """The head of ``ordered`` whose refreshes of ``kind`` cost at most ``requests`` in all:
+    what a scheduled run takes of :func:`due_in_order` with its share of the budget."""
+    taken: list[ArtistState] = []
+    spent = 0.0
+    for artist in ordered:
+        spent += cost(artist, kind)
+        if spent > requests + 1e-9:  # 25 times 1/25 is a hair over 1 in floating point
+            break
+        taken.append(artist)
+    return taken
+
+
+def run_share(share_per_day: float, until_next_run: timedelta) -> float:
+    """The requests a scheduled run may spend of a provider's background share: the share of the
+    time until the job's next run, at most a day's (the day's quota stops a run there anyway).
+    So a job that runs every 6 hours spends a quarter of the day's share each time and the
+    day's work is spread over its runs, while a weekly run may use one day's share."""
+    return share_per_day * min(1.0, max(0.0, until_next_run / DAY))
