@@ -63,6 +63,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -360,17 +361,16 @@ async def _show_sync(
 
 
 async def _played_setlists(ctx: JobContext, state: RunState) -> int:
-    """The setlists of the artists who played since their last setlist fetch (the shows just
-    stored tell who), by setlist.fm's feed or one by one; its failed items."""
+    """The setlist step (``refresh/played_setlists.py``, after the shows); its failed items."""
     params = ctx.params
     assert isinstance(params, CompleteCatalogSyncParams)
     outcome = refresh.PlayedSetlists()
-    up, pool, limit, stopping = ctx.upstreams, ctx.database.pool, params.max_artists, ctx.stopping
-    step = refresh.refresh_played_setlists
+    step = functools.partial(
+        refresh.refresh_played_setlists, ctx.upstreams, ctx.database.pool, outcome,
+        limit=params.max_artists, stopping=ctx.stopping, pacing=ctx.pacing,
+    )  # fmt: skip
     try:
-        await ctx.unless_spent(
-            "setlistfm", lambda: step(up, pool, outcome, limit=limit, stopping=stopping.is_set)
-        )
+        await ctx.unless_spent("setlistfm", step)
     finally:
         for artist_id, message in outcome.failed:
             ctx.reporter.item_failed(artist_id, message)

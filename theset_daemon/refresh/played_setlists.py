@@ -11,7 +11,8 @@ that played nothing since its last fetch has nothing new on setlist.fm worth a r
 **Two ways**, chosen each run from the expected requests:
 
 - *one by one*: the newest page of each due artist's setlists (``refresh_past_setlists``), one
-  request an artist, plus a name search for one without a MusicBrainz id (then kept);
+  request an artist, plus a name search for one without a MusicBrainz id (then kept); paced as
+  the job paces its artists (``batch_size`` at a time, ``delay_s`` between);
 - *the feed*: ``search/setlists?lastUpdated=since`` pages, every artist's setlists updated since
   ``since`` (setlist.fm's own change list), ``since`` the oldest ``setlists_synced_at`` of the due
   artists that could be read from it. One page holds 20 setlists of any artists, so when many
@@ -42,12 +43,13 @@ this step's does not unstamp the shows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -67,6 +69,24 @@ log = get_logger(__name__)
 PROBE_FROM = 3
 
 Way = Literal["feed", "one-by-one"]
+
+
+class Pacing(Protocol):
+    """The job's pacing (``[jobs.<job>]``): artists at a time, and the pause between."""
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def delay_s(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Unpaced:
+    """One artist at a time, no pause: the pacing of a caller that is not a paced job."""
+
+    batch_size: int = 1
+    delay_s: float = 0.0
 
 
 @dataclass(slots=True)
@@ -96,12 +116,15 @@ async def refresh_played_setlists(
     *,
     limit: int | None = None,
     way: Way | None = None,
-    stopping: Callable[[], bool] = lambda: False,
+    stopping: asyncio.Event | None = None,
+    pacing: Callable[[], Pacing] = Unpaced,
 ) -> PlayedSetlists:
-    """Read and store the setlists of every artist that played since its last setlist fetch,
-    the cheaper way (or ``way``, for tests), into ``outcome``. At most ``limit`` artists are
-    asked one by one, longest waiting first. Raises :class:`QuotaExhausted` when the quota stops
-    it."""
+    """Read and store the setlists of every artist that played since its last setlist fetch (or
+    never had them read), the cheaper way (or ``way``, for tests), into ``outcome``. At most
+    ``limit`` artists are asked one by one, never read first, then longest waiting, ``pacing()``
+    (re-read as it goes) of them at a time with its pause between; ``stopping`` set, no new one
+    starts. Raises :class:`QuotaExhausted` when the quota stops it."""
+    stopping = stopping or asyncio.Event()
     async with pool.acquire() as conn:
         due = await setlists_db.due_setlist_artists(conn)
     outcome.due = len(due)
@@ -113,7 +136,7 @@ async def refresh_played_setlists(
     covered = {a.id for a in by_feed} if walked else set()
     alone = [a for a in due if a.id not in covered]
     outcome.way = "feed" if walked else "one-by-one" if alone else "none"
-    await _one_by_one(up, pool, alone[:limit], outcome, stopping)
+    await _one_by_one(up, pool, alone[:limit], outcome, stopping, pacing)
     log.info(
         "played_setlists", due=outcome.due, way=outcome.way, asked=outcome.asked,
         feed_pages=outcome.feed_pages, setlists_created=outcome.setlists_created,
@@ -134,7 +157,7 @@ async def _walk_feed(
     outcome: PlayedSetlists,
     *,
     forced: bool,
-    stopping: Callable[[], bool],
+    stopping: asyncio.Event,
 ) -> bool:
     """Walk the feed when it takes fewer pages than ``artists`` (or ``forced``); True when it
     was walked to its end (the artists it covers are stamped)."""
@@ -150,7 +173,7 @@ async def _walk_feed(
             await _store_feed_page(pool, page, outcome)
             if page.is_last:
                 break
-            if stopping():
+            if stopping.is_set():
                 return False
             page = await up.setlistfm.setlists_updated_since(since, page.page + 1)
             outcome.feed_pages += 1
@@ -188,26 +211,42 @@ async def _one_by_one(
     pool: asyncpg.Pool,
     artists: Sequence[DueArtist],
     outcome: PlayedSetlists,
-    stopping: Callable[[], bool],
+    stopping: asyncio.Event,
+    pacing: Callable[[], Pacing],
 ) -> None:
-    for artist in artists:
-        if stopping():
-            return
-        asked_at = dt.datetime.now(dt.UTC)
-        outcome.asked += 1
-        try:
-            counts = await refresh_past_setlists(up, pool, artist.id, artist.name, artist.mbid)
-        except (QuotaExhausted, asyncio.CancelledError):
-            raise
-        except Exception as exc:
-            log.warning("played_setlists_failed", artist_id=str(artist.id), error=repr(exc))
-            outcome.failed.append((artist.id, f"setlists: {type(exc).__name__}: {exc}"[:300]))
-            continue
-        if counts is not None:
-            _count(outcome, artist.id, counts)
-        async with pool.acquire() as conn:
-            await setlists_db.mark_setlists_synced(conn, artist.id, asked_at)
-        outcome.stamped += 1
+    """The artists' newest setlists, ``batch_size`` at a time with ``delay_s`` between, as the
+    job's pipeline paces its artists."""
+    start = 0
+    while start < len(artists) and not stopping.is_set():
+        batch = artists[start : start + max(1, pacing().batch_size)]
+        start += len(batch)
+        asked = [_ask(up, pool, artist, outcome) for artist in batch]
+        for answer in await asyncio.gather(*asked, return_exceptions=True):
+            if isinstance(answer, BaseException):
+                raise answer  # a quota refusal (or a cancel): each failure is recorded
+        if start < len(artists) and (pause_s := pacing().delay_s) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=pause_s)
+
+
+async def _ask(
+    up: Upstreams, pool: asyncpg.Pool, artist: DueArtist, outcome: PlayedSetlists
+) -> None:
+    asked_at = dt.datetime.now(dt.UTC)
+    outcome.asked += 1
+    try:
+        counts = await refresh_past_setlists(up, pool, artist.id, artist.name, artist.mbid)
+    except (QuotaExhausted, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        log.warning("played_setlists_failed", artist_id=str(artist.id), error=repr(exc))
+        outcome.failed.append((artist.id, f"setlists: {type(exc).__name__}: {exc}"[:300]))
+        return
+    if counts is not None:
+        _count(outcome, artist.id, counts)
+    async with pool.acquire() as conn:
+        await setlists_db.mark_setlists_synced(conn, artist.id, asked_at)
+    outcome.stamped += 1
 
 
 def _count(outcome: PlayedSetlists, artist_id: UUID, counts: setlists_db.SetlistCounts) -> None:
