@@ -37,6 +37,7 @@ from bench.catalog_sync import raised_settings, raised_simulator
 from bench.common import Row, seed_artists, throwaway_postgres
 from theset_daemon.cache import open_cache
 from theset_daemon.db.pool import open_database
+from theset_daemon.db.setlists import due_setlist_artists
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.upstream.clients import open_clients
 
@@ -147,12 +148,8 @@ async def _rows(
         "SELECT count(*) FROM setlists WHERE type = 'actual' AND setlistfm_id = ANY($1::text[])",
         list(new),
     )
-    still_due = await pool.fetchval(
-        """SELECT count(*) FROM artists a
-           WHERE a.setlists_synced_at < (SELECT (max(s.date) + 1)::timestamp AT TIME ZONE 'UTC'
-                                         FROM shows s WHERE s.headliner_artist_id = a.id
-                                           AND s.date < (now() AT TIME ZONE 'UTC')::date)"""
-    )
+    async with pool.acquire() as conn:
+        still_due = len(await due_setlist_artists(conn))
     way = "the feed" if feed > 1 or (feed and not alone) else "one by one"
     print(
         f"# {BENCH}: second sync {result['status']} in {elapsed_s:.1f} s ({_phases(result)}); "
