@@ -43,7 +43,8 @@ from uuid import UUID
 
 from theset_daemon.config import PlanSettings
 
-#: Artists that share one grouped Ticketmaster ``attractionId`` query.
+#: Artists that share one grouped Ticketmaster ``attractionId`` query (``refresh/grouped_shows.py``
+#: makes the groups; 25 keeps the URL short), which sets what one artist's shows cost.
 ATTRACTIONS_PER_QUERY = 25
 #: The horizon over which upcoming shows predict the shows played per day.
 SHOWS_HORIZON_DAYS = 30

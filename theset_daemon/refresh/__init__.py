@@ -54,7 +54,6 @@ from theset_daemon.refresh.discography import (
 )
 from theset_daemon.refresh.gather import UpstreamErrorGroup
 from theset_daemon.refresh.grouped_shows import (
-    ATTRACTIONS_PER_QUERY,
     EVENTS_PER_QUERY,
     FoundEvents,
     PageShows,
@@ -77,7 +76,6 @@ from theset_daemon.refresh.shows import (
 )
 
 __all__ = [
-    "ATTRACTIONS_PER_QUERY",
     "EVENTS_PER_QUERY",
     "PREDICTED_SETLIST_SIZE",
     "DiscographyRefresh",

@@ -40,6 +40,7 @@ from uuid import UUID
 
 import asyncpg
 
+from theset_daemon.catalog.plan import ATTRACTIONS_PER_QUERY
 from theset_daemon.db import catalog as store
 from theset_daemon.db.conn import Connection
 from theset_daemon.log import get_logger
@@ -52,7 +53,6 @@ from theset_daemon.upstream.ticketmaster import DEEP_PAGING_LIMIT, Event, Ticket
 log = get_logger(__name__)
 T = TypeVar("T")
 
-ATTRACTIONS_PER_QUERY = 25  # keeps the URL short
 EVENTS_PER_QUERY = 600  # expected events per grouped query: room for new ones under 1,000
 
 
