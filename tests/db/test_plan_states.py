@@ -51,6 +51,10 @@ async def test_each_artist_state(db: asyncpg.Connection) -> None:
     )
     for days in (-10, -2, 5, 40):
         await show(db, touring, days)
+    await show(db, touring, -1)
+    await db.execute(  # called off: not played
+        "UPDATE shows SET status = 'cancelled' WHERE date = current_date - 1"
+    )
 
     states = {s.artist_id: s for s in await artist_states(db)}
 

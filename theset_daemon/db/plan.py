@@ -11,8 +11,9 @@ one are stored, never refreshed). Per artist:
   trending-artist-sync deep-refreshes;
 - its upcoming shows, all and within ``SHOWS_HORIZON_DAYS``;
 - whether Ticketmaster knows its attraction (``ticketmaster_id``);
-- ``last_played_at``: the end of the day of its newest show dated in the past (a show is over by
-  the end of its day, so a setlist fetch during that day does not count as after it).
+- ``last_played_at``: the end of the day of its newest show dated in the past and not called off
+  (``db/setlists.py``'s :data:`~theset_daemon.db.setlists.LAST_PLAYED_AT`, so the setlist step
+  and the plan agree on who is due).
 
 10,000 artists are about 2 MB of rows: the plan is computed whole (its order is a sort over every
 artist's priority at one instant), not paged.
@@ -27,6 +28,7 @@ import asyncpg
 from theset_daemon.catalog.activity import RECENT_WINDOW, WINDOW
 from theset_daemon.catalog.plan import SHOWS_HORIZON_DAYS, ArtistState, Kind
 from theset_daemon.db.conn import Connection
+from theset_daemon.db.setlists import LAST_PLAYED_AT
 from theset_daemon.db.sync import activity_sql
 
 #: The trending tier: trending-artist-sync's default ``limit``.
@@ -36,7 +38,7 @@ TRENDING_TOP = 100
 async def artist_states(db: asyncpg.Pool | Connection) -> list[ArtistState]:
     rows = await db.fetch(
         activity_sql("$1", "$2")
-        + """, trending AS (
+        + f""", trending AS (
                 SELECT id FROM artists WHERE spotify_id IS NOT NULL AND trending_score > 0
                 ORDER BY trending_score DESC, id DESC LIMIT $3
             ), active AS (
@@ -53,7 +55,7 @@ async def artist_states(db: asyncpg.Pool | Connection) -> list[ArtistState]:
                            AS upcoming,
                        count(*) FILTER (WHERE status = 'upcoming' AND date >= current_date
                                           AND date < current_date + $4::int) AS soon,
-                       max(date) FILTER (WHERE date < current_date) AS last_played
+                       {LAST_PLAYED_AT} AS last_played_at
                   FROM shows GROUP BY 1
             )
             SELECT a.id, a.last_synced_at, a.shows_synced_at, a.setlists_synced_at,
@@ -62,7 +64,7 @@ async def artist_states(db: asyncpg.Pool | Connection) -> list[ArtistState]:
                    EXISTS (SELECT 1 FROM trending t WHERE t.id = a.id) AS trending,
                    coalesce(o.upcoming, 0) AS upcoming, coalesce(o.soon, 0) AS soon,
                    a.ticketmaster_id IS NOT NULL AS has_attraction,
-                   (o.last_played + 1)::timestamp AT TIME ZONE 'UTC' AS last_played_at
+                   o.last_played_at
               FROM scored s JOIN artists a ON a.id = s.id
               LEFT JOIN shows_of o ON o.id = a.id""",
         RECENT_WINDOW,

@@ -10,9 +10,9 @@ shows that happened.
 
 A show dated ``D`` counts as played at the end of that day, ``D + 1`` at 00:00 UTC (``D`` is the
 venue's local date, so a show is over by then wherever it was; a fetch during the day of the show
-does not count as after it). ``last_played_at`` is that moment for the artist's newest show dated
-before today, as ``db/plan.py`` reads it for ``catalog/plan.py``: the same artists are due here
-and in the plan.
+does not count as after it); a cancelled or postponed one was not played. ``last_played_at`` is
+that moment for the artist's newest show dated before today (:data:`LAST_PLAYED_AT`, which
+``db/plan.py`` reads for ``catalog/plan.py`` too): the same artists are due here and in the plan.
 """
 
 from __future__ import annotations
@@ -223,14 +223,21 @@ class DueArtist:
     last_played_at: dt.datetime | None
 
 
+#: An artist's ``last_played_at`` as an aggregate over its shows (``GROUP BY
+#: headliner_artist_id``), in SQL once for here and ``db/plan.py``: the newest show dated before
+#: today that was not called off, as the moment it was over. NULL: none.
+LAST_PLAYED_AT = """(max(date) FILTER (WHERE date < current_date
+                                         AND status NOT IN ('cancelled', 'postponed'))
+                      + 1)::timestamp AT TIME ZONE 'UTC'"""
+
+
 async def due_setlist_artists(conn: Connection) -> list[DueArtist]:
     """Every artist (with a Spotify id) whose setlists were never fetched, or whose last played
     show is after its ``setlists_synced_at``: never fetched first, then longest waiting."""
     rows = await conn.fetch(
-        """
+        f"""
         WITH played AS (
-            SELECT headliner_artist_id AS artist_id,
-                   (max(date) + 1)::timestamp AT TIME ZONE 'UTC' AS last_played_at
+            SELECT headliner_artist_id AS artist_id, {LAST_PLAYED_AT} AS last_played_at
             FROM shows WHERE date < current_date GROUP BY headliner_artist_id
         )
         SELECT a.id, a.name, a.mbid, a.setlists_synced_at, p.last_played_at
