@@ -64,9 +64,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import functools
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -74,11 +74,11 @@ from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
 from theset_daemon.db import catalog_sync as store
 from theset_daemon.db import maintenance
+from theset_daemon.jobs.catalog_sync_run import PHASES, OverallProgress, RunState
 from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
 from theset_daemon.jobs.pipeline import BulkWriter, PipelineResult, run_pipeline
-from theset_daemon.jobs.planned import PlannedArtists, planned_artists
+from theset_daemon.jobs.planned import PlannedArtists, planned_artists, run_share
 from theset_daemon.jobs.summaries import (
-    CompleteCatalogSyncSummary,
     Integrity,
     IntegrityViolation,
     PhaseOutcome,
@@ -88,76 +88,8 @@ from theset_daemon.upstream.spotify import Artist
 
 log = get_logger(__name__)
 
-PHASES = ("artist-sync", "show-sync", "data-cleanup", "integrity-checks")
 #: Artist ids per cache invalidation call.
 INVALIDATE_CHUNK = 500
-
-
-# --- the run's state ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class RunState:
-    cutoff: dt.datetime
-    summary: CompleteCatalogSyncSummary = field(default_factory=CompleteCatalogSyncSummary)
-    items_total: int = 0
-    items_failed: int = 0
-
-    def as_checkpoint(self) -> dict[str, Any]:
-        return {
-            "cutoff": self.cutoff.isoformat(),
-            **self.summary.as_json(),
-            "itemsTotal": self.items_total,
-            "itemsFailed": self.items_failed,
-        }
-
-    @classmethod
-    def from_checkpoint(cls, saved: Mapping[str, Any] | None) -> RunState:
-        if not saved or "cutoff" not in saved:
-            return cls(cutoff=dt.datetime.now(dt.UTC))
-        return cls(
-            cutoff=dt.datetime.fromisoformat(saved["cutoff"]),
-            # (an older checkpoint says "integrity": null before that phase ran)
-            summary=CompleteCatalogSyncSummary.from_json(
-                {key: value for key, value in saved.items() if value is not None}
-            ),
-            items_total=int(saved.get("itemsTotal", 0)),
-            items_failed=int(saved.get("itemsFailed", 0)),
-        )
-
-    def finished(self, name: str) -> bool:
-        return any(p.name == name for p in self.summary.phases)
-
-
-class _OverallProgress:
-    """The reporter the phases see: progress is counted over the whole run (both artist phases'
-    items, then one step per maintenance phase), with the run's summary so far."""
-
-    def __init__(self, ctx: JobContext, state: RunState, totals: dict[str, int]) -> None:
-        self._inner = ctx.reporter
-        self._state = state
-        self._totals = totals
-        self.phase = PHASES[0]
-
-    def offset(self) -> int:
-        """Items of the phases before the current one."""
-        index = PHASES.index(self.phase)
-        return sum(self._totals[name] for name in PHASES[:index])
-
-    @property
-    def total(self) -> int:
-        return sum(self._totals.values())
-
-    async def progress(
-        self, done: int, total: int, summary: Mapping[str, Any] | None = None
-    ) -> None:
-        await self._inner.progress(self.offset() + done, self.total, self._state.summary.as_json())
-
-    async def checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
-        await self._inner.checkpoint({**checkpoint, "run": self._state.as_checkpoint()})
-
-    def item_failed(self, artist_id: UUID | str | None, message: str) -> None:
-        self._inner.item_failed(artist_id, message)
 
 
 # --- the job -----------------------------------------------------------------------------------
@@ -178,7 +110,7 @@ async def run(ctx: JobContext) -> JobResult:
             else await planned_artists(ctx, name, state.cutoff, params.max_artists - done)
         )
         totals[name] = done + len(planned[name])
-    reporter = _OverallProgress(ctx, state, totals)
+    reporter = OverallProgress(ctx, state, totals)
     phase_ctx = dataclasses.replace(ctx, reporter=reporter)
     if "run" not in ctx.checkpoint:
         # The cut-off is what keeps a resumed run from syncing again the artists it already
@@ -365,9 +297,12 @@ async def _played_setlists(ctx: JobContext, state: RunState) -> int:
     params = ctx.params
     assert isinstance(params, CompleteCatalogSyncParams)
     outcome = refresh.PlayedSetlists()
+    limit = params.max_artists  # a scheduled run: what its share of setlist.fm's day pays for
+    if ctx.trigger == "schedule":
+        limit = math.floor(run_share(ctx, "setlistfm", state.cutoff))
     step = functools.partial(
         refresh.refresh_played_setlists, ctx.upstreams, ctx.database.pool, outcome,
-        limit=params.max_artists, stopping=ctx.stopping, pacing=ctx.pacing,
+        limit=limit, stopping=ctx.stopping, pacing=ctx.pacing,
     )  # fmt: skip
     try:
         await ctx.unless_spent("setlistfm", step)

@@ -5,8 +5,8 @@
   ``last_synced_at``), the show sync what Ticketmaster holds (``Kind.SHOWS``, ``shows_synced_at``).
 - **Triggered** (HTTP, CLI): the ``limit`` most overdue, due or not (CONTRACT.md section 9).
 - **Scheduled**: the due ones, most overdue first, as many as the run's share of the provider's
-  background budget pays for (``plan.run_share``: the share of the time until the job's next
-  fire, at most a day's).
+  background budget pays for (:func:`run_share`: the share of the time until the job's next
+  fire, at most a day's). The setlist step asks at most that many artists one by one too.
 - **Resume.** The plan is taken at the run's cut-off time (its start), and artists the run has
   already refreshed (stamped at or after it) are left out, so a resumed run recomputes the
   same order less what it did. The list is the remaining work, not a keyset: the pipeline's
@@ -80,13 +80,20 @@ async def planned_artists(
     if ctx.trigger != "schedule":
         chosen = plan.in_order(states, kind, cutoff, settings.plan)[: max(0, limit)]
     else:
-        provider = settings.upstream.of(plan.PROVIDER_OF[kind])
-        share = plan.background_share_per_day(
-            provider.max_rate_per_s, provider.daily_quota, provider.interactive_reserve
-        )
         due = plan.due_in_order(states, kind, cutoff, settings.plan)
-        chosen = plan.within_budget(due, kind, plan.run_share(share, _until_next_run(ctx, cutoff)))
+        share = run_share(ctx, plan.PROVIDER_OF[kind], cutoff)
+        chosen = plan.within_budget(due, kind, share)
     return PlannedArtists([state.artist_id for state in chosen])
+
+
+def run_share(ctx: JobContext, provider: str, now: dt.datetime) -> float:
+    """The requests a scheduled run may spend of ``provider``'s background share
+    (``plan.run_share``: the share of the time until the job's next fire, at most a day's)."""
+    section = ctx.holder.current.upstream.of(provider)
+    share = plan.background_share_per_day(
+        section.max_rate_per_s, section.daily_quota, section.interactive_reserve
+    )
+    return plan.run_share(share, _until_next_run(ctx, now))
 
 
 def _until_next_run(ctx: JobContext, now: dt.datetime) -> dt.timedelta:
