@@ -22,6 +22,8 @@ import contextlib
 import gc
 import sys
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -33,15 +35,17 @@ from bench.common import (
     Row,
     pointed_at_simulator,
     seed_artists,
+    sim_catalog,
+    sim_json,
     simulator_process,
     throwaway_postgres,
 )
 from theset_daemon.cache import open_cache
 from theset_daemon.config import SettingsHolder, SimulatorSettings
-from theset_daemon.db.pool import open_database
+from theset_daemon.db.pool import Database, open_database
 from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.sim import SimLimits
-from theset_daemon.upstream.clients import open_clients
+from theset_daemon.upstream.clients import Upstreams, open_clients
 
 ARTISTS = 10_000
 RATES = {"spotify": 200.0, "ticketmaster": 400.0, "setlistfm": 400.0}
@@ -95,28 +99,27 @@ batch_size = {BATCH_SIZE}
     )
 
 
-async def _sim_catalog(session: aiohttp.ClientSession, sim_url: str) -> list[dict[str, Any]]:
-    artists: list[dict[str, Any]] = []
-    while len(artists) < ARTISTS:
-        url = f"{sim_url}/_sim/catalog?offset={len(artists)}&limit=1000"
-        async with session.get(url) as response:
-            page = (await response.json())["artists"]
-        if not page:
-            break
-        artists.extend(page)
-    return artists
+@dataclass(frozen=True, slots=True)
+class RaisedDaemon:
+    """What the benches over a large catalog work with (:func:`raised_daemon`)."""
+
+    sim_url: str
+    session: aiohttp.ClientSession
+    catalog: list[dict[str, Any]]
+    database: Database
+    upstreams: Upstreams
+    runner: JobRunner
 
 
-async def _sim_stats(session: aiohttp.ClientSession, sim_url: str) -> dict[str, Any]:
-    async with session.get(f"{sim_url}/_sim/stats") as response:
-        providers: dict[str, Any] = (await response.json())["providers"]
-        return providers
-
-
-async def run() -> list[Row]:
+@contextlib.asynccontextmanager
+async def raised_daemon(artists: int) -> AsyncIterator[RaisedDaemon]:
+    """A throwaway Postgres holding the simulator's first ``artists`` as imports leave them
+    (``bench.common.seed_artists``), the simulator with raised limits in its own process, and the
+    daemon's database, cache, clients and a started job runner at those limits (the catalog
+    sync, show and setlist benches)."""
     with throwaway_postgres() as dsn:  # a fresh server: its own database is empty
-        async with raised_simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
-            catalog = await _sim_catalog(session, sim_url)
+        async with raised_simulator(artists) as sim_url, aiohttp.ClientSession() as session:
+            catalog = await sim_catalog(session, sim_url, artists)
             holder = raised_settings(sim_url, dsn)
             registry = CollectorRegistry()
             async with (
@@ -125,13 +128,18 @@ async def run() -> list[Row]:
                 open_clients(holder, registry) as upstreams,
             ):
                 await seed_artists(database.pool, catalog)
-                del catalog
                 runner = JobRunner(database, upstreams, cache, holder)
                 await runner.start()
                 try:
-                    return await _measure(runner, session, sim_url, database.pool)
+                    yield RaisedDaemon(sim_url, session, catalog, database, upstreams, runner)
                 finally:
                     await runner.close()
+
+
+async def run() -> list[Row]:
+    async with raised_daemon(ARTISTS) as daemon:
+        daemon.catalog.clear()  # the run's RSS, not the bench's copy of the catalog
+        return await _measure(daemon.runner, daemon.session, daemon.sim_url, daemon.database.pool)
 
 
 async def _measure(
@@ -159,7 +167,7 @@ async def _measure(
         await sampler
     elapsed_s = time.perf_counter() - started
     peak = max(peak, process.memory_info().rss)
-    stats = await _sim_stats(session, sim_url)
+    stats = (await sim_json(session, "GET", f"{sim_url}/_sim/stats"))["providers"]
     synced = await pool.fetchval("SELECT count(*) FROM artists WHERE shows_synced_at IS NOT NULL")
     setlists = await pool.fetchval("SELECT count(*) FROM setlists WHERE type = 'actual'")
     growth = peak - baseline

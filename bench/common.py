@@ -122,6 +122,27 @@ def cli_simulator(
     )  # fmt: skip
 
 
+async def sim_json(session: aiohttp.ClientSession, method: str, url: str, body: Any = None) -> Any:
+    """One call to a simulator route (``/_sim/...``), its JSON answer; an error status raises."""
+    async with session.request(method, url, json=body) as response:
+        response.raise_for_status()
+        return await response.json()
+
+
+async def sim_catalog(
+    session: aiohttp.ClientSession, sim_url: str, count: int
+) -> list[dict[str, Any]]:
+    """The simulator's first ``count`` artists (``/_sim/catalog``, a thousand a page)."""
+    artists: list[dict[str, Any]] = []
+    while len(artists) < count:
+        url = f"{sim_url}/_sim/catalog?offset={len(artists)}&limit=1000"
+        page = (await sim_json(session, "GET", url))["artists"]
+        if not page:
+            break
+        artists.extend(page)
+    return artists[:count]
+
+
 async def seed_artists(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> None:
     """The simulator's artists (``/_sim/catalog`` entries) as imports leave them: ids on every
     provider, nothing synced yet."""

@@ -35,7 +35,14 @@ import aiohttp
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from bench.common import Row, cli_simulator, pointed_at_simulator, throwaway_postgres
+from bench.common import (
+    Row,
+    cli_simulator,
+    pointed_at_simulator,
+    sim_catalog,
+    sim_json,
+    throwaway_postgres,
+)
 from theset_daemon import refresh
 from theset_daemon.cache import open_cache
 from theset_daemon.db import catalog as store
@@ -145,12 +152,6 @@ async def _seed_strategy(up: Upstreams, pool: asyncpg.Pool) -> None:
         await asyncio.gather(*(one(a) for a in artists[start : start + SEED_BATCH]))
 
 
-async def _sim(http: aiohttp.ClientSession, method: str, url: str, body: Any = None) -> Any:
-    async with http.request(method, url, json=body) as response:
-        assert response.status < 300, await response.text()
-        return await response.json()
-
-
 def _floor_s(stats: dict[str, Any]) -> float:
     return max(float(stats[p]["requests"]) / RATES[p] for p in RATES)
 
@@ -161,9 +162,7 @@ async def _update_active(rows: list[Row]) -> None:
             cli_simulator(SIM_ARTISTS, SIM_LATENCY_MS) as sim_url,
             aiohttp.ClientSession() as http,
         ):
-            catalog = (await _sim(http, "GET", f"{sim_url}/_sim/catalog?limit={ARTISTS}"))[
-                "artists"
-            ]
+            catalog = await sim_catalog(http, sim_url, ARTISTS)
             holder = pointed_at_simulator(sim_url, RATES, env={"DATABASE_URL": dsn})
             registry = CollectorRegistry()
             async with (
@@ -180,7 +179,7 @@ async def _update_active(rows: list[Row]) -> None:
                 figures: dict[str, tuple[float, dict[str, Any]]] = {}
                 for strategy in ("job", "seed"):
                     for name in changed:
-                        await _sim(
+                        await sim_json(
                             http,
                             "POST",
                             f"{sim_url}/_sim/catalog",
@@ -189,7 +188,7 @@ async def _update_active(rows: list[Row]) -> None:
                     await database.pool.execute(
                         "UPDATE artists SET last_synced_at = now() - interval '7 hours'"
                     )
-                    await _sim(http, "DELETE", f"{sim_url}/_sim/stats")
+                    await sim_json(http, "DELETE", f"{sim_url}/_sim/stats")
                     await asyncio.sleep(1.1)  # an empty rate window for each strategy
                     started = time.perf_counter()
                     if strategy == "job":
@@ -207,7 +206,7 @@ async def _update_active(rows: list[Row]) -> None:
                     else:
                         await _seed_strategy(up, database.pool)
                     elapsed_s = time.perf_counter() - started
-                    stats = (await _sim(http, "GET", f"{sim_url}/_sim/stats"))["providers"]
+                    stats = (await sim_json(http, "GET", f"{sim_url}/_sim/stats"))["providers"]
                     figures[strategy] = (elapsed_s, stats)
                 synced_by_run = await _scheduled_runs(database, up, cache, holder)
     name = f"update-active-artists ({ARTISTS} artists)"

@@ -21,7 +21,8 @@ followed and viewed by fans, last refreshed 6 hours ago. In hour 1, 50 artists (
 
 Figures: each quota provider's requests over its background share for the day (target <= 1: no
 overrun) and the simulator's 429s (0); the active tier's oldest shows and releases at the end of
-any hour (target <= 6 h); and, for information, the artists refreshed and the new setlists stored.
+any hour (target <= 6 h); every new setlist stored; and, for information, the artists whose shows
+were refreshed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from prometheus_client import CollectorRegistry
 from bench.common import (
     Row,
     pointed_at_simulator,
+    sim_catalog,
+    sim_json,
     simulator_process,
     throwaway_postgres,
 )
@@ -96,12 +99,6 @@ def serve_simulator(port: int) -> int:
     )
 
 
-async def _sim(session: aiohttp.ClientSession, method: str, url: str, body: Any = None) -> Any:
-    async with session.request(method, url, json=body) as response:
-        response.raise_for_status()
-        return await response.json()
-
-
 async def _seed(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> list[str]:
     """The catalog at dawn (see the module's docstring); the names of those who will play."""
     await pool.execute(
@@ -150,7 +147,7 @@ async def _active_oldest_h(pool: asyncpg.Pool) -> float:
 
 async def _day(
     runner: JobRunner, pool: asyncpg.Pool, session: aiohttp.ClientSession, sim_url: str,
-    played: list[str],
+    played: list[str], new_setlists: set[str],
 ) -> tuple[float, int]:  # fmt: skip
     oldest_h = 0.0
     failed = 0
@@ -160,8 +157,9 @@ async def _day(
             await pool.execute(f"UPDATE artists SET {assignments}")
         if hour == 1:
             for name in played:
-                await _sim(session, "POST", f"{sim_url}/_sim/catalog",
-                           {"artistName": name, "newSetlists": 1})  # fmt: skip
+                body = {"artistName": name, "newSetlists": 1}
+                answer = await sim_json(session, "POST", f"{sim_url}/_sim/catalog", body)
+                new_setlists.update(answer["changed"]["setlistIds"])
         for job in ["calculate-trending", *SCHEDULE.get(hour, [])]:
             fired = dt.datetime.now(dt.UTC)
             run = await runner.wait(
@@ -180,9 +178,7 @@ async def run() -> list[Row]:
             simulator_process(lambda port: ["bench.plan_day", "--simulator", str(port)]) as sim_url,
             aiohttp.ClientSession() as session,
         ):
-            catalog = (await _sim(session, "GET", f"{sim_url}/_sim/catalog?limit={ARTISTS}"))[
-                "artists"
-            ]
+            catalog = await sim_catalog(session, sim_url, ARTISTS)
             holder = pointed_at_simulator(
                 sim_url, RATES, daily_quota=QUOTAS, env={"DATABASE_URL": dsn},
                 extra="[jobs.complete-catalog-sync]\ndelay_s = 0\n[jobs.trending-artist-sync]\n"
@@ -201,16 +197,19 @@ async def run() -> list[Row]:
                 runner = JobRunner(database, upstreams, cache, holder)
                 await runner.start()
                 try:
-                    oldest_h, failed = await _day(runner, pool, session, sim_url, played)
+                    new_setlists: set[str] = set()
+                    oldest_h, failed = await _day(
+                        runner, pool, session, sim_url, played, new_setlists
+                    )
                 finally:
                     await runner.close()
-                stats = (await _sim(session, "GET", f"{sim_url}/_sim/stats"))["providers"]
+                stats = (await sim_json(session, "GET", f"{sim_url}/_sim/stats"))["providers"]
                 refreshed = await pool.fetchval(
                     "SELECT count(*) FROM artists WHERE shows_synced_at > now() - interval '1 day'"
                 )
-                new_setlists = await pool.fetchval(
-                    """SELECT count(DISTINCT s.id) FROM setlists l JOIN shows s ON s.id = l.show_id
-                       WHERE l.type = 'actual' AND s.date >= current_date - 4""",
+                stored = await pool.fetchval(
+                    "SELECT count(*) FROM setlists WHERE setlistfm_id = ANY($1::text[])",
+                    sorted(new_setlists),
                 )
     rows = []
     for provider, quota in QUOTAS.items():
@@ -238,7 +237,13 @@ async def run() -> list[Row]:
             f"<= {ACTIVE_TARGET_H}",
         ),
         Row(BENCH, "artists whose shows were refreshed in the day", refreshed, "artists"),
-        Row(BENCH, f"new setlists stored (of {PLAYED} played)", new_setlists, "setlists"),
+        Row(
+            BENCH,
+            f"new setlists stored (of {len(new_setlists)}, {PLAYED} artists played)",
+            stored,
+            "setlists",
+            str(len(new_setlists)),
+        ),
     ]
     return rows
 

@@ -31,15 +31,10 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from prometheus_client import CollectorRegistry
 
-from bench.catalog_sync import raised_settings, raised_simulator
-from bench.common import Row, seed_artists, throwaway_postgres
-from theset_daemon.cache import open_cache
-from theset_daemon.db.pool import open_database
+from bench.catalog_sync import raised_daemon
+from bench.common import Row, sim_json
 from theset_daemon.db.setlists import due_setlist_artists
-from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import open_clients
 
 ARTISTS = 2_000
 PLAYED_EVERY = 20  # one artist in 20 plays a show: 5%
@@ -49,23 +44,6 @@ FEED = "/search/setlists"
 ONE_BY_ONE = ("/artist/{mbid}/setlists", "/search/artists")
 
 
-async def _sim(session: aiohttp.ClientSession, method: str, url: str, body: Any = None) -> Any:
-    async with session.request(method, url, json=body) as response:
-        response.raise_for_status()
-        return await response.json()
-
-
-async def _sim_catalog(session: aiohttp.ClientSession, sim_url: str) -> list[dict[str, Any]]:
-    artists: list[dict[str, Any]] = []
-    while len(artists) < ARTISTS:
-        url = f"{sim_url}/_sim/catalog?offset={len(artists)}&limit=1000"
-        page = (await _sim(session, "GET", url))["artists"]
-        if not page:
-            break
-        artists.extend(page)
-    return artists[:ARTISTS]
-
-
 async def _play(
     session: aiohttp.ClientSession, sim_url: str, catalog: list[dict[str, Any]]
 ) -> set[str]:
@@ -73,45 +51,25 @@ async def _play(
     new: set[str] = set()
     for artist in catalog[::PLAYED_EVERY]:
         body = {"artistName": artist["name"], "newSetlists": 1}
-        answer = await _sim(session, "POST", f"{sim_url}/_sim/catalog", body)
+        answer = await sim_json(session, "POST", f"{sim_url}/_sim/catalog", body)
         new.update(answer["changed"]["setlistIds"])
     return new
 
 
 async def run() -> list[Row]:
-    with throwaway_postgres() as dsn:
-        async with raised_simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
-            catalog = await _sim_catalog(session, sim_url)
-            holder = raised_settings(sim_url, dsn)
-            registry = CollectorRegistry()
-            async with (
-                open_database(holder.current.database) as database,
-                open_cache(holder, registry) as cache,
-                open_clients(holder, registry) as upstreams,
-            ):
-                pool = database.pool
-                await seed_artists(pool, catalog)
-                await _steady(pool, catalog)
-                runner = JobRunner(database, upstreams, cache, holder)
-                await runner.start()
-                try:
-                    first = await runner.run("complete-catalog-sync", SYNC)
-                    print(
-                        f"# {BENCH}: first sync: {first['status']}, {_phases(first)}",
-                        file=sys.stderr,
-                    )
-                    await pool.execute(
-                        "UPDATE artists SET shows_synced_at = now() - interval '5 days'"
-                    )
-                    new = await _play(session, sim_url, catalog)
-                    await _sim(session, "DELETE", f"{sim_url}/_sim/stats")
-                    started = time.perf_counter()
-                    second = await runner.run("complete-catalog-sync", SYNC)
-                    elapsed_s = time.perf_counter() - started
-                finally:
-                    await runner.close()
-                stats = (await _sim(session, "GET", f"{sim_url}/_sim/stats"))["providers"]
-                return await _rows(pool, stats["setlistfm"], second, new, elapsed_s)
+    async with raised_daemon(ARTISTS) as daemon:
+        pool, session, sim_url = daemon.database.pool, daemon.session, daemon.sim_url
+        await _steady(pool, daemon.catalog)
+        first = await daemon.runner.run("complete-catalog-sync", SYNC)
+        print(f"# {BENCH}: first sync: {first['status']}, {_phases(first)}", file=sys.stderr)
+        await pool.execute("UPDATE artists SET shows_synced_at = now() - interval '5 days'")
+        new = await _play(session, sim_url, daemon.catalog)
+        await sim_json(session, "DELETE", f"{sim_url}/_sim/stats")
+        started = time.perf_counter()
+        second = await daemon.runner.run("complete-catalog-sync", SYNC)
+        elapsed_s = time.perf_counter() - started
+        stats = (await sim_json(session, "GET", f"{sim_url}/_sim/stats"))["providers"]
+        return await _rows(pool, stats["setlistfm"], second, new, elapsed_s)
 
 
 async def _steady(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> None:

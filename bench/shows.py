@@ -22,23 +22,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 import aiohttp
 import asyncpg
-from prometheus_client import CollectorRegistry
 
-from bench.catalog_sync import raised_settings, raised_simulator
-from bench.common import (
-    Row,
-    seed_artists,
-    throwaway_postgres,
-)
+from bench.catalog_sync import raised_daemon
+from bench.common import Row, sim_json
 from theset_daemon import refresh
-from theset_daemon.cache import open_cache
-from theset_daemon.db.pool import open_database
 from theset_daemon.jobs.runner import JobRunner
-from theset_daemon.upstream.clients import Upstreams, open_clients
+from theset_daemon.upstream.clients import Upstreams
 
 ARTISTS = 2_000
 PER_ARTIST_SAMPLE = 200
@@ -47,55 +39,24 @@ TARGET_PER_ARTIST = "<= 0.1 (1,000 for 10,000 artists)"
 SHOW_SYNC = {"maxArtists": ARTISTS, "includeDataCleanup": False, "performIntegrityChecks": False}
 
 
-async def _sim_get(session: aiohttp.ClientSession, url: str) -> Any:
-    async with session.get(url) as response:
-        response.raise_for_status()
-        return await response.json()
-
-
-async def _sim_catalog(session: aiohttp.ClientSession, sim_url: str) -> list[dict[str, Any]]:
-    artists: list[dict[str, Any]] = []
-    while len(artists) < ARTISTS:
-        url = f"{sim_url}/_sim/catalog?offset={len(artists)}&limit=1000"
-        page = (await _sim_get(session, url))["artists"]
-        if not page:
-            break
-        artists.extend(page)
-    return artists[:ARTISTS]
-
-
 async def _ticketmaster_requests(session: aiohttp.ClientSession, sim_url: str) -> int:
-    stats = await _sim_get(session, f"{sim_url}/_sim/stats")
+    stats = await sim_json(session, "GET", f"{sim_url}/_sim/stats")
     return int(stats["providers"]["ticketmaster"]["requests"])
 
 
 async def run() -> list[Row]:
-    with throwaway_postgres() as dsn:
-        async with raised_simulator(ARTISTS) as sim_url, aiohttp.ClientSession() as session:
-            catalog = await _sim_catalog(session, sim_url)
-            holder = raised_settings(sim_url, dsn)
-            registry = CollectorRegistry()
-            async with (
-                open_database(holder.current.database) as database,
-                open_cache(holder, registry) as cache,
-                open_clients(holder, registry) as upstreams,
-            ):
-                await seed_artists(database.pool, catalog)
-                truth = sum(a["counts"]["upcoming_shows"] for a in catalog)
-                runner = JobRunner(database, upstreams, cache, holder)
-                await runner.start()
-                try:
-                    rows = []
-                    for label in ("first show sync", "repeat show sync"):
-                        rows += await _show_sync(runner, session, sim_url, database.pool, label)
-                    rows.append(
-                        Row(BENCH, "shows stored / simulator's upcoming shows",
-                            await _stored(database.pool) / truth, "ratio", "1.000")
-                    )  # fmt: skip
-                finally:
-                    await runner.close()
-                rows.append(await _per_artist(upstreams, database.pool, session, sim_url))
-                return rows
+    async with raised_daemon(ARTISTS) as daemon:
+        pool = daemon.database.pool
+        truth = sum(a["counts"]["upcoming_shows"] for a in daemon.catalog)
+        rows = []
+        for label in ("first show sync", "repeat show sync"):
+            rows += await _show_sync(daemon.runner, daemon.session, daemon.sim_url, pool, label)
+        rows.append(
+            Row(BENCH, "shows stored / simulator's upcoming shows", await _stored(pool) / truth,
+                "ratio", "1.000")
+        )  # fmt: skip
+        rows.append(await _per_artist(daemon.upstreams, pool, daemon.session, daemon.sim_url))
+        return rows
 
 
 async def _stored(pool: asyncpg.Pool) -> int:
