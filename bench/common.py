@@ -145,16 +145,18 @@ async def sim_catalog(
 
 async def seed_artists(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> None:
     """The simulator's artists (``/_sim/catalog`` entries) as imports leave them: ids on every
-    provider, nothing synced yet."""
+    provider and the release count, nothing synced yet (no song is stored: a sync that read
+    every release of every artist would measure discographies, not what the bench is for)."""
     await pool.execute(
-        """INSERT INTO artists (name, slug, spotify_id, ticketmaster_id, mbid)
-           SELECT name, 'bench-' || spotify_id, spotify_id, tm_id, mbid
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-                AS x (name, spotify_id, tm_id, mbid)""",
+        """INSERT INTO artists (name, slug, spotify_id, ticketmaster_id, mbid, total_albums)
+           SELECT name, 'bench-' || spotify_id, spotify_id, tm_id, mbid, albums
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+                AS x (name, spotify_id, tm_id, mbid, albums)""",
         [a["name"] for a in catalog],
         [a["spotifyId"] for a in catalog],
         [a["ticketmasterId"] for a in catalog],
         [a["mbid"] for a in catalog],
+        [a["counts"]["albums"] for a in catalog],
     )
 
 
