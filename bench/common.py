@@ -156,7 +156,7 @@ async def seed_artists(pool: asyncpg.Pool, catalog: list[dict[str, Any]]) -> Non
         [a["spotifyId"] for a in catalog],
         [a["ticketmasterId"] for a in catalog],
         [a["mbid"] for a in catalog],
-        [a["counts"]["albums"] for a in catalog],
+        [a.get("counts", {}).get("albums", 0) for a in catalog],  # 0 where a bench made its own
     )
 
 
