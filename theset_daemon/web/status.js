@@ -208,7 +208,10 @@ function runButton(job) {
   const button = document.createElement("button");
   button.type = "button";
   button.textContent = runPending.has(job.name) ? "starting…" : "Run now";
-  button.disabled = runPending.has(job.name) || job.state === "running";
+  // Not disabled while the job runs: the snapshot may be a second old, and another daemon may
+  // start it; the daemon's 409 is the answer that counts, and the note shows it.
+  button.disabled = runPending.has(job.name);
+  if (job.state === "running") button.title = "running now: a second run would be refused";
   button.dataset.job = job.name;
   button.addEventListener("click", () => runNow(job.name));
   box.append(button);
