@@ -108,7 +108,7 @@ async def run_history(app: web.Application, now: datetime) -> RunHistory:
             )
         )
     days = [first_day + timedelta(days=n) for n in range(HISTORY_DAYS)]
-    jobs = {}
+    jobs: dict[str, JobHistory] = {}
     for job in JOB_NAMES:
         per_day = [HistoryDay(day=day.isoformat(), runs=counts[job][day]) for day in days]
         total = sum(sum(day.runs.values()) for day in per_day)

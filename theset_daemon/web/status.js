@@ -151,7 +151,7 @@ function rateCell(name, budget) {
   const limit = budget.maxRatePerS;
   box.append(text((rate == null ? "—" : rate.toFixed(1) + "/s") + " of " + limit + "/s"));
   const bar = progressBar(rate == null ? 0 : (rate / limit) * 100);
-  bar.classList.add("rate");
+  bar.classList.add("rate-bar");
   if (rate != null && rate >= limit * 0.9) bar.classList.add("busy");
   bar.title = "requests a second over the last 10 s, against the key's limit";
   box.append(bar);
