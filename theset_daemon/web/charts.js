@@ -1,6 +1,7 @@
 // The status page's charts, drawn as inline SVG (why not a library: routes_dashboard.py).
 // Every element is made with createElementNS and every label set with textContent: data never
-// reaches the DOM as markup. Colours come from classes in status.css (no inline style, for the CSP).
+// reaches the DOM as markup. Colours come from classes in status.css (no inline style: the page's
+// Content-Security-Policy allows none).
 "use strict";
 
 const Charts = (() => {
@@ -49,7 +50,9 @@ const Charts = (() => {
     for (let day = since; day < until; day += DAY_MS) {
       const at = x(new Date(day).toISOString());
       svg.append(el("line", {x1: at, x2: at, y1: top, y2: height - bottom}, "axis"));
-      svg.append(label(at + 2, height - 4, new Date(day).toISOString().slice(5, 10)));
+      // (a day begun less than a label's width ago goes unlabelled: the label would not fit)
+      const name = new Date(day).toISOString().slice(5, 10);
+      if (at + 26 < width) svg.append(label(at + 2, height - 4, name));
     }
     svg.append(el("line", {x1: 0, x2: width, y1: height - bottom, y2: height - bottom}, "axis"));
     svg.append(label(width - 2, top - 2, "max " + duration(longest), "end"));
