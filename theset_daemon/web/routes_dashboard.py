@@ -2,8 +2,9 @@
 charts draw, and its "run now" button (CONTRACT.md section 5).
 
 The page (``routes_status.py``) is plain HTML; everything it runs comes from this origin, as
-separate files (``status.css``, ``status.js``, ``charts.js``), so it works offline and under a
-``Content-Security-Policy`` of ``default-src 'self'`` with no inline script or style.
+separate files (``status.css``, ``status.js``, ``charts.js``, ``import.js``), so it works
+offline and under a ``Content-Security-Policy`` of ``default-src 'self'`` with no inline script
+or style.
 
 Charts are inline SVG drawn by ``charts.js`` (about a hundred lines): bars of run durations
 coloured by outcome, runs per day by outcome, a provider's quota burn-down with its reserve line,
@@ -54,6 +55,7 @@ ASSETS = {
     "status.css": "text/css",
     "status.js": "text/javascript",
     "charts.js": "text/javascript",
+    "import.js": "text/javascript",
 }
 
 
