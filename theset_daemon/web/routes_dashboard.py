@@ -30,14 +30,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import cast
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from theset_daemon.appkeys import DATABASE, RUNNER, SETTINGS
 from theset_daemon.db import monitoring as monitoring_db
-from theset_daemon.jobs.context import JOB_NAMES, JobName
+from theset_daemon.jobs.context import JOB_NAMES
 from theset_daemon.timestamps import iso_utc
 from theset_daemon.web.api import Handler, RouteTable
 from theset_daemon.web.errors import ApiError
@@ -154,10 +153,9 @@ async def run_job_now(request: web.Request) -> web.Response:
     refuse_cross_site(request.headers, request.host)
     admin_key = request.app[SETTINGS].current.auth.admin_api_key.get_secret_value()
     refuse_without_token(request.headers, admin_key)
-    name = request.match_info["job"]
-    if name not in JOB_NAMES:
+    job = request.match_info["job"]
+    if job not in JOB_NAMES:  # narrows it to a JobName
         raise ApiError(404, "no such job")
-    job = cast(JobName, name)
     run_id = await start_run(request.app[RUNNER], job, {}, "http")
     return web.json_response(started(str(run_id), job), status=202)
 
