@@ -45,7 +45,9 @@ async def start_daemon(aiohttp_server: Any, database_url: str) -> TestServer:
 
 
 async def wait_for(page: Page, expression: str) -> None:
-    await page.wait_for_function(expression, timeout=TIMEOUT_MS)
+    # A function, not an expression: Playwright evaluates an expression with eval(), which the
+    # page's Content-Security-Policy refuses.
+    await page.wait_for_function(f"() => ({expression})", timeout=TIMEOUT_MS)
 
 
 async def test_the_dashboard_charts_runs_and_budgets_runs_a_job_and_follows_an_import(
@@ -156,7 +158,9 @@ async def test_the_dashboard_charts_runs_and_budgets_runs_a_job_and_follows_an_i
     assert await progress.get_attribute("data-outcome") == "complete"
     assert await progress.get_attribute("data-status") == "completed"
     assert await progress.get_attribute("data-progress") == "100"
-    assert artists[1]["name"] in await page.locator("#imports tbody").inner_text()
+    await (
+        page.locator("#imports tbody").get_by_text(artists[1]["name"]).wait_for(timeout=TIMEOUT_MS)
+    )
     await wait_for(page, "Number(document.querySelector("
                    "'#upstream tr[data-provider=spotify] .rate').dataset.rate) > 0")  # fmt: skip
 
