@@ -90,8 +90,12 @@ async def test_the_page_carries_its_token_and_a_policy_of_its_own_origin(
     for name, media_type in routes_dashboard.ASSETS.items():
         asset = await client.get(f"/status/{name}", headers={"Authorization": BASIC})
         assert asset.status == 200 and asset.content_type == media_type, name
-        foreign = re.search(r"https?://(?!www\.w3\.org/2000/svg\b)", await asset.text())
+        source = await asset.text()
+        foreign = re.search(r"https?://(?!www\.w3\.org/2000/svg\b)", source)
         assert foreign is None, f"{name} loads nothing from another origin"
+        # Data reaches the DOM as text only: no markup parsed from a string, no eval.
+        assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(",
+                             source), name  # fmt: skip
         assert (await client.get(f"/status/{name}")).status == 401
 
 
