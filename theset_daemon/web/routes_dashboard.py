@@ -12,6 +12,12 @@ a rate against its limit. A chart library would be ten to a hundred times that, 
 up to date and license, for four chart shapes; SVG built with ``createElementNS`` also keeps the
 page's rule that data only ever reaches the DOM as text or numbers.
 
+Per provider the page reuses the snapshot's figures (``routes_upstream.py``: quota, use by
+class, reserve, breaker, forecast) and computes nothing new on the server. Its "rate now" is the
+change of the day's counts between snapshots over the last 10 s: those counts are the shared
+ledger's, one per key for every daemon, which is what the key's rate limit bounds; a sampler on
+the server would see this daemon's sends only, and cost state for a figure only the page shows.
+
 ``GET /status/history``: per job, its runs of the last ``HISTORY_DAYS`` UTC days (today
 included), newest first and at most ``HISTORY_RUNS_PER_JOB`` each, with the exact count per day
 and outcome beside them. The page fetches it on load and again when a run starts or ends (it
