@@ -56,6 +56,7 @@ from theset_daemon.upstream.clients import Shared, Simulated, Upstreams, open_cl
 from theset_daemon.web import (
     api,
     routes_cron,
+    routes_dashboard,
     routes_import,
     routes_monitoring,
     routes_reads,
@@ -76,6 +77,7 @@ ROUTE_TABLES = (
     routes_monitoring.routes,
     routes_upstream.routes,
     routes_status.routes,
+    routes_dashboard.routes,
 )
 
 

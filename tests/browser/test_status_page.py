@@ -54,7 +54,8 @@ async def test_the_status_page_shows_jobs_and_a_live_import(
         )
         page = await context.new_page()
         await page.goto(url)
-        await page.wait_for_function("document.body.dataset.jobs === '4'", timeout=15_000)
+        # (a function: the page's Content-Security-Policy refuses the eval() of an expression)
+        await page.wait_for_function("() => document.body.dataset.jobs === '4'", timeout=15_000)
         jobs = await page.locator("#jobs tbody tr td:first-child").all_inner_texts()
         assert jobs == [
             "update-active-artists",
@@ -79,7 +80,7 @@ async def test_the_status_page_shows_jobs_and_a_live_import(
         assert rows == ["spotify", "ticketmaster", "setlistfm"]
         spotify_today = budget.locator("tr[data-provider=spotify] td:nth-child(2)")
         await page.wait_for_function(
-            "!document.querySelector('#upstream tr[data-provider=spotify] td:nth-child(2)')"
+            "() => !document.querySelector('#upstream tr[data-provider=spotify] td:nth-child(2)')"
             ".textContent.includes(' 0 imports')",
             timeout=15_000,
         )

@@ -245,3 +245,36 @@ async def job_report(conn: Executor, since: datetime) -> list[asyncpg.Record]:
            FULL JOIN alerts a USING (job_name)""",
         since,
     )
+
+
+async def run_history(
+    conn: Executor, jobs: Sequence[str], since: datetime, per_job: int
+) -> list[asyncpg.Record]:
+    """Each job's runs started since ``since``, newest first, at most ``per_job`` a job (the
+    status page's charts): one index range of ``idx_cron_logs_job_started`` per job."""
+    return await conn.fetch(
+        """SELECT r.job_name, r.id, r.trigger, r.status, r.started_at, r.finished_at,
+                  r.duration_ms
+           FROM unnest($1::text[]) AS j(job_name)
+           CROSS JOIN LATERAL (
+               SELECT job_name, id, trigger, status, started_at, finished_at, duration_ms
+               FROM cron_logs
+               WHERE job_name = j.job_name AND started_at >= $2
+               ORDER BY started_at DESC, id DESC LIMIT $3) r
+           ORDER BY r.job_name, r.started_at DESC, r.id DESC""",
+        list(jobs),
+        since,
+        per_job,
+    )
+
+
+async def runs_by_day(conn: Executor, since: datetime) -> list[asyncpg.Record]:
+    """Per job, UTC day and status, how many runs started since ``since`` (exact, where
+    :func:`run_history` is capped)."""
+    return await conn.fetch(
+        """SELECT job_name, (started_at AT TIME ZONE 'UTC')::date AS day, status,
+                  count(*) AS runs
+           FROM cron_logs WHERE started_at >= $1
+           GROUP BY job_name, day, status ORDER BY job_name, day, status""",
+        since,
+    )

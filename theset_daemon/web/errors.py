@@ -15,6 +15,7 @@ from aiohttp import web
 CODES: dict[int, str] = {
     400: "invalid_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "already_running",

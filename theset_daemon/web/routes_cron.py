@@ -12,6 +12,7 @@ with ``"status": "interrupted"`` when the daemon stopped first (the run resumes 
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
@@ -21,6 +22,7 @@ from theset_daemon.db import runs
 from theset_daemon.jobs.context import JOB_NAMES, JobName, Trigger
 from theset_daemon.jobs.errors import AlreadyRunning, ShuttingDown
 from theset_daemon.jobs.registry import JOBS
+from theset_daemon.jobs.runner import JobRunner
 from theset_daemon.jobs.summaries import JobSummary
 from theset_daemon.progress import sse_response
 from theset_daemon.progress.store import EVENT_NAMES, stream_exists
@@ -96,7 +98,32 @@ class RunsQuery(RequestModel):
     limit: int = Field(20, ge=1, le=200)
 
 
-def _started(run_id: str, job: str, status: str = "running") -> dict[str, Any]:
+async def start_run(
+    runner: JobRunner, job: JobName, body: dict[str, Any], trigger: Trigger
+) -> UUID:
+    """Start a run through the job runner; its refusals as the contract's errors (409
+    ``already_running`` with the current ``runId``, 503 while stopping, 400 for bad params).
+    The cron route and the status page's "run now" button both start runs here."""
+    try:
+        return await runner.trigger(job, body, trigger=trigger)
+    except AlreadyRunning as exc:
+        raise ApiError(
+            409,
+            f"{job} is already running; follow the current run instead",
+            extra={"runId": str(exc.run_id) if exc.run_id else None},
+        ) from None
+    except ShuttingDown:
+        raise ApiError(
+            503,
+            "the daemon is stopping; trigger the job again once it is back",
+            headers={"Retry-After": str(SHUTTING_DOWN_RETRY_AFTER_S)},
+        ) from None
+    except ValidationError as exc:  # the body was valid; the merged params were not
+        raise ApiError(400, str(exc.errors()[0]["msg"])) from None
+
+
+def started(run_id: str, job: str, status: str = "running") -> dict[str, Any]:
+    """The 202 answer to a trigger: a :class:`RunStarted`."""
     return {
         "runId": run_id,
         "job": job,
@@ -111,33 +138,17 @@ def _trigger_handler(job: JobName) -> Handler:
         query = read_query(request, TriggerQuery)
         runner = request.app[RUNNER]
         body = await read_body(request, runner.spec(job).params_model)
-        try:
-            run_id = await runner.trigger(
-                job, body.model_dump(by_alias=True, exclude_unset=True), trigger=query.trigger
-            )
-        except AlreadyRunning as exc:
-            raise ApiError(
-                409,
-                f"{job} is already running; follow the current run instead",
-                extra={"runId": str(exc.run_id) if exc.run_id else None},
-            ) from None
-        except ShuttingDown:
-            raise ApiError(
-                503,
-                "the daemon is stopping; trigger the job again once it is back",
-                headers={"Retry-After": str(SHUTTING_DOWN_RETRY_AFTER_S)},
-            ) from None
-        except ValidationError as exc:  # the body was valid; the merged params were not
-            raise ApiError(400, str(exc.errors()[0]["msg"])) from None
+        params = body.model_dump(by_alias=True, exclude_unset=True)
+        run_id = await start_run(runner, job, params, query.trigger)
         if not query.wait:
-            return web.json_response(_started(str(run_id), job), status=202)
+            return web.json_response(started(str(run_id), job), status=202)
         run = await runner.wait(run_id)
         if run["status"] in ("succeeded", "partial"):
             return web.json_response(run)
         if run["status"] == "failed":
             message = f"the run failed: {run.get('error') or 'see its errors'}"
             return ApiError(500, message[:500], extra={"run": run}).response()
-        return web.json_response(_started(str(run_id), job, "interrupted"), status=202)
+        return web.json_response(started(str(run_id), job, "interrupted"), status=202)
 
     trigger.__name__ = f"trigger_{job.replace('-', '_')}"  # the OpenAPI operationId
     return trigger

@@ -1,16 +1,21 @@
 """``GET /status``: the operator's page (CONTRACT.md section 5), and the data it lives on.
 
-The page is one static file (``status.html``: plain HTML, CSS and a little JS, no build step).
-It opens ``/status/events``, an SSE stream of *snapshots*: the jobs with their health state, last
-and next run, the active alerts, the imports running or just finished, the recent runs, and each
-upstream's budget (``routes_upstream.py``) with the refresh plan against it: the plan's requests
-a day against the jobs' share of the day (its figures are cached a minute,
-``monitoring/forecast.py``, so the stream's ticks do not read the whole catalog each second).
+The page is static files (``status.html``, and the styles, scripts and charts that
+``routes_dashboard.py`` serves beside it: no build step, nothing from another origin), served
+with a ``Content-Security-Policy`` that allows only its own origin and no framing, and with the
+CSRF token its "run now" buttons send (``same_origin.py``). It opens ``/status/events``, an SSE
+stream of *snapshots*: the jobs with their health state, last and next run, the active alerts,
+the imports running or just finished, the recent runs, and each upstream's budget
+(``routes_upstream.py``) with the refresh plan against it: the plan's requests a day against the
+jobs' share of the day (its figures are cached a minute, ``monitoring/forecast.py``, so the
+stream's ticks do not read the whole catalog each second). The page derives each key's rate now
+from the day's counts of successive snapshots, and fetches the week's runs for its charts from
+``/status/history`` (``routes_dashboard.py``) when a run starts or ends.
 ``/status/snapshot`` answers the same JSON once (the terminal's ``theset-daemon status`` reads it).
 
-All three take the admin key as a bearer token or as the HTTP Basic password, so a browser can
-open the page: the first 401 makes it ask, and it then sends the credentials with the page's own
-requests, the stream included.
+Every ``/status`` route takes the admin key as a bearer token or as the HTTP Basic password, so a
+browser can open the page: the first 401 makes it ask, and it then sends the credentials with the
+page's own requests, the stream included.
 
 Why snapshots and not the progress events. An operator page has a handful of viewers and wants
 the whole picture; the stream builds a snapshot every ``SNAPSHOT_INTERVAL_S`` and sends it only
@@ -39,6 +44,7 @@ from theset_daemon.web.api import EventStream, RouteTable
 from theset_daemon.web.models import ErrorEnvelope
 from theset_daemon.web.routes_monitoring import Alert, JobHealthView, Status, job_view, overall
 from theset_daemon.web.routes_upstream import UpstreamProviders, forecasts, upstream_providers
+from theset_daemon.web.same_origin import csrf_token
 
 routes = RouteTable()
 
@@ -46,6 +52,13 @@ SNAPSHOT_INTERVAL_S = 1.0
 RECENT_RUNS = 15
 RECENT_IMPORTS_MINUTES = 10
 PAGE = resources.files("theset_daemon.web").joinpath("status.html").read_bytes()
+#: Where the page carries its CSRF token (``same_origin.py``); replaced per request.
+CSRF_PLACEHOLDER = b"__CSRF_TOKEN__"
+#: Only the page's own origin, for everything; no inline script or style; never framed.
+PAGE_CSP = (
+    "default-src 'self'; base-uri 'none'; form-action 'self'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 class StatusImport(BaseModel):
@@ -165,12 +178,20 @@ async def snapshot(app: web.Application) -> Snapshot:
     basic_auth=True,
     tags=("monitoring",),
 )
-async def get_status_page(_request: web.Request) -> web.Response:
+async def get_status_page(request: web.Request) -> web.Response:
+    admin_key = request.app[SETTINGS].current.auth.admin_api_key.get_secret_value()
+    # The token is URL-safe base64: nothing in it needs escaping inside the attribute.
+    token = csrf_token(admin_key, request.headers.get("Authorization", ""))
     return web.Response(
-        body=PAGE,
+        body=PAGE.replace(CSRF_PLACEHOLDER, token.encode()),
         content_type="text/html",
         charset="utf-8",
-        headers={"Cache-Control": "no-store"},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": PAGE_CSP,
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+        },
     )
 
 
