@@ -1,4 +1,9 @@
-"""``theset-daemon`` subcommands: argument parsing only; each maps to one function elsewhere."""
+"""``theset-daemon`` subcommands: argument parsing only; each maps to one function elsewhere.
+
+The commands that talk to the running daemon (``import``, ``trigger``, ``status``, ``artists``)
+read the daemon's secrets from the environment, the config, or, on loopback with neither set,
+``.theset/secrets.env`` next to the config file (``local_secrets.py``), as ``run`` does.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from theset_daemon import __version__, config, log, runtime
+from theset_daemon import __version__, config, local_secrets, log, runtime
 from theset_daemon.config import ConfigError, SimulatorSettings
 from theset_daemon.db.migrate import MigrationError
 from theset_daemon.db.pool import DatabaseUnavailable, open_database
 from theset_daemon.importer.follow import follow_import
+from theset_daemon.importer.suggest import LIMIT_MAX, list_artists
 from theset_daemon.jobs.context import JOB_NAMES
 from theset_daemon.jobs.remote import parse_sets, trigger_remote
 from theset_daemon.monitoring.terminal import print_status
@@ -72,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--wait", action="store_true", help="wait for the run to end, print its summary"
     )
     trigger_parser.add_argument(
+        "--json", action="store_true", help="print the route's JSON answer (the Run with --wait)"
+    )
+    trigger_parser.add_argument(
         "--set",
         dest="sets",
         action="append",
@@ -80,7 +89,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a body field, e.g. --set limit=10 (JSON when it parses, else a string)",
     )
 
-    command("status", "the cron health table of the running daemon (with ADMIN_API_KEY)")
+    status_parser = command(
+        "status", "the cron health table of the running daemon (with ADMIN_API_KEY)"
+    )
+    status_parser.add_argument(
+        "--json", action="store_true", help="print the cron-health document instead"
+    )
+    artists_parser = command(
+        "artists", "names of the simulator's artists, to import (with ADMIN_API_KEY)"
+    )
+    artists_parser.add_argument("--offset", type=int, default=0, help="skip N (default: 0)")
+    artists_parser.add_argument(
+        "--limit", type=int, default=20, help=f"at most N, 1-{LIMIT_MAX} (default: 20)"
+    )
+    artists_parser.add_argument(
+        "--json", action="store_true", help="print the simulator's catalog page instead"
+    )
 
     args = parser.parse_args(argv)
     path = config.resolve_path(args.config, os.environ)
@@ -97,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             trigger_parser.error(str(exc))
     if args.command == "simulate" and not 0 <= args.port <= 65535:
         simulate_parser.error(f"--port {args.port}: must be 0-65535")
+    if args.command == "artists" and not (1 <= args.limit <= LIMIT_MAX and args.offset >= 0):
+        artists_parser.error(f"--limit must be 1-{LIMIT_MAX} and --offset at least 0")
     try:
         settings = config.load(path)
     except ConfigError as exc:
@@ -104,12 +130,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return runtime.EXIT_CONFIG
     if args.command == "migrate":
         return migrate(settings)
+    if args.command in ("import", "trigger", "status", "artists"):
+        settings = local_secrets.fill(settings, path)
     if args.command == "import":
         return asyncio.run(follow_import(settings, args.what))
     if args.command == "trigger":
-        return asyncio.run(trigger_remote(settings, args.job, body, wait=args.wait))
+        return asyncio.run(
+            trigger_remote(settings, args.job, body, wait=args.wait, as_json=args.json)
+        )
     if args.command == "status":
-        return asyncio.run(print_status(settings))
+        return asyncio.run(print_status(settings, as_json=args.json))
+    if args.command == "artists":
+        return asyncio.run(
+            list_artists(settings, offset=args.offset, limit=args.limit, as_json=args.json)
+        )
     flags = {
         "seed": args.seed,
         "artists": args.artists,

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from theset_daemon import config, log
+from theset_daemon import config, local_secrets, log
 from theset_daemon.app import build_app
 from theset_daemon.config import ConfigError, Settings, SettingsHolder
 from theset_daemon.db.migrate import MigrationError
 from theset_daemon.db.pool import DatabaseUnavailable
+from theset_daemon.local_secrets import LocalSecrets
 from theset_daemon.stop import LAST_RESORT_S, StopBudget
 
 logger = log.get_logger(__name__)
@@ -98,9 +99,16 @@ def _monotonic_usec() -> str:
 class Daemon:
     """Owns the aiohttp runner; a signal queues an intent ("reload" or "stop") for ``run``."""
 
-    def __init__(self, holder: SettingsHolder, notifier: SystemdNotifier) -> None:
+    def __init__(
+        self,
+        holder: SettingsHolder,
+        notifier: SystemdNotifier,
+        local: LocalSecrets | None = None,
+    ) -> None:
         self.holder = holder
         self.notifier = notifier
+        #: The secrets from ``.theset/secrets.env``, when the daemon serves with them.
+        self.local = local
         self._intents: asyncio.Queue[str] = asyncio.Queue()
         self.stop_signal: str | None = None
 
@@ -146,6 +154,8 @@ class Daemon:
         watchdog = asyncio.create_task(self._watchdog(), name="sd-watchdog")
         addresses = [f"{host}:{port}" for host, port, *_ in runner.addresses]
         logger.info("daemon_started", listen=addresses, pid=os.getpid())
+        if self.local is not None:
+            show_status_page(settings, runner.addresses[0][1], self.local, self.holder.path)
         self.notifier.notify("READY=1", f"STATUS=serving on {', '.join(addresses)}")
         try:
             while await self._intents.get() == "reload":
@@ -165,7 +175,7 @@ class Daemon:
         self.notifier.notify("RELOADING=1", _monotonic_usec())
         try:
             try:
-                new = config.load(self.holder.path)
+                new = local_secrets.fill(config.load(self.holder.path), self.holder.path)
             except ConfigError as exc:
                 logger.error(
                     "config_reload_failed",
@@ -209,20 +219,60 @@ class Daemon:
             await asyncio.sleep(interval_s)
 
 
+def show_status_page(settings: Settings, port: int, local: LocalSecrets, config_path: Path) -> None:
+    """Where the status page is and how to log in, for the newcomer who just ran ``make run``:
+    as a log event, and as plain lines on stdout (the log is on stderr). The key itself is in
+    the file only: secrets never reach a log."""
+    url = settings.server.model_copy(update={"port": port}).local_url + "/status"
+    login = f"any user name; the password is ADMIN_API_KEY in {local.path}"
+    logger.info("status_page", url=url, login=login)
+    here = config_path.absolute() == Path.cwd() / config.DEFAULT_CONFIG_PATH
+    flag = "" if here else f" --config {config_path}"
+    # A closed or broken stdout (``run | head``) must not stop the daemon over a courtesy.
+    with contextlib.suppress(OSError, ValueError):
+        print(
+            f"status page: {url}\n"
+            f"  log in with {login}\n"
+            f"  the CLI reads that file too: theset-daemon status{flag}"
+            f" (also: artists, import NAME, trigger JOB)",
+            flush=True,
+        )
+
+
+def load_local(config_path: Path) -> tuple[Settings, LocalSecrets | None]:
+    """The settings ``run`` starts with: the file and the environment, then, on loopback with
+    no secret set, the local secrets (``theset_daemon/local_secrets.py``), created if need be.
+    Raises ConfigError. Logging is configured here, from the settings."""
+    settings = config.load(config_path)
+    log.configure(settings.log)
+    try:
+        settings, local = local_secrets.fill_or_create(settings, config_path)
+    except OSError as exc:  # a read-only checkout: refuse the routes, as without the file
+        logger.warning(
+            "local_secrets_unavailable",
+            path=str(local_secrets.secrets_path(config_path)),
+            error=str(exc),
+        )
+        return settings, None
+    if local is not None:
+        event = "local_secrets_created" if local.created else "local_secrets_used"
+        logger.info(event, path=str(local.path))
+    return settings, local
+
+
 def run(config_path: Path) -> int:
     """``theset-daemon run``: load, serve until SIGTERM/SIGINT, return the exit code."""
     try:
-        settings = config.load(config_path)
+        settings, local = load_local(config_path)
     except ConfigError as exc:
         log.configure(config.LogSettings())
         logger.error(
             "config_invalid", path=str(config_path), problems=[str(p) for p in exc.problems]
         )
         return EXIT_CONFIG
-    log.configure(settings.log)
     notifier = SystemdNotifier(os.environ.get("NOTIFY_SOCKET"))
     try:
-        daemon = Daemon(SettingsHolder(settings, config_path), notifier)
+        daemon = Daemon(SettingsHolder(settings, config_path), notifier, local)
         return asyncio.run(daemon.run())
     finally:
         notifier.close()

@@ -5,6 +5,9 @@ Exit status: 0 completed, partial included (the contract's "exit 0 on completion
 last event is ``complete``, and the shows or the songs missing are filled in by the next sync,
 as ``trigger`` exits 0 on a partial run), 1 failed or refused. A reused import
 (completed recently) replays its stored events and exits 0.
+
+A name that matches no artist gets a few names that do, from the simulator in simulated mode
+(``suggest.py``). The final status is coloured on a terminal only (``tty.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any, TextIO
 import aiohttp
 
 from theset_daemon.config import Settings
+from theset_daemon.importer.suggest import suggest
 from theset_daemon.progress.frames import read_events
+from theset_daemon.tty import Painter
 
 SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 BAR_WIDTH = 30
@@ -45,6 +50,8 @@ async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr)
                 answer = await response.json()
                 if response.status not in (200, 202):
                     print(f"import refused: {answer['error']['message']}", file=out)
+                    if response.status == 404 and "name" in body:
+                        await _suggest(settings, what, out)
                     return 1
         except aiohttp.ClientConnectionError as exc:
             print(
@@ -66,6 +73,14 @@ async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr)
         return 1
 
 
+async def _suggest(settings: Settings, what: str, out: TextIO) -> None:
+    names = await suggest(settings, what)
+    if names:
+        quoted = ", ".join(f'"{name}"' for name in names)
+        print(f"the simulator's artists include {quoted}; all: theset-daemon artists", file=out)
+        print(f'try: theset-daemon import "{names[0]}"', file=out)
+
+
 def _exit_status(status: str) -> int:
     return 0 if status in ("completed", "partial") else 1
 
@@ -81,6 +96,7 @@ async def _stream(
             status = json.loads(event.data)
             print(_bar(status), end="", file=out, flush=True)
             if event.event in ("complete", "failed"):
-                print(f"\n{status['status']}: {status['message']}", file=out)
+                outcome = Painter.for_stream(out).word(status["status"])
+                print(f"\n{outcome}: {status['message']}", file=out)
                 return _exit_status(status["status"]), last_id
     return None, last_id

@@ -36,7 +36,7 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from pydantic import BaseModel
 
 from theset_daemon import __version__
-from theset_daemon.appkeys import DATABASE, MONITOR, RUNNER, SETTINGS, STOPPING
+from theset_daemon.appkeys import DATABASE, MONITOR, RUNNER, SETTINGS, STOPPING, UPSTREAMS
 from theset_daemon.db import monitoring as alerts_db
 from theset_daemon.db import runs as runs_db
 from theset_daemon.timestamps import iso_utc
@@ -106,6 +106,9 @@ class Snapshot(BaseModel):
     upstream: UpstreamProviders
     #: Each provider's plan against its budget (what ``quota_insufficient`` judges).
     plan: dict[str, PlanAgainstBudget]
+    #: Where the built-in simulator listens (``upstream.mode = "simulated"``), else null: its
+    #: ``GET /_sim/catalog`` names the artists there are to import (``theset-daemon artists``).
+    simulatorUrl: str | None = None
 
 
 async def snapshot(app: web.Application) -> Snapshot:
@@ -166,6 +169,7 @@ async def snapshot(app: web.Application) -> Snapshot:
             )
             for name, figures in expected.items()
         },
+        simulatorUrl=app[UPSTREAMS].simulator_url,
     )
 
 
