@@ -60,6 +60,8 @@ async def follow_import(settings: Settings, what: str, out: TextIO = sys.stderr)
             return 1
         doing = "reusing the recent import of" if answer.get("reused") else "importing"
         print(f"{doing} {answer['artist']['name']} (job {answer['jobId']})", file=out)
+        # Where to read it back, the slug being what a newcomer cannot guess.
+        print(f"the artist: {base}/api/artists/{answer['artist']['slug']}", file=out)
         last_id = "0"
         for _ in range(RECONNECTS):
             try:
