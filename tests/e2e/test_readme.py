@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.plugins.daemon import free_port
@@ -103,7 +104,6 @@ def test_the_readme_quickstart_works_on_a_fresh_clone(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        start_new_session=True,
     )
     try:
         status_url = wait_for_status_page(daemon)
@@ -125,7 +125,7 @@ def test_the_readme_quickstart_works_on_a_fresh_clone(tmp_path: Path) -> None:
                 printed["SLUG"] = re.findall(r"/api/artists/(\S+)", ran.stderr)[-1]
                 assert ran.stderr.rstrip().splitlines()[-1].startswith(("completed", "partial"))
             if command.startswith("curl"):
-                artist = json.loads(ran.stdout)
+                artist = json.loads(ran.stdout)["artist"]
                 assert artist["name"] == printed["NAME"] and artist["slug"] == printed["SLUG"]
         assert {"NAME", "SLUG"} <= set(printed)
 
@@ -136,5 +136,11 @@ def test_the_readme_quickstart_works_on_a_fresh_clone(tmp_path: Path) -> None:
         code, page = basic_get(status_url, secrets["ADMIN_API_KEY"])
         assert code == 200 and "<html" in page.lower()
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        assert daemon.wait(timeout=60) == 0
+        # SIGTERM to the daemon, make's child (as systemd would send it): make then ends with
+        # the daemon's own exit status.
+        for child in psutil.Process(daemon.pid).children():
+            child.send_signal(signal.SIGTERM)
+        stopped = daemon.wait(timeout=60)
+        assert daemon.stdout is not None
+        daemon.stdout.close()
+    assert stopped == 0
