@@ -1,4 +1,5 @@
-"""The seed's "Log Analysis" SQL, as written (its trailing spaces aside), on runs the runner recorded (migration 0013).
+"""The seed's "Log Analysis" SQL, as written (trailing spaces aside), on runs the runner recorded
+(migration 0013).
 
 The three queries are those of TheSet's design document (``docs/CRON_JOBS_AND_PERFORMANCE.md``
 of swbam/mysetlist-s4, section "Log Analysis"). They read ``cron_logs.created_at``,
