@@ -254,7 +254,11 @@ async def test_readyz_names_each_breaker_and_never_the_quota(client: TestClient)
     text = await response.text()
     assert response.status == 200, text
     components = json.loads(text)["components"]
-    for name in ("spotify", "ticketmaster", "setlistfm"):
+    for name in ("ticketmaster", "setlistfm"):
         assert components[name] == {"status": "up", "details": {"breaker": "closed"}}
+    assert components["spotify"] == {
+        "status": "up",
+        "details": {"breaker": "closed", "accessLevel": "extended"},
+    }
     for word in ("quota", "remaining", "usedToday", "interactive", "background", "400", "1440"):
         assert word not in text, word

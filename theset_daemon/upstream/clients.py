@@ -78,9 +78,13 @@ class Upstreams:
 
     def status(self, name: str) -> ComponentStatus:
         """Readiness of one provider: an open breaker degrades, it never makes us unready. Public:
-        it names the breaker, never the quota (that is for admins: ``/api/monitoring/upstream``)."""
+        it names the breaker, never the quota (that is for admins: ``/api/monitoring/upstream``).
+        Spotify's also names the access level in force (found from its answers, else configured:
+        ``spotify.py``), which is no secret and tells an operator which rules the imports follow."""
         state = self.providers[name].breaker.state
         details: dict[str, Any] = {"breaker": state.value}
+        if name == spotify.PROVIDER:
+            details["accessLevel"] = self.spotify.mode
         healthy = state is BreakerState.CLOSED
         return ComponentStatus(status="up" if healthy else "degraded", details=details)
 

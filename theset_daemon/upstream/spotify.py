@@ -10,6 +10,10 @@
   is one request per album, the same as ``/albums/{id}`` but without the album fields we already
   have from the artist's album list.
 
+The level in force is found as well as configured (``spotify_access.py``): a refusal Spotify
+gives a development-mode app is answered the development way, and the development rules hold
+from then on.
+
 Answers are validated with pydantic models of just the fields we use; anything else is ignored,
 and a missing or mistyped field raises :class:`UpstreamMalformed` naming the endpoint.
 """
@@ -20,12 +24,14 @@ import asyncio
 import base64
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, Protocol, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from theset_daemon.config import SpotifySettings
 from theset_daemon.upstream import request_class
-from theset_daemon.upstream.errors import UpstreamAuthError
+from theset_daemon.upstream.errors import UpstreamAuthError, UpstreamClientError
 from theset_daemon.upstream.http import Provider
+from theset_daemon.upstream.spotify_access import EXTENDED_ONLY, AccessLevel, FoundAccessLevel
 from theset_daemon.upstream.wire import M, WireModel, parse
 
 PROVIDER = "spotify"
@@ -36,8 +42,9 @@ BATCH_ALBUMS = 20
 BATCH_TRACKS = 50
 BATCH_ARTISTS = 50
 TRACKS_PAGE = 50
-PAGE_LIMIT = {"extended": 50, "development": 10}
+PAGE_LIMIT: dict[AccessLevel, int] = {"extended": 50, "development": 10}
 
+T = TypeVar("T")
 Item_co = TypeVar("Item_co", covariant=True)
 
 
@@ -196,10 +203,39 @@ class SpotifyClient:
         self._token_expires_at = 0.0
         # One refresh at a time: a hundred callers finding the token stale wait for one request.
         self._token_lock = asyncio.Lock()
+        self.access = FoundAccessLevel(lambda: settings().api_mode)
 
     @property
-    def mode(self) -> Literal["extended", "development"]:
-        return self._settings().api_mode
+    def mode(self) -> AccessLevel:
+        """The access level in force: the one Spotify's answers showed, else ``api_mode``."""
+        return self.access.in_force
+
+    async def _extended_only(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """``call`` (an endpoint only extended mode has), or None when Spotify refused it with
+        403, as it does a development-mode app: the caller then does it the development way."""
+        try:
+            return await call()
+        except UpstreamAuthError as exc:
+            if exc.status != 403 or exc.endpoint not in EXTENDED_ONLY:
+                raise
+            self.access.development_found(exc.endpoint, exc.status)
+            return None
+
+    async def _list_page(self, path: str, endpoint: str, params: dict[str, str | int]) -> Any:
+        """GET one page of a list at ``params["limit"]``. A 400 to a limit over development
+        mode's that the same request at development's limit does not get is Spotify refusing a
+        development-mode app the extended page: that page's answer is kept, and the development
+        rules are followed from then on. A 400 for anything else fails the same at either limit
+        and is raised as it is."""
+        try:
+            return await self._get(path, endpoint, params)
+        except UpstreamClientError as exc:
+            small = PAGE_LIMIT["development"]
+            if exc.status != 400 or int(params["limit"]) <= small:
+                raise
+            body = await self._get(path, endpoint, {**params, "limit": small})
+            self.access.development_found(exc.endpoint, exc.status)
+            return body
 
     # --- token ---------------------------------------------------------------------------
 
@@ -262,7 +298,7 @@ class SpotifyClient:
     async def search_artists(self, query: str, limit: int = 5) -> list[Artist]:
         limit = min(limit, PAGE_LIMIT[self.mode])
         params: dict[str, str | int] = {"q": query, "type": "artist", "limit": limit}
-        body = await self._get("/search", "/search", params)
+        body = await self._list_page("/search", "/search", params)
         return _parse(_SearchAnswer, body, "/search").artists.items
 
     async def artist(self, artist_id: str) -> Artist:
@@ -278,7 +314,10 @@ class SpotifyClient:
         endpoint = "/artists"
         found: dict[str, Artist] = {}
         for chunk in _chunks(artist_ids, BATCH_ARTISTS):
-            body = await self._get("/artists", endpoint, {"ids": ",".join(chunk)})
+            ids: dict[str, str | int] = {"ids": ",".join(chunk)}
+            body = await self._extended_only(partial(self._get, "/artists", endpoint, ids))
+            if body is None:
+                return {}  # development mode after all: no batch, no popularity
             for artist in _parse(_SeveralArtists, body, endpoint).artists:
                 if artist is not None:
                     found[artist.id] = artist
@@ -294,7 +333,7 @@ class SpotifyClient:
             "limit": PAGE_LIMIT[self.mode],
             "offset": offset,
         }
-        body = await self._get(f"/artists/{artist_id}/albums", endpoint, params)
+        body = await self._list_page(f"/artists/{artist_id}/albums", endpoint, params)
         return _parse(AlbumPage, body, endpoint)
 
     async def artist_albums(
@@ -310,7 +349,10 @@ class SpotifyClient:
     async def albums_with_tracks(self, albums: Sequence[AlbumSummary]) -> list[Album]:
         """Each album with all of its tracks, by the cheapest calls the mode allows."""
         if self.mode == "extended":
-            return await self._albums_batched([a.id for a in albums])
+            ids = [a.id for a in albums]
+            batched = await self._extended_only(partial(self._albums_batched, ids))
+            if batched is not None:
+                return batched
         return [await self._album_from_tracks(summary) for summary in albums]
 
     async def _albums_batched(self, album_ids: Sequence[str]) -> list[Album]:
@@ -350,7 +392,10 @@ class SpotifyClient:
         endpoint = "/tracks"
         found: list[Track] = []
         for chunk in _chunks(track_ids, BATCH_TRACKS):
-            body = await self._get("/tracks", endpoint, {"ids": ",".join(chunk)})
+            ids: dict[str, str | int] = {"ids": ",".join(chunk)}
+            body = await self._extended_only(partial(self._get, "/tracks", endpoint, ids))
+            if body is None:
+                return []  # development mode after all: no batch, no popularity
             found.extend(t for t in _parse(_SeveralTracks, body, endpoint).tracks if t is not None)
         return found
 
@@ -359,5 +404,6 @@ class SpotifyClient:
         if self.mode != "extended":
             return []
         endpoint = "/artists/{id}/top-tracks"
-        body = await self._get(f"/artists/{artist_id}/top-tracks", endpoint)
-        return _parse(_TopTracks, body, endpoint).tracks
+        path = f"/artists/{artist_id}/top-tracks"
+        body = await self._extended_only(partial(self._get, path, endpoint))
+        return [] if body is None else _parse(_TopTracks, body, endpoint).tracks
