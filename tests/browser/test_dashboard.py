@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
-from tests.monitoring.week_of_runs import in_week, seed_week
+from tests.monitoring.week_of_runs import in_week, running_elsewhere, seed_week
 from theset_daemon import config
 from theset_daemon.app import build_app
 from theset_daemon.appkeys import DATABASE, UPSTREAMS
@@ -132,18 +132,7 @@ async def test_the_dashboard_charts_runs_and_budgets_runs_a_job_and_follows_an_i
     assert [row["trigger"] for row in triggers] == ["http"]
 
     # Run now while another daemon runs the job: the 409, shown as such.
-    holder = "another-host:4242:elsewhere"
-    run_id = await pool.fetchval(
-        """INSERT INTO cron_logs (job_name, trigger, status, holder)
-           VALUES ('trending-artist-sync', 'schedule', 'running', $1) RETURNING id""",
-        holder,
-    )
-    await pool.execute(
-        """INSERT INTO job_leases (job_name, holder, run_id, expires_at)
-           VALUES ('trending-artist-sync', $1, $2, now() + interval '1 hour')""",
-        holder,
-        run_id,
-    )
+    run_id = await running_elsewhere(pool, "trending-artist-sync")
     await page.locator("#jobs tr[data-job=trending-artist-sync] button").click()
     busy = page.locator("#jobs tr[data-job=trending-artist-sync] .note.warn")
     await busy.wait_for(timeout=TIMEOUT_MS)

@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.importer.support import app_client
-from tests.monitoring.week_of_runs import in_week, seed_week
+from tests.monitoring.week_of_runs import in_week, running_elsewhere, seed_week
 from theset_daemon.appkeys import DATABASE, RUNNER
 from theset_daemon.web import routes_dashboard
 from theset_daemon.web.same_origin import csrf_token
@@ -160,18 +160,7 @@ async def test_run_now_while_it_runs_elsewhere_is_409_with_the_current_run(
     client: TestClient,
 ) -> None:
     pool = client.app[DATABASE].pool
-    holder = "another-host:4242:elsewhere"  # another machine's daemon: its lease is believed
-    run_id = await pool.fetchval(
-        """INSERT INTO cron_logs (job_name, trigger, status, holder)
-           VALUES ('trending-artist-sync', 'schedule', 'running', $1) RETURNING id""",
-        holder,
-    )
-    await pool.execute(
-        """INSERT INTO job_leases (job_name, holder, run_id, expires_at)
-           VALUES ('trending-artist-sync', $1, $2, now() + interval '1 hour')""",
-        holder,
-        run_id,
-    )
+    run_id = await running_elsewhere(pool, "trending-artist-sync")
     response = await client.post(
         "/status/jobs/trending-artist-sync/run", headers=page_headers(client)
     )

@@ -55,3 +55,23 @@ def in_week(now: datetime) -> Counter[str]:
     return Counter(
         run.job for run in WEEK if (now - timedelta(hours=run.hours_ago)).date() >= first_day
     )
+
+
+async def running_elsewhere(pool: asyncpg.Pool, job: str) -> object:
+    """A run of ``job`` that another machine's daemon holds (its lease is believed): the id of
+    its ``cron_logs`` row. A trigger now answers 409 ``already_running`` with that id."""
+    holder = "another-host:4242:elsewhere"
+    run_id = await pool.fetchval(
+        """INSERT INTO cron_logs (job_name, trigger, status, holder)
+           VALUES ($1, 'schedule', 'running', $2) RETURNING id""",
+        job,
+        holder,
+    )
+    await pool.execute(
+        """INSERT INTO job_leases (job_name, holder, run_id, expires_at)
+           VALUES ($1, $2, $3, now() + interval '1 hour')""",
+        job,
+        holder,
+        run_id,
+    )
+    return run_id
