@@ -74,6 +74,7 @@ from theset_daemon import refresh
 from theset_daemon.cache.reads import artists_changed
 from theset_daemon.db import catalog_sync as store
 from theset_daemon.db import maintenance
+from theset_daemon.db.plan import artist_states
 from theset_daemon.jobs.catalog_sync_run import PHASES, OverallProgress, RunState
 from theset_daemon.jobs.context import CompleteCatalogSyncParams, JobContext, JobResult
 from theset_daemon.jobs.pipeline import BulkWriter, PipelineResult, run_pipeline
@@ -101,13 +102,20 @@ async def run(ctx: JobContext) -> JobResult:
     state = RunState.from_checkpoint(ctx.checkpoint.get("run"))
     totals = {"data-cleanup": 1, "integrity-checks": 1}
     planned: dict[str, PlannedArtists] = {}
-    for name in ("artist-sync", "show-sync"):
+    artist_phases = ("artist-sync", "show-sync")
+    # Every artist's state, read once for both phases (10,000 artists: a tenth of a second).
+    states = (
+        []
+        if all(state.finished(n) for n in artist_phases)
+        else await artist_states(ctx.database.pool)
+    )
+    for name in artist_phases:
         # A resumed phase's pipeline counts its earlier items again: add them to its total.
         done = int(ctx.checkpoint.get(name, {}).get("pipeline", {}).get("taken", 0))
         planned[name] = (
             PlannedArtists([])
             if state.finished(name)
-            else await planned_artists(ctx, name, state.cutoff, params.max_artists - done)
+            else planned_artists(ctx, states, name, state.cutoff, params.max_artists - done)
         )
         totals[name] = done + len(planned[name])
     reporter = OverallProgress(ctx, state, totals)

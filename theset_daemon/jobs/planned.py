@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -29,7 +30,6 @@ from uuid import UUID
 from theset_daemon.catalog import plan
 from theset_daemon.cron import cron_trigger
 from theset_daemon.db import catalog_sync as store
-from theset_daemon.db.plan import artist_states
 from theset_daemon.jobs.context import JobContext
 
 KIND_OF_PHASE: dict[str, plan.Kind] = {
@@ -65,16 +65,21 @@ class PlannedArtists:
         return found
 
 
-async def planned_artists(
-    ctx: JobContext, phase: str, cutoff: dt.datetime, limit: int
+def planned_artists(
+    ctx: JobContext,
+    every_artist: Sequence[plan.ArtistState],
+    phase: str,
+    cutoff: dt.datetime,
+    limit: int,
 ) -> PlannedArtists:
-    """The artists ``phase`` refreshes in this run (see the module's docstring); ``limit`` caps
+    """The artists ``phase`` refreshes in this run (see the module's docstring), of
+    ``every_artist`` (``db.plan.artist_states``, read once for the run's phases); ``limit`` caps
     a triggered run (its ``maxArtists`` less what a resumed run already took)."""
     kind = KIND_OF_PHASE[phase]
     settings = ctx.holder.current
     states = [
         state
-        for state in await artist_states(ctx.database.pool)
+        for state in every_artist
         if (fetched := state.fetched_at.get(kind)) is None or fetched < cutoff
     ]
     if ctx.trigger != "schedule":
